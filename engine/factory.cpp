@@ -1,0 +1,87 @@
+// Tensor factories.
+#include "engine/factory.h"
+
+#include <cstring>
+
+#include "engine/cpu/parallel.h"
+#include "engine/ops/copy.h"
+#include "engine/ops/dispatch.h"
+
+namespace nkd {
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  for (int64_t d : shape) NKD_CHECK(d >= 0, "empty: negative dimension in shape ", to_string(shape));
+  auto storage = std::make_shared<Storage>(numel(shape) * size_of(options.dtype), options.device);
+  return make_view(storage, 0, shape, contiguous_strides(shape), options.dtype);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  Tensor t = empty(shape, {options.dtype, kCPU});
+  dispatch_all(options.dtype, "full", [&]<typename T>() {
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+    cpu::launch(t.numel(), [=](int64_t i) { p[i] = v; });
+  });
+  return options.device.is_cpu() ? t : t.to(options.device);
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.options()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.options()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.options()); }
+
+Tensor arange(int64_t n, TensorOptions options) {
+  Tensor t = empty({n}, {options.dtype, kCPU});
+  dispatch_all(options.dtype, "arange", [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
+  });
+  return options.device.is_cpu() ? t : t.to(options.device);
+}
+
+Tensor from_host(const void* data, const Shape& shape, TensorOptions options) {
+  Tensor t = empty(shape, {options.dtype, kCPU});
+  if (t.numel() > 0) std::memcpy(t.raw_data(), data, t.numel() * size_of(options.dtype));
+  return options.device.is_cpu() ? t : t.to(options.device);
+}
+
+template <typename T>
+std::vector<T> to_vector(const Tensor& t) {
+  const Tensor host = t.detach().to(kCPU).to(dtype_of<T>()).contiguous();
+  const T* p = host.data<T>();
+  return std::vector<T>(p, p + host.numel());
+}
+template std::vector<float> to_vector<float>(const Tensor&);
+template std::vector<double> to_vector<double>(const Tensor&);
+template std::vector<int64_t> to_vector<int64_t>(const Tensor&);
+template std::vector<int32_t> to_vector<int32_t>(const Tensor&);
+template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
+
+namespace {
+template <typename Draw>
+Tensor random_tensor(const Shape& shape, Generator& gen, TensorOptions options, const char* op,
+                     Draw draw) {
+  Tensor t = empty(shape, {options.dtype, kCPU});
+  const uint64_t seed = gen.seed(), stream = gen.stream(), first = gen.take(t.numel());
+  dispatch_float(options.dtype, op, [&]<typename T>() {
+    T* p = t.data<T>();
+    cpu::launch(t.numel(), [=](int64_t i) { p[i] = static_cast<T>(draw(seed, stream, first + i)); });
+  });
+  return options.device.is_cpu() ? t : t.to(options.device);
+}
+}  // namespace
+
+Tensor randn(const Shape& shape, Generator& gen, TensorOptions options) {
+  return random_tensor(shape, gen, options, "randn", [](uint64_t s, uint64_t st, uint64_t i) {
+    return random_normal(s, st, i);
+  });
+}
+
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, TensorOptions options) {
+  return random_tensor(shape, gen, options, "uniform", [=](uint64_t s, uint64_t st, uint64_t i) {
+    return low + (high - low) * (1.0 - random_uniform(s, st, i));
+  });
+}
+
+}  // namespace nkd

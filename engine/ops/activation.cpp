@@ -1,0 +1,19 @@
+// Activations, all through the shared unary machinery and the formulas of elementwise_math.h.
+#include "engine/ops/activation.h"
+
+#include "engine/ops/elementwise_math.h"
+#include "engine/ops/unary_impl.h"
+
+namespace nkd::ops {
+
+Tensor relu(const Tensor& x) { return detail::unary_op(x, math::Relu{}, "relu", "ReluBackward"); }
+Tensor relu6(const Tensor& x) {
+  return detail::unary_op(x, math::Relu6{}, "relu6", "Relu6Backward");
+}
+Tensor gelu(const Tensor& x) { return detail::unary_op(x, math::Gelu{}, "gelu", "GeluBackward"); }
+Tensor sigmoid(const Tensor& x) {
+  return detail::unary_op(x, math::Sigmoid{}, "sigmoid", "SigmoidBackward");
+}
+Tensor tanh(const Tensor& x) { return detail::unary_op(x, math::Tanh{}, "tanh", "TanhBackward"); }
+
+}  // namespace nkd::ops

@@ -1,0 +1,13 @@
+// Pointwise activations: same shape, dtype (F32/F64) and device as x; differentiable.
+#pragma once
+#include "engine/tensor.h"
+
+namespace nkd::ops {
+
+Tensor relu(const Tensor& x);
+Tensor relu6(const Tensor& x);    // min(max(x, 0), 6)
+Tensor gelu(const Tensor& x);     // exact erf form: x * Phi(x)
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+
+}  // namespace nkd::ops

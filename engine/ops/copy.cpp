@@ -1,0 +1,96 @@
+// Strided copies with dtype conversion, and their autograd nodes.
+#include "engine/ops/copy.h"
+
+#include <cstring>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/cpu/parallel.h"
+#include "engine/factory.h"
+#include "engine/ops/dispatch.h"
+#include "engine/ops/indexing.h"
+
+namespace nkd::ops {
+namespace {
+
+// dst[dst_idx(i)] = src[src_idx(i)] for i in [0, n): the copy kernel (CPU launcher).
+template <typename TD, typename TS>
+void copy_kernel(TD* dst, StridedIndex di, const TS* src, StridedIndex si, int64_t n) {
+  cpu::launch(n, [=](int64_t i) { dst[di.offset(i)] = static_cast<TD>(src[si.offset(i)]); });
+}
+
+void copy_impl(const Tensor& dst, const Tensor& src) {
+  require_cpu("copy_", {&dst, &src});
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
+      src.shape() == dst.shape()) {
+    std::memcpy(dst.raw_data(), src.raw_data(), n * size_of(dst.dtype()));
+    return;
+  }
+  const Tensor s = src.shape() == dst.shape() ? src : src.detach().expand(dst.shape());
+  const StridedIndex di = make_strided_index(dst.shape(), dst.strides(), "copy_");
+  const StridedIndex si = make_strided_index(s.shape(), s.strides(), "copy_");
+  dispatch_all(dst.dtype(), "copy_", [&]<typename TD>() {
+    dispatch_all(s.dtype(), "copy_", [&]<typename TS>() {
+      copy_kernel(static_cast<TD*>(dst.raw_data()), di, static_cast<const TS*>(s.raw_data()), si, n);
+    });
+  });
+}
+
+// Gradient passes through unchanged except for a dtype / device change back to the input's.
+class ConvertBackward final : public Node {
+ public:
+  explicit ConvertBackward(TensorOptions in) : in_(in) {}
+  const char* name() const override { return "ConvertBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    return {to_dtype(to_device(g[0], in_.device), in_.dtype)};
+  }
+
+ private:
+  TensorOptions in_;
+};
+
+class CloneBackward final : public Node {
+ public:
+  const char* name() const override { return "CloneBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {std::move(g[0])}; }
+};
+
+}  // namespace
+
+Tensor clone(const Tensor& x) {
+  Tensor out = empty(x.shape(), x.options());
+  copy_impl(out, x);
+  if (any_requires_grad({x})) record(std::make_shared<CloneBackward>(), {x}, {out});
+  return out;
+}
+
+Tensor to_device(const Tensor& x, Device device) {
+  if (x.device() == device) return x;
+  NKD_FAIL("to_device: copying ", describe(x), " to ", device.str(),
+           " needs the CUDA backend, which this build does not have");
+}
+
+Tensor to_dtype(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor out = empty(x.shape(), {dtype, x.device()});
+  copy_impl(out, x);
+  if (any_requires_grad({x})) {
+    NKD_CHECK(is_floating(dtype), "to_dtype: cannot differentiate a conversion to ", name(dtype));
+    record(std::make_shared<ConvertBackward>(x.options()), {x}, {out});
+  }
+  return out;
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  NKD_CHECK(!(grad_enabled() && dst.requires_grad()), "copy_: in-place write into ",
+            describe(dst), ", which requires grad, while gradients are recorded");
+  NKD_CHECK(src.ndim() <= dst.ndim() &&
+                broadcast_shapes(dst.shape(), src.shape(), "copy_") == dst.shape(),
+            "copy_: cannot copy ", describe(src), " into ", describe(dst));
+  copy_impl(dst, src);
+  dst.storage()->bump_version();
+}
+
+}  // namespace nkd::ops
