@@ -23,6 +23,20 @@ std::shared_ptr<Node> gradient_edge_node(const Tensor& t) {
 
 Node::Node() : sequence_nr(g_next_sequence_nr.fetch_add(1)) {}
 
+Node::~Node() {
+  // Nodes only this one still owns are emptied here, so each is destroyed without recursion.
+  std::vector<std::shared_ptr<Node>> stack;
+  for (Edge& e : next_edges)
+    if (e.node) stack.push_back(std::move(e.node));
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n.use_count() != 1) continue;
+    for (Edge& e : n->next_edges)
+      if (e.node) stack.push_back(std::move(e.node));
+  }
+}
+
 SavedTensor::SavedTensor(const Tensor& t) {
   if (!t.defined()) return;
   tensor_ = t.detach();

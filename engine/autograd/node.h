@@ -18,7 +18,7 @@ struct Edge {
 class Node {
  public:
   Node();
-  virtual ~Node() = default;
+  virtual ~Node();  // iterative: a long chain of nodes must not recurse in destructors
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nkd builds, tests and runs with (only the missing ones).
+# The CUDA 13 toolkit (nvcc, cuDNN, cuBLAS, NCCL) is expected under /usr/local/cuda when present;
+# without it the build is CPU-only.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ pkg-config
+  libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev
+  libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev
+  python3-torch python3-torchvision python3-numpy python3-pil
+  dataset-fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install_deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
