@@ -1,0 +1,80 @@
+// Optimizers over parameter groups (mmcls paramwise_cfg: per-group lr and weight-decay multipliers)
+// and global-norm gradient clipping. step() reads .grad() of each parameter (skipping parameters
+// without one) and updates in place under no-grad.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace nkd::optim {
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  double lr_mult = 1.0;     // group lr = optimizer lr * lr_mult
+  double decay_mult = 1.0;  // group weight decay = weight_decay * decay_mult
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  void zero_grad();
+  void set_lr(double lr) { lr_ = lr; }
+  double lr() const { return lr_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  // Optimizer state (step count and per-parameter buffers) for checkpoints, by stable names
+  // "state.<group>.<index>.<buffer>"; load_state restores it exactly.
+  virtual std::vector<std::pair<std::string, Tensor>> state() const = 0;
+  virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& state) = 0;
+
+ protected:
+  Optimizer(std::vector<ParamGroup> groups, double lr) : groups_(std::move(groups)), lr_(lr) {}
+  std::vector<ParamGroup> groups_;
+  double lr_;
+};
+
+struct SgdOptions {
+  double lr = 0.1;
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+class Sgd final : public Optimizer {
+ public:
+  Sgd(std::vector<ParamGroup> groups, const SgdOptions& options);
+  void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
+
+ private:
+  SgdOptions options_;
+  std::vector<std::vector<Tensor>> momentum_;  // per group, per parameter (undefined until used)
+};
+
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+};
+
+class AdamW final : public Optimizer {
+ public:
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options);
+  void step() override;
+  std::vector<std::pair<std::string, Tensor>> state() const override;
+  void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
+
+ private:
+  AdamWOptions options_;
+  int64_t steps_ = 0;
+  std::vector<std::vector<Tensor>> m_, v_;
+};
+
+// Scales all gradients so their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_:
+// factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the norm before clipping.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+}  // namespace nkd::optim
