@@ -131,6 +131,23 @@ void Module::to(Device device) {
   }
 }
 
+void Module::reset_parameters(Generator& gen) {
+  for (auto& [n, c] : children_) c->reset_parameters(gen);
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out;
+  std::vector<std::pair<std::string, Module*>> stack = {{"", this}};
+  while (!stack.empty()) {
+    auto [name, m] = stack.back();
+    stack.pop_back();
+    if (m != this) out.emplace_back(name, m);
+    for (auto it = m->children_.rbegin(); it != m->children_.rend(); ++it)
+      stack.emplace_back(name.empty() ? it->first : name + "." + it->first, it->second.get());
+  }
+  return out;
+}
+
 void Module::zero_grad() {
   for (auto& [n, t] : named_parameters()) t.zero_grad();
 }

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/random.h"
 #include "engine/tensor.h"
 
 namespace nkd::layers {
@@ -47,6 +48,10 @@ class Module {
   // optimizers) see the new storage.
   void to(Device device);
   void zero_grad();
+  // Re-initialises parameters: leaf layers apply PyTorch's defaults; the default visits children.
+  virtual void reset_parameters(Generator& gen);
+  // Every module below this one (depth first, registration order) with its dotted name.
+  std::vector<std::pair<std::string, Module*>> named_modules();
 
  protected:
   Tensor register_parameter(std::string name, Tensor value);  // sets requires_grad
@@ -65,6 +70,13 @@ class Module {
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// A module with one input and one output.
+class UnaryModule : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
 }  // namespace nkd::layers

@@ -1,0 +1,37 @@
+// Conv2d and Linear.
+#include "layers/conv.h"
+
+#include "engine/factory.h"
+#include "engine/ops/matmul.h"
+#include "layers/init.h"
+
+namespace nkd::layers {
+
+Conv2d::Conv2d(const Conv2dOptions& o) : o_(o) {
+  NKD_CHECK(o.in > 0 && o.out > 0 && o.groups > 0 && o.in % o.groups == 0 && o.out % o.groups == 0,
+            "Conv2d: in ", o.in, " and out ", o.out, " must be positive multiples of groups ", o.groups);
+  weight = register_parameter("weight", zeros({o.out, o.in / o.groups, o.kernel.h, o.kernel.w}));
+  if (o.bias) bias = register_parameter("bias", zeros({o.out}));
+  Generator gen(0);
+  reset_parameters(gen);
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  return ops::conv2d(x, weight, bias, {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
+}
+
+void Conv2d::reset_parameters(Generator& gen) { init::pytorch_default(weight, bias, gen); }
+
+Linear::Linear(int64_t in, int64_t out, bool with_bias) {
+  NKD_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got ", in, " -> ", out);
+  weight = register_parameter("weight", zeros({out, in}));
+  if (with_bias) bias = register_parameter("bias", zeros({out}));
+  Generator gen(0);
+  reset_parameters(gen);
+}
+
+Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }
+
+void Linear::reset_parameters(Generator& gen) { init::pytorch_default(weight, bias, gen); }
+
+}  // namespace nkd::layers

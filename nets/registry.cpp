@@ -1,0 +1,40 @@
+// The net registry: one line per net, name -> backbone factory.
+#include <functional>
+#include <map>
+
+#include "nets/classifier.h"
+
+namespace nkd::nets {
+namespace {
+
+using BackboneFactory = std::function<std::shared_ptr<Backbone>(const NetOptions&)>;
+
+const std::map<std::string, BackboneFactory>& registry() {
+  static const std::map<std::string, BackboneFactory> nets = {
+      // {"resnet18", [](const NetOptions& o) { return resnet_backbone(18, o); }},
+  };
+  return nets;
+}
+
+}  // namespace
+
+std::vector<std::string> net_names() {
+  std::vector<std::string> names;
+  for (const auto& [n, f] : registry()) names.push_back(n);
+  return names;
+}
+
+std::shared_ptr<ImageClassifier> build_net(const std::string& name, const NetOptions& options,
+                                           uint64_t seed) {
+  const auto it = registry().find(name);
+  if (it == registry().end()) {
+    std::string known;
+    for (const std::string& n : net_names()) known += (known.empty() ? "" : ", ") + n;
+    NKD_FAIL("unknown net '", name, "'; known nets: ", known);
+  }
+  auto net = std::make_shared<ImageClassifier>(it->second(options), options.num_classes);
+  net->init_weights(seed);
+  return net;
+}
+
+}  // namespace nkd::nets
