@@ -1,0 +1,231 @@
+// gather, scatter, index_select and one_hot: argument and index-range checks, the CPU launch of
+// the shape_math.h functors, and the backward nodes. Index values are checked on the host before
+// any kernel runs (kernels never validate).
+#include <algorithm>
+#include <string>
+
+#include "engine/autograd/node.h"
+#include "engine/cpu/parallel.h"
+#include "engine/factory.h"
+#include "engine/ops/dispatch.h"
+#include "engine/ops/shape_math.h"
+#include "engine/ops/shape_ops.h"
+
+namespace nkd::ops {
+namespace {
+
+// Position of the first value of `index` outside [0, bound), or -1.
+int64_t first_out_of_range(const Tensor& index, int64_t bound) {
+  const int64_t* p = index.data<int64_t>();
+  for (int64_t i = 0; i < index.numel(); ++i)
+    if (p[i] < 0 || p[i] >= bound) return i;
+  return -1;
+}
+
+// Checks an index tensor: I64, values in [0, bound). `what` names the op and its operands.
+Tensor checked_index(const Tensor& index, int64_t bound, const char* op, const std::string& what) {
+  NKD_CHECK(index.dtype() == DType::I64, op, ": index must be I64, got ", describe(index));
+  const Tensor ic = index.detach().contiguous();
+  const int64_t bad = first_out_of_range(ic, bound);
+  NKD_CHECK(bad < 0, op, ": index value ", bad < 0 ? 0 : ic.data<int64_t>()[bad], " at flat position ",
+            bad, " is out of range [0, ", bound, ") (", what, ")");
+  return ic;
+}
+
+// "dim 1 of F32[3, 5] cpu, index I64[3, 4] cpu": the operands named in an index error.
+std::string operands(const Tensor& x, int64_t d, const Tensor& index) {
+  return "dim " + std::to_string(d) + " of " + describe(x) + ", index " + describe(index);
+}
+
+// gather / scatter geometry: index shape and strides, x's strides, after the shape checks.
+math::GatherGeometry gather_geometry(const Tensor& x, int64_t d, const Tensor& index, const char* op) {
+  NKD_CHECK(index.ndim() == x.ndim(), op, ": index ", describe(index), " must have as many dims as ",
+            describe(x));
+  NKD_CHECK(x.ndim() <= kMaxDims, op, ": at most ", kMaxDims, " dims are supported, got ", describe(x));
+  math::GatherGeometry geo;
+  geo.ndim = static_cast<int>(x.ndim());
+  geo.dim = static_cast<int>(d);
+  const Strides xs = contiguous_strides(x.shape()), is = contiguous_strides(index.shape());
+  for (int i = 0; i < geo.ndim; ++i) {
+    NKD_CHECK(i == d || index.size(i) <= x.size(i), op, ": index ", describe(index),
+              " is larger than ", describe(x), " in dim ", i);
+    geo.size[i] = index.size(i);
+    geo.xstride[i] = xs[i];
+    geo.istride[i] = is[i];
+  }
+  return geo;
+}
+
+int64_t columns(const math::GatherGeometry& geo) {
+  int64_t n = 1;
+  for (int d = 0; d < geo.ndim; ++d)
+    if (d != geo.dim) n *= geo.size[d];
+  return geo.size[geo.dim] == 0 ? 0 : n;
+}
+
+// x (shape of `target`) with ScatterMode applied at index along dim; src may be undefined for Zero.
+template <math::ScatterMode kMode>
+Tensor scatter_into(Tensor target, const math::GatherGeometry& geo, const Tensor& ic, const Tensor& src,
+                    const char* op) {
+  dispatch_float(target.dtype(), op, [&]<typename T>() {
+    const T* sp = src.defined() ? src.data<T>() : nullptr;
+    cpu::launch(columns(geo), math::ScatterColumnsKernel<T, kMode>{geo, ic.data<int64_t>(), sp, target.data<T>()},
+                std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo.size[geo.dim], 1)));
+  });
+  return target;
+}
+
+Tensor gather_forward(const Tensor& xc, const math::GatherGeometry& geo, const Tensor& ic) {
+  Tensor out = empty(ic.shape(), xc.options());
+  dispatch_all(xc.dtype(), "gather", [&]<typename T>() {
+    cpu::launch(out.numel(), math::GatherKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+  });
+  return out;
+}
+
+// out[e] = x[... index[e] ...]  =>  gx = zeros, gx[... index[e] ...] += g[e] (duplicates sum).
+class GatherBackward final : public Node {
+ public:
+  GatherBackward(Shape x, math::GatherGeometry geo, Tensor index)
+      : x_(std::move(x)), geo_(geo), index_(std::move(index)) {}
+  const char* name() const override { return "GatherBackward"; }
+  void release_saved() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    const Tensor gc = g[0].contiguous();
+    return {scatter_into<math::ScatterMode::Add>(zeros(x_, gc.options()), geo_, index_, gc, name())};
+  }
+
+ private:
+  Shape x_;
+  math::GatherGeometry geo_;
+  Tensor index_;  // I64 [index shape], a private contiguous copy
+};
+
+// out = x with out[... index[e] ...] = src[e]
+//   =>  gx = g with zeros at the written positions;  gsrc[e] = g[... index[e] ...].
+class ScatterBackward final : public Node {
+ public:
+  ScatterBackward(math::GatherGeometry geo, Tensor index) : geo_(geo), index_(std::move(index)) {}
+  const char* name() const override { return "ScatterBackward"; }
+  void release_saved() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    const Tensor gc = g[0].contiguous();
+    Tensor gx, gsrc;
+    if (needs_input_grad(0))
+      gx = scatter_into<math::ScatterMode::Zero>(gc.clone(), geo_, index_, Tensor(), name());
+    if (needs_input_grad(1)) gsrc = gather_forward(gc, geo_, index_);
+    return {gx, gsrc};
+  }
+
+ private:
+  math::GatherGeometry geo_;
+  Tensor index_;  // I64 [index shape], a private contiguous copy
+};
+
+}  // namespace
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  require_cpu("gather", {&x, &index});
+  NKD_CHECK(x.ndim() > 0, "gather: expects at least one dim, got ", describe(x));
+  const int64_t d = normalize_dim(dim, x.ndim(), "gather");
+  const math::GatherGeometry geo = gather_geometry(x, d, index, "gather");
+  const Tensor ic = checked_index(index, x.size(d), "gather", operands(x, d, index));
+  Tensor out = gather_forward(x.detach().contiguous(), geo, ic);
+  if (any_requires_grad({x})) record(std::make_shared<GatherBackward>(x.shape(), geo, ic.clone()), {x}, {out});
+  return out;
+}
+
+Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  require_cpu("scatter", {&x, &index, &src});
+  NKD_CHECK(x.ndim() > 0, "scatter: expects at least one dim, got ", describe(x));
+  const int64_t d = normalize_dim(dim, x.ndim(), "scatter");
+  NKD_CHECK(src.shape() == index.shape(), "scatter: src ", describe(src), " must have the shape of index ",
+            describe(index));
+  NKD_CHECK(src.dtype() == x.dtype(), "scatter: dtypes differ: ", describe(x), " and src ", describe(src));
+  const math::GatherGeometry geo = gather_geometry(x, d, index, "scatter");
+  const Tensor ic = checked_index(index, x.size(d), "scatter", operands(x, d, index));
+  Tensor out = scatter_into<math::ScatterMode::Assign>(x.detach().clone(), geo, ic, src.detach().contiguous(),
+                                                       "scatter");
+  if (any_requires_grad({x, src}))
+    record(std::make_shared<ScatterBackward>(geo, ic.clone()), {x, src}, {out});
+  return out;
+}
+
+namespace {
+
+math::SelectGeometry select_geometry(const Shape& x, int64_t d, int64_t j) {
+  math::SelectGeometry geo;
+  for (int64_t i = 0; i < d; ++i) geo.outer *= x[i];
+  geo.d = x[d];
+  geo.j = j;
+  for (size_t i = d + 1; i < x.size(); ++i) geo.inner *= x[i];
+  return geo;
+}
+
+// out[o, j, i] = x[o, index[j], i]  =>  gx = zeros, gx[o, index[j], i] += g[o, j, i] (index_add).
+class IndexSelectBackward final : public Node {
+ public:
+  IndexSelectBackward(Shape x, math::SelectGeometry geo, Tensor index)
+      : x_(std::move(x)), geo_(geo), index_(std::move(index)) {}
+  const char* name() const override { return "IndexSelectBackward"; }
+  void release_saved() override { index_ = Tensor(); }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    const Tensor gc = g[0].contiguous();
+    Tensor gx = zeros(x_, gc.options());
+    dispatch_float(gc.dtype(), name(), [&]<typename T>() {
+      cpu::launch(geo_.outer * geo_.inner,
+                  math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
+                  std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));
+    });
+    return {gx};
+  }
+
+ private:
+  Shape x_;
+  math::SelectGeometry geo_;
+  Tensor index_;  // I64 [J], a private contiguous copy
+};
+
+}  // namespace
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  require_cpu("index_select", {&x, &index});
+  NKD_CHECK(x.ndim() > 0, "index_select: expects at least one dim, got ", describe(x));
+  NKD_CHECK(index.ndim() <= 1, "index_select: index must be 1-D, got ", describe(index));
+  const int64_t d = normalize_dim(dim, x.ndim(), "index_select");
+  const Tensor ic = checked_index(index, x.size(d), "index_select", operands(x, d, index));
+  const math::SelectGeometry geo = select_geometry(x.shape(), d, ic.numel());
+  Shape shape = x.shape();
+  shape[d] = ic.numel();
+  const Tensor xc = x.detach().contiguous();
+  Tensor out = empty(shape, xc.options());
+  dispatch_all(xc.dtype(), "index_select", [&]<typename T>() {
+    cpu::launch(out.numel(), math::IndexSelectKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+  });
+  if (any_requires_grad({x}))
+    record(std::make_shared<IndexSelectBackward>(x.shape(), geo, ic.clone()), {x}, {out});
+  return out;
+}
+
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
+  require_cpu("one_hot", {&index});
+  NKD_CHECK(index.dtype() == DType::I64, "one_hot: index must be I64, got ", describe(index));
+  const Tensor ic = index.detach().contiguous();
+  if (num_classes == -1) {
+    NKD_CHECK(ic.numel() > 0, "one_hot: cannot infer num_classes from empty ", describe(index));
+    const int64_t* p = ic.data<int64_t>();
+    num_classes = *std::max_element(p, p + ic.numel()) + 1;
+  }
+  NKD_CHECK(num_classes > 0, "one_hot: num_classes must be positive (or -1), got ", num_classes);
+  checked_index(ic, num_classes, "one_hot",
+                "num_classes " + std::to_string(num_classes) + ", index " + describe(index));
+  Shape shape = index.shape();
+  shape.push_back(num_classes);
+  Tensor out = empty(shape, {dtype, index.device()});
+  dispatch_all(dtype, "one_hot", [&]<typename T>() {
+    cpu::launch(out.numel(), math::OneHotKernel<T>{num_classes, ic.data<int64_t>(), out.data<T>()});
+  });
+  return out;
+}
+
+}  // namespace nkd::ops

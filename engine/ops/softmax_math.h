@@ -1,0 +1,84 @@
+// Per-row softmax math shared by the CPU loops, the CUDA kernels and the loss kernels: a row is
+// n elements `stride` apart. Max-subtracted; sums accumulate in Acc (double for F32 on the CPU),
+// so logits of +-1e4 give finite, exact results (exp of a very negative number is 0, never NaN).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "engine/host_device.h"
+
+namespace nkd::ops::math {
+
+// The accumulation type of a row: double for float, the type itself otherwise.
+template <typename T>
+struct SoftmaxAccOf {
+  using type = T;
+};
+template <>
+struct SoftmaxAccOf<float> {
+  using type = double;
+};
+template <typename T>
+using SoftmaxAcc = typename SoftmaxAccOf<T>::type;
+
+// max_j x[j]; NaN propagates (a NaN row gives a NaN result, as in PyTorch).
+template <typename Acc, typename T>
+NKD_HD Acc row_max(const T* x, int64_t n, int64_t stride) {
+  Acc m = static_cast<Acc>(x[0]);
+  for (int64_t j = 1; j < n; ++j) {
+    const Acc v = static_cast<Acc>(x[j * stride]);
+    if (v > m || v != v) m = v;
+    if (m != m) break;
+  }
+  return m;
+}
+
+// log sum_j exp(x[j]) = m + log sum_j exp(x[j] - m), with m the row maximum.
+template <typename Acc, typename T>
+NKD_HD Acc row_logsumexp(const T* x, int64_t n, int64_t stride, Acc m) {
+  using std::exp;
+  using std::log;
+  Acc s = 0;
+  for (int64_t j = 0; j < n; ++j) s += exp(static_cast<Acc>(x[j * stride]) - m);
+  return m + log(s);
+}
+
+// y[j] = exp(x[j] - m) / sum_k exp(x[k] - m).
+template <typename Acc, typename T>
+NKD_HD void softmax_row(const T* x, T* y, int64_t n, int64_t stride) {
+  using std::exp;
+  const Acc m = row_max<Acc>(x, n, stride);
+  Acc s = 0;
+  for (int64_t j = 0; j < n; ++j) s += exp(static_cast<Acc>(x[j * stride]) - m);
+  const Acc inv = Acc(1) / s;
+  for (int64_t j = 0; j < n; ++j)
+    y[j * stride] = static_cast<T>(exp(static_cast<Acc>(x[j * stride]) - m) * inv);
+}
+
+// y[j] = x[j] - logsumexp(x).
+template <typename Acc, typename T>
+NKD_HD void log_softmax_row(const T* x, T* y, int64_t n, int64_t stride) {
+  const Acc lse = row_logsumexp<Acc>(x, n, stride, row_max<Acc>(x, n, stride));
+  for (int64_t j = 0; j < n; ++j) y[j * stride] = static_cast<T>(static_cast<Acc>(x[j * stride]) - lse);
+}
+
+// Softmax backward from the output y: gx[j] = y[j] * (g[j] - sum_k g[k] y[k]).
+template <typename Acc, typename T>
+NKD_HD void softmax_backward_row(const T* g, const T* y, T* gx, int64_t n, int64_t stride) {
+  Acc dot = 0;
+  for (int64_t j = 0; j < n; ++j) dot += static_cast<Acc>(g[j * stride]) * static_cast<Acc>(y[j * stride]);
+  for (int64_t j = 0; j < n; ++j)
+    gx[j * stride] = static_cast<T>(static_cast<Acc>(y[j * stride]) * (static_cast<Acc>(g[j * stride]) - dot));
+}
+
+// Log-softmax backward from the output y: gx[j] = g[j] - exp(y[j]) * sum_k g[k].
+template <typename Acc, typename T>
+NKD_HD void log_softmax_backward_row(const T* g, const T* y, T* gx, int64_t n, int64_t stride) {
+  using std::exp;
+  Acc sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += static_cast<Acc>(g[j * stride]);
+  for (int64_t j = 0; j < n; ++j)
+    gx[j * stride] = static_cast<T>(static_cast<Acc>(g[j * stride]) - exp(static_cast<Acc>(y[j * stride])) * sum);
+}
+
+}  // namespace nkd::ops::math
