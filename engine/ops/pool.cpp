@@ -1,5 +1,5 @@
 // Pooling ops (pool.h): argument checks, F32/F64 dispatch, the CPU kernels and the backward node.
-// Forward kernels are NKD_HD functors of the flat output index run by cpu::launch; backward kernels
+// Forward kernels are NKD_HD functors of the output row index run by cpu::launch; backward kernels
 // scatter into one input plane per task, so no two tasks ever write the same element.
 #include "engine/ops/pool.h"
 
@@ -59,55 +59,70 @@ NKD_HD Window adaptive_window(const Geom& g, int64_t p, int64_t q) {
 
 // y = the maximum of the dilated window (padding = -inf; NaN wins, as in PyTorch);
 // idx = flat h * W + w of the window's first maximum (skipped when null: no backward).
+// One call computes output row `row` = plane * P + p (integer divisions once per row, not per
+// element).
 template <typename T>
 struct MaxPoolFwd {
   Geom g;
   const T* x;    // [planes, H, W]
   T* y;          // [planes, P, Q]
   int64_t* idx;  // [planes, P, Q] or null
-  NKD_HD void operator()(int64_t i) const {
-    const int64_t q = i % g.Q, p = (i / g.Q) % g.P, plane = i / g.out_plane();
-    int64_t h0 = p * g.sh - g.ph, w0 = q * g.sw - g.pw;
+  NKD_HD void operator()(int64_t row) const {
+    const int64_t p = row % g.P;
+    const T* xp = x + (row / g.P) * g.in_plane();
+    int64_t h0 = p * g.sh - g.ph;
     const int64_t h1 = imin(h0 + (g.R - 1) * g.dh + 1, g.H);
-    const int64_t w1 = imin(w0 + (g.S - 1) * g.dw + 1, g.W);
     while (h0 < 0) h0 += g.dh;
-    while (w0 < 0) w0 += g.dw;
-    const T* xp = x + plane * g.in_plane();
-    T best = static_cast<T>(-INFINITY);
-    int64_t arg = h0 * g.W + w0;
-    for (int64_t h = h0; h < h1; h += g.dh) {
-      for (int64_t w = w0; w < w1; w += g.dw) {
-        const T v = xp[h * g.W + w];
-        if (v > best || v != v) {
-          best = v;
-          arg = h * g.W + w;
+    for (int64_t q = 0; q < g.Q; ++q) {
+      int64_t w0 = q * g.sw - g.pw;
+      const int64_t w1 = imin(w0 + (g.S - 1) * g.dw + 1, g.W);
+      while (w0 < 0) w0 += g.dw;
+      T best = static_cast<T>(-INFINITY);
+      int64_t arg = h0 * g.W + w0;
+      for (int64_t h = h0; h < h1; h += g.dh) {
+        for (int64_t w = w0; w < w1; w += g.dw) {
+          const T v = xp[h * g.W + w];
+          if (v > best || v != v) {
+            best = v;
+            arg = h * g.W + w;
+          }
         }
       }
+      y[row * g.Q + q] = best;
+      if (idx) idx[row * g.Q + q] = arg;
     }
-    y[i] = best;
-    if (idx) idx[i] = arg;
   }
 };
 
-// y = the window sum divided by the window's divisor (avg_pool2d or adaptive_avg_pool2d).
+// y = the window sum divided by the window's divisor (avg_pool2d or adaptive_avg_pool2d), one
+// output row per call as above.
 template <typename T>
 struct AvgPoolFwd {
   Geom g;
   bool adaptive, include_pad;
   const T* x;  // [planes, H, W]
   T* y;        // [planes, P, Q]
-  NKD_HD void operator()(int64_t i) const {
-    const int64_t q = i % g.Q, p = (i / g.Q) % g.P, plane = i / g.out_plane();
-    const Window wd = adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
-    const T* xp = x + plane * g.in_plane();
-    Acc<T> s = 0;
-    for (int64_t h = wd.h0; h < wd.h1; ++h)
-      for (int64_t w = wd.w0; w < wd.w1; ++w) s += xp[h * g.W + w];
-    y[i] = wd.divisor > 0 ? static_cast<T>(s / static_cast<Acc<T>>(wd.divisor)) : T(0);
+  NKD_HD void operator()(int64_t row) const {
+    const int64_t p = row % g.P;
+    const T* xp = x + (row / g.P) * g.in_plane();
+    for (int64_t q = 0; q < g.Q; ++q) {
+      const Window wd = adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
+      Acc<T> s = 0;
+      for (int64_t h = wd.h0; h < wd.h1; ++h)
+        for (int64_t w = wd.w0; w < wd.w1; ++w) s += xp[h * g.W + w];
+      y[row * g.Q + q] =
+          wd.divisor > 0 ? static_cast<T>(s / static_cast<Acc<T>>(wd.divisor)) : T(0);
+    }
   }
 };
 
-int64_t plane_grain(const Geom& g) { return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.in_plane())); }
+int64_t plane_grain(const Geom& g) {
+  return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.in_plane()));
+}
+// Output rows per task: about kGrain multiply-adds each.
+int64_t row_grain(const Geom& g, int64_t window) {
+  return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.Q * window));
+}
 
 enum class Kind { Max, Avg, Adaptive, Global };
 
@@ -135,8 +150,8 @@ void pool_backward(Kind kind, const Geom& g, bool include_pad, const T* gy, cons
       }
       for (int64_t p = 0; p < g.P; ++p) {
         for (int64_t q = 0; q < g.Q; ++q) {
-          const Window wd = kind == Kind::Adaptive ? adaptive_window(g, p, q)
-                                                   : avg_window(g, p, q, include_pad);
+          const Window wd =
+              kind == Kind::Adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
           if (wd.divisor <= 0) continue;
           const T v = gp[p * g.Q + q] / static_cast<T>(wd.divisor);
           for (int64_t h = wd.h0; h < wd.h1; ++h)
@@ -196,7 +211,8 @@ Geom window_geom(const Tensor& x, const Pool2dOptions& o, const char* op) {
                                         o.stride[1] == 0 ? k[1] : o.stride[1]};
   NKD_CHECK(k[0] > 0 && k[1] > 0 && s[0] > 0 && s[1] > 0 && o.dilation[0] > 0 && o.dilation[1] > 0,
             op, ": kernel, stride and dilation must be positive, got kernel [", k[0], ", ", k[1],
-            "], stride [", s[0], ", ", s[1], "], dilation [", o.dilation[0], ", ", o.dilation[1], "]");
+            "], stride [", s[0], ", ", s[1], "], dilation [", o.dilation[0], ", ", o.dilation[1],
+            "]");
   NKD_CHECK(o.padding[0] >= 0 && o.padding[1] >= 0 && o.padding[0] <= k[0] / 2 &&
                 o.padding[1] <= k[1] / 2,
             op, ": padding [", o.padding[0], ", ", o.padding[1],
@@ -225,7 +241,7 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
   const int64_t work = kind == Kind::Adaptive ? (g.H / g.P + 2) * (g.W / g.Q + 2) : g.R * g.S;
   dispatch_float(x.dtype(), op, [&]<typename T>() {
     const AvgPoolFwd<T> f{g, kind == Kind::Adaptive, include_pad, xc.data<T>(), y.data<T>()};
-    cpu::launch(y.numel(), f, std::max<int64_t>(1, cpu::kGrain / work));
+    cpu::launch(g.planes * g.P, f, row_grain(g, work));
   });
   if (any_requires_grad({x}))
     record(std::make_shared<PoolBackward>(kind, g, x.shape(), include_pad, Tensor()), {x}, {y});
@@ -252,7 +268,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   Tensor idx = grad ? empty(y.shape(), {DType::I64, kCPU}) : Tensor();
   dispatch_float(x.dtype(), "max_pool2d", [&]<typename T>() {
     const MaxPoolFwd<T> f{g, xc.data<T>(), y.data<T>(), grad ? idx.data<int64_t>() : nullptr};
-    cpu::launch(y.numel(), f, std::max<int64_t>(1, cpu::kGrain / (g.R * g.S)));
+    cpu::launch(g.planes * g.P, f, row_grain(g, g.R * g.S));
   });
   if (grad) record(std::make_shared<PoolBackward>(Kind::Max, g, x.shape(), false, idx), {x}, {y});
   return y;
@@ -260,7 +276,8 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
   NKD_CHECK(options.dilation[0] == 1 && options.dilation[1] == 1,
-            "avg_pool2d: dilation must be 1, got [", options.dilation[0], ", ", options.dilation[1], "]");
+            "avg_pool2d: dilation must be 1, got [", options.dilation[0], ", ", options.dilation[1],
+            "]");
   const Geom g = window_geom(x, options, "avg_pool2d");
   return avg_forward(x, g, Kind::Avg, options.count_include_pad, "avg_pool2d");
 }
@@ -285,9 +302,12 @@ Tensor global_avg_pool(const Tensor& x) {
     cpu::parallel_for(g.planes, plane_grain(g), [=](int64_t b, int64_t e) {
       for (int64_t plane = b; plane < e; ++plane) {
         const T* row = xp + plane * hw;
-        Acc<T> s = 0;
-        for (int64_t k = 0; k < hw; ++k) s += row[k];
-        yp[plane] = static_cast<T>(s / static_cast<Acc<T>>(hw));
+        Acc<T> s[4] = {0, 0, 0, 0};  // interleaved partial sums: no 1-deep add-latency chain
+        int64_t k = 0;
+        for (; k + 4 <= hw; k += 4)
+          for (int j = 0; j < 4; ++j) s[j] += row[k + j];
+        for (; k < hw; ++k) s[0] += row[k];
+        yp[plane] = static_cast<T>(((s[0] + s[1]) + (s[2] + s[3])) / static_cast<Acc<T>>(hw));
       }
     });
   });

@@ -30,8 +30,8 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
 // (count_include_pad) or by the number of valid elements. With ceil_mode, windows that run past
 // the padded input are clipped to it. dilation must be 1.
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
-// x [N, C, H, W] -> [N, C, P, Q]; output cell (p, q) averages rows [floor(p H / P), ceil((p+1) H / P))
-// and columns [floor(q W / Q), ceil((q+1) W / Q)).
+// x [N, C, H, W] -> [N, C, P, Q]; output cell (p, q) averages rows [floor(p H / P), ceil((p+1) H /
+// P)) and columns [floor(q W / Q), ceil((q+1) W / Q)).
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // x [N, C, H, W] -> [N, C]: the mean of each plane (the classifier-head pool).
 Tensor global_avg_pool(const Tensor& x);

@@ -1,0 +1,387 @@
+// Batch norm and layer norm (norm.h): argument checks, F32/F64 dispatch, CPU kernels, backward
+// nodes. Batch norm normalises channel c of x viewed as contiguous [N, C, L] over its M = N L
+// elements (parallel over channels); layer norm normalises each row of x viewed as [rows, D]
+// (parallel over rows). Statistics are two-pass (mean, then squared deviations) in double.
+#include "engine/ops/norm.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/cpu/parallel.h"
+#include "engine/factory.h"
+#include "engine/ops/copy.h"
+#include "engine/ops/dispatch.h"
+
+namespace nkd::ops {
+namespace {
+
+// x as [N, C, L]: channel c is N runs of L contiguous elements starting at (n C + c) L.
+struct NCL {
+  int64_t N = 0, C = 0, L = 1;
+  int64_t count() const { return N * L; }
+  int64_t grain() const { return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, N * L)); }
+};
+
+template <typename T>
+const T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <typename T>
+T* mut_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// Sums over i < n of f(i) = {a_i, b_i}, each in double with four interleaved partial sums: the
+// adds no longer wait on one another (a 4-deep chain instead of n), and the order is fixed, so
+// results do not depend on thread count.
+struct Sums {
+  double a = 0, b = 0;
+};
+template <typename F>
+inline Sums sums_of(int64_t n, F f) {
+  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int k = 0; k < 4; ++k) {
+      const Sums e = f(i + k);
+      a[k] += e.a;
+      b[k] += e.b;
+    }
+  }
+  for (; i < n; ++i) {
+    const Sums e = f(i);
+    a[0] += e.a;
+    b[0] += e.b;
+  }
+  return {(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3])};
+}
+
+// Mean and biased variance of channel c (two passes: mean, then squared deviations).
+template <typename T>
+void channel_moments(const T* x, const NCL& s, int64_t c, double& mean, double& var) {
+  double sum = 0, sq = 0;
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* p = x + (n * s.C + c) * s.L;
+    sum += sums_of(s.L, [p](int64_t l) { return Sums{double(p[l]), 0.0}; }).a;
+  }
+  mean = sum / static_cast<double>(s.count());
+  for (int64_t n = 0; n < s.N; ++n) {
+    const T* p = x + (n * s.C + c) * s.L;
+    const double m = mean;
+    sq += sums_of(s.L, [p, m](int64_t l) {
+            const double d = p[l] - m;
+            return Sums{d * d, 0.0};
+          }).a;
+  }
+  var = sq / static_cast<double>(s.count());
+}
+
+// Per channel: statistics (the batch's when training, else the running ones), saved as mean and
+// invstd = 1 / sqrt(var + eps), then y = x * scale + shift with scale = weight * invstd,
+// shift = bias - mean * scale. batch (training only) receives [mean..., biased variance...].
+template <typename T>
+void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm, const T* rv,
+                const T* w, const T* b, T* y, T* mean, T* invstd, double* batch) {
+  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double m = 0, v = 0;
+      if (training) {
+        channel_moments(x, s, c, m, v);
+        batch[c] = m;
+        batch[s.C + c] = v;
+      } else {
+        m = rm[c];
+        v = rv[c];
+      }
+      const double is = 1.0 / std::sqrt(v + eps);
+      mean[c] = static_cast<T>(m);
+      invstd[c] = static_cast<T>(is);
+      const double scale = w ? w[c] * is : is, shift = (b ? double(b[c]) : 0.0) - m * scale;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const int64_t o = (n * s.C + c) * s.L;
+        for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(x[o + l] * scale + shift);
+      }
+    }
+  });
+}
+
+// Batch norm backward, per channel c over its M elements, with xhat = (x - mean) * invstd and
+// k = weight[c] * invstd[c] (weight 1 when absent); y = xhat * weight + bias gives
+//   gbias[c]   = sum g
+//   gweight[c] = sum g * xhat
+//   inference: gx = k * g                          (mean, invstd are constants)
+//   training:  gx = k * (g - sum(g) / M - xhat * sum(g * xhat) / M)
+// the training form from d mean / dx = 1 / M and d invstd / dx = -invstd^3 (x - mean) / M.
+// Any of gx, gw, gb may be null (not needed).
+template <typename T>
+void bn_backward(const T* x, const T* g, const NCL& s, bool training, const T* mean,
+                 const T* invstd, const T* w, T* gx, T* gw, T* gb) {
+  const bool need_sums = gw || gb || (training && gx);
+  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      const double m = mean[c], is = invstd[c];
+      double sg = 0, sgx = 0;
+      for (int64_t n = 0; need_sums && n < s.N; ++n) {
+        const T *xp = x + (n * s.C + c) * s.L, *gp = g + (n * s.C + c) * s.L;
+        const Sums e = sums_of(s.L, [=](int64_t l) {
+          return Sums{double(gp[l]), gp[l] * (xp[l] - m)};
+        });
+        sg += e.a;
+        sgx += e.b * is;
+      }
+      if (gw) gw[c] = static_cast<T>(sgx);
+      if (gb) gb[c] = static_cast<T>(sg);
+      if (!gx) continue;
+      const double k = w ? w[c] * is : is, inv_m = 1.0 / static_cast<double>(s.count());
+      const double a = training ? sg * inv_m : 0.0, bx = training ? sgx * inv_m : 0.0;
+      for (int64_t n = 0; n < s.N; ++n) {
+        const int64_t o = (n * s.C + c) * s.L;
+        for (int64_t l = 0; l < s.L; ++l)
+          gx[o + l] = static_cast<T>(k * (g[o + l] - a - (x[o + l] - m) * is * bx));
+      }
+    }
+  });
+}
+
+class BatchNormBackward final : public Node {
+ public:
+  BatchNormBackward(const Tensor& x, const Tensor& w, Tensor mean, Tensor invstd, NCL s,
+                    bool training)
+      : x_(x),
+        w_(w),
+        mean_(std::move(mean)),
+        invstd_(std::move(invstd)),
+        s_(s),
+        training_(training) {}
+  const char* name() const override { return "BatchNormBackward"; }
+  void release_saved() override {
+    x_.reset();
+    w_.reset();
+    mean_ = invstd_ = Tensor();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    const Tensor x = x_.unpack(name()), w = w_.unpack(name()), g = grads[0].contiguous();
+    Tensor gx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
+    Tensor gw = needs_input_grad(1) ? empty({s_.C}, x.options()) : Tensor();
+    Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
+    dispatch_float(x.dtype(), name(), [&]<typename T>() {
+      bn_backward<T>(x.data<T>(), g.data<T>(), s_, training_, mean_.data<T>(), invstd_.data<T>(),
+                     ptr_or_null<T>(w), mut_or_null<T>(gx), mut_or_null<T>(gw), mut_or_null<T>(gb));
+    });
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;     // contiguous x [N, C, ...]; weight [C] or undefined
+  Tensor mean_, invstd_;  // [C], the statistics the forward used
+  NCL s_;
+  bool training_;
+};
+
+// Layer norm forward, per row r of x [rows, D] (a "channel" of NCL{1, rows, D}): mean and
+// invstd = 1 / sqrt(var + eps) saved, y = (x - mean) * invstd * weight + bias.
+template <typename T>
+void ln_forward(const T* x, const NCL& s, double eps, const T* w, const T* b, T* y, T* mean,
+                T* invstd) {
+  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      double m = 0, v = 0;
+      channel_moments(x, s, r, m, v);
+      const double is = 1.0 / std::sqrt(v + eps);
+      mean[r] = static_cast<T>(m);
+      invstd[r] = static_cast<T>(is);
+      const T* xr = x + r * s.L;
+      T* yr = y + r * s.L;
+      for (int64_t j = 0; j < s.L; ++j) {
+        double e = (xr[j] - m) * is;
+        if (w) e *= w[j];
+        if (b) e += b[j];
+        yr[j] = static_cast<T>(e);
+      }
+    }
+  });
+}
+
+// Layer norm backward, per row r over its D elements, with xhat = (x - mean[r]) * invstd[r] and
+// gh = g * weight (g when absent); y = xhat * weight + bias gives
+//   gx = invstd * (gh - sum_j(gh) / D - xhat * sum_j(gh * xhat) / D)
+// (the batch-norm formula with the roles of rows and columns swapped).
+template <typename T>
+void ln_backward_x(const T* x, const T* g, const NCL& s, const T* mean, const T* invstd, const T* w,
+                   T* gx) {
+  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T *xr = x + r * s.L, *gr = g + r * s.L;
+      const double m = mean[r], is = invstd[r];
+      const Sums e = sums_of(s.L, [=](int64_t j) {
+        const double gh = w ? gr[j] * double(w[j]) : double(gr[j]);
+        return Sums{gh, gh * (xr[j] - m)};
+      });
+      const double a = e.a / static_cast<double>(s.L), bx = e.b * is / static_cast<double>(s.L);
+      for (int64_t j = 0; j < s.L; ++j) {
+        const double gh = w ? gr[j] * double(w[j]) : double(gr[j]);
+        gx[r * s.L + j] = static_cast<T>(is * (gh - a - (xr[j] - m) * is * bx));
+      }
+    }
+  });
+}
+
+// gweight[j] = sum_r g[r, j] * xhat[r, j],  gbias[j] = sum_r g[r, j]; parallel over column
+// ranges, each walking all rows (contiguous within its range). gw or gb may be null.
+template <typename T>
+void ln_backward_params(const T* x, const T* g, const NCL& s, const T* mean, const T* invstd, T* gw,
+                        T* gb) {
+  const int64_t grain = std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, s.C));
+  cpu::parallel_for(s.L, grain, [=](int64_t begin, int64_t end) {
+    std::vector<double> sw(end - begin, 0.0), sb(end - begin, 0.0);
+    for (int64_t r = 0; r < s.C; ++r) {
+      const T *xr = x + r * s.L, *gr = g + r * s.L;
+      const double m = mean[r], is = invstd[r];
+      for (int64_t j = begin; j < end; ++j) {
+        sw[j - begin] += gr[j] * ((xr[j] - m) * is);
+        sb[j - begin] += gr[j];
+      }
+    }
+    for (int64_t j = begin; j < end; ++j) {
+      if (gw) gw[j] = static_cast<T>(sw[j - begin]);
+      if (gb) gb[j] = static_cast<T>(sb[j - begin]);
+    }
+  });
+}
+
+class LayerNormBackward final : public Node {
+ public:
+  LayerNormBackward(const Tensor& x, const Tensor& w, Tensor mean, Tensor invstd, NCL s, Shape ns)
+      : x_(x),
+        w_(w),
+        mean_(std::move(mean)),
+        invstd_(std::move(invstd)),
+        s_(s),
+        ns_(std::move(ns)) {}
+  const char* name() const override { return "LayerNormBackward"; }
+  void release_saved() override {
+    x_.reset();
+    w_.reset();
+    mean_ = invstd_ = Tensor();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    const Tensor x = x_.unpack(name()), w = w_.unpack(name()), g = grads[0].contiguous();
+    Tensor gx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
+    Tensor gw = needs_input_grad(1) ? empty(ns_, x.options()) : Tensor();
+    Tensor gb = needs_input_grad(2) ? empty(ns_, x.options()) : Tensor();
+    dispatch_float(x.dtype(), name(), [&]<typename T>() {
+      const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean_.data<T>(), *ip = invstd_.data<T>();
+      if (gx.defined()) ln_backward_x<T>(xp, gp, s_, mp, ip, ptr_or_null<T>(w), gx.data<T>());
+      if (gw.defined() || gb.defined())
+        ln_backward_params<T>(xp, gp, s_, mp, ip, mut_or_null<T>(gw), mut_or_null<T>(gb));
+    });
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;     // contiguous x [..., D...]; weight [D...] or undefined
+  Tensor mean_, invstd_;  // [rows]
+  NCL s_;                 // {1, rows, D}
+  Shape ns_;              // normalized_shape
+};
+
+void check_channel_param(const Tensor& t, const Tensor& x, const char* what) {
+  if (!t.defined()) return;
+  NKD_CHECK(t.shape() == Shape{x.size(1)} && t.dtype() == x.dtype(), "batch_norm: ", what, " ",
+            describe(t), " does not match the ", x.size(1), " channels of input ", describe(x));
+}
+
+// running = (1 - momentum) * running + momentum * batch, running_var with the unbiased variance.
+// In place, not recorded; copy_ bumps the version.
+template <typename T>
+void update_running(const Tensor& rm, const Tensor& rv, const std::vector<double>& batch,
+                    const NCL& s, double momentum) {
+  NoGradGuard no_grad;
+  const double unbias = static_cast<double>(s.count()) / static_cast<double>(s.count() - 1);
+  if (rm.defined()) {
+    const std::vector<T> old = to_vector<T>(rm);
+    std::vector<T> upd(s.C);
+    for (int64_t c = 0; c < s.C; ++c)
+      upd[c] = static_cast<T>((1 - momentum) * old[c] + momentum * batch[c]);
+    copy_(rm, from_vector(upd, {s.C}));
+  }
+  if (rv.defined()) {
+    const std::vector<T> old = to_vector<T>(rv);
+    std::vector<T> upd(s.C);
+    for (int64_t c = 0; c < s.C; ++c)
+      upd[c] = static_cast<T>((1 - momentum) * old[c] + momentum * batch[s.C + c] * unbias);
+    copy_(rv, from_vector(upd, {s.C}));
+  }
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormOptions& o) {
+  require_cpu("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
+  NKD_CHECK(x.ndim() >= 2, "batch_norm: expected input [N, C, ...], got ", describe(x));
+  check_channel_param(weight, x, "weight");
+  check_channel_param(bias, x, "bias");
+  check_channel_param(running_mean, x, "running_mean");
+  check_channel_param(running_var, x, "running_var");
+  NCL s{x.size(0), x.size(1), 1};
+  for (int64_t d = 2; d < x.ndim(); ++d) s.L *= x.size(d);
+  NKD_CHECK(o.training || (running_mean.defined() && running_var.defined()),
+            "batch_norm: running_mean and running_var are required in inference mode");
+  NKD_CHECK(!o.training || s.count() > 1,
+            "batch_norm: expected more than 1 value per channel when training, got input ",
+            to_string(x.shape()));
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  Tensor y = empty(x.shape(), x.options());
+  Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
+  std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
+  dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
+    const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
+    const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
+    const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+    bn_forward<T>(xc.data<T>(), s, o.training, o.eps, ptr_or_null<T>(rm), ptr_or_null<T>(rv),
+                  ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(), mean.data<T>(),
+                  invstd.data<T>(), batch.data());
+    if (o.training) update_running<T>(running_mean, running_var, batch, s, o.momentum);
+  });
+  if (any_requires_grad({x, weight, bias}))
+    record(std::make_shared<BatchNormBackward>(xc, wc, mean, invstd, s, o.training),
+           {x, weight, bias}, {y});
+  return y;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  require_cpu("layer_norm", {&x, &weight, &bias});
+  const Shape& ns = normalized_shape;
+  const int64_t k = static_cast<int64_t>(ns.size());
+  NKD_CHECK(k >= 1 && k <= x.ndim() && Shape(x.shape().end() - k, x.shape().end()) == ns,
+            "layer_norm: normalized_shape ", to_string(ns), " is not the trailing dims of input ",
+            describe(x));
+  for (const Tensor* t : {&weight, &bias})
+    NKD_CHECK(!t->defined() || (t->shape() == ns && t->dtype() == x.dtype()),
+              "layer_norm: ", t == &weight ? "weight " : "bias ", describe(*t),
+              " does not match normalized_shape ", to_string(ns), " of input ", describe(x));
+  const int64_t d = numel(ns);
+  const NCL s{1, d == 0 ? 0 : x.numel() / d, d};
+  const Tensor xc = x.detach().contiguous();
+  const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor y = empty(x.shape(), x.options());
+  Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
+  dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    ln_forward<T>(xc.data<T>(), s, eps, ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(),
+                  mean.data<T>(), invstd.data<T>());
+  });
+  if (any_requires_grad({x, weight, bias}))
+    record(std::make_shared<LayerNormBackward>(xc, wc, mean, invstd, s, ns), {x, weight, bias},
+           {y});
+  return y;
+}
+
+}  // namespace nkd::ops
