@@ -1,0 +1,36 @@
+// nkd_loss: checks, dtype dispatch and the CPU launch of NkdKernel (losses/nkd_math.h). The teacher
+// is a constant: the node has the student as its only input.
+#include "engine/ops/dispatch.h"
+#include "losses/fused_loss.h"
+#include "losses/losses.h"
+#include "losses/nkd_math.h"
+
+namespace nkd::losses {
+
+// Backward: grad_output * g, g = [q_t (p - onehot_t) + gamma T (phat sum qhat - qhat) off t] / N
+// (NKD_SPEC 1.5), written by the forward kernel.
+Tensor nkd_loss(const Tensor& student, const Tensor& teacher, const Tensor& labels, const NkdOptions& options) {
+  constexpr const char* kName = "nkd_loss";
+  detail::check_logits(kName, "student", student, 2);
+  detail::check_like(kName, "student", student, "teacher", teacher);
+  detail::check_positive(kName, "temperature", options.temperature);
+  detail::check_positive(kName, "gamma", options.gamma, true);
+  const detail::LabelView lab = detail::check_labels(kName, student, labels, true);
+  const Tensor z = student.detach().contiguous(), v = teacher.detach().contiguous();
+  const int64_t n = z.size(0), c = z.size(1);
+  const bool need_grad = any_requires_grad({student});
+  const Tensor g = detail::grad_buffer(z, need_grad);
+  const double t = options.temperature;
+  const double value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
+    using Acc = math::SoftmaxAcc<T>;
+    std::vector<Acc> loss(n);
+    detail::for_each_row(n, c,
+                         math::NkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
+                                            static_cast<Acc>(1 / t), static_cast<Acc>(options.gamma * t * t),
+                                            Acc(1) / Acc(n), loss.data(), detail::ptr_or_null<T>(g)});
+    return static_cast<double>(detail::strided_sum(loss, 0, 1) / Acc(n));
+  });
+  return detail::make_outputs("NkdLossBackward", {value}, z.dtype(), {student}, {{g}}, need_grad)[0];
+}
+
+}  // namespace nkd::losses

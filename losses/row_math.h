@@ -1,0 +1,115 @@
+// Per-row helpers shared by every loss kernel (the CPU loops now, the CUDA kernels later): masked,
+// temperature-scaled log-sum-exp and the target classes of a row (index label, argmax or top-2 of a
+// soft label, ties to the smaller class index). A row is C contiguous elements.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "engine/host_device.h"
+#include "engine/ops/softmax_math.h"
+
+namespace nkd::losses::math {
+
+using ops::math::SoftmaxAcc;
+
+template <typename Acc>
+NKD_HD Acc neg_inf() {
+  return -static_cast<Acc>(HUGE_VAL);
+}
+
+// log sum_j exp(f(j)) over j in [0, n), max-subtracted; f(j) = -inf drops column j.
+// -inf when every column is dropped (an empty sum); NaN propagates.
+template <typename Acc, typename F>
+NKD_HD Acc lse_of(int64_t n, const F& f) {
+  using std::exp;
+  using std::log;
+  Acc m = neg_inf<Acc>();
+  for (int64_t j = 0; j < n; ++j) {
+    const Acc v = f(j);
+    if (v > m || v != v) m = v;
+    if (m != m) return m;
+  }
+  if (m == neg_inf<Acc>()) return m;
+  Acc s = 0;
+  for (int64_t j = 0; j < n; ++j) s += exp(f(j) - m);
+  return m + log(s);
+}
+
+// log sum_j exp(x[j]) over the whole row (T = 1): the engine's softmax row math.
+template <typename Acc, typename T>
+NKD_HD Acc full_lse(const T* x, int64_t n) {
+  return ops::math::row_logsumexp<Acc>(x, n, 1, ops::math::row_max<Acc>(x, n, 1));
+}
+
+// log sum_{j != skip0, skip1} exp(x[j] * inv_t) (skip = -1: none; inv_t = 1/T > 0).
+template <typename Acc, typename T>
+NKD_HD Acc masked_lse(const T* x, int64_t n, Acc inv_t, int64_t skip0 = -1, int64_t skip1 = -1) {
+  return lse_of<Acc>(n, [=](int64_t j) {
+    return (j == skip0 || j == skip1) ? neg_inf<Acc>() : static_cast<Acc>(x[j]) * inv_t;
+  });
+}
+
+// Index of the first maximum of a row (torch.argmax).
+template <typename T>
+NKD_HD int64_t row_argmax(const T* y, int64_t n) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < n; ++j)
+    if (y[j] > y[best]) best = j;
+  return best;
+}
+
+// The K target classes of a row and their label values lambda: K = 1 with lambda = 1 for an index
+// label; K = 2 with the top-2 values for a soft label.
+template <typename Acc>
+struct RowTargets {
+  int k = 1;
+  int64_t cls[2] = {0, -1};
+  Acc value[2] = {1, 0};
+};
+
+// The first two classes of a stable descending sort of a soft row (n >= 2): ties go to the smaller
+// class index.
+template <typename Acc, typename T>
+NKD_HD RowTargets<Acc> top2(const T* y, int64_t n) {
+  RowTargets<Acc> t;
+  t.k = 2;
+  t.cls[0] = row_argmax(y, n);
+  t.cls[1] = t.cls[0] == 0 ? 1 : 0;
+  for (int64_t j = t.cls[1] + 1; j < n; ++j)
+    if (j != t.cls[0] && y[j] > y[t.cls[1]]) t.cls[1] = j;
+  t.value[0] = static_cast<Acc>(y[t.cls[0]]);
+  t.value[1] = static_cast<Acc>(y[t.cls[1]]);
+  return t;
+}
+
+// Targets of row r: index[r] when index labels are given, else the top-2 (k_soft = 2) or the argmax
+// (k_soft = 1, value 1) of soft[r].
+template <typename Acc, typename T>
+NKD_HD RowTargets<Acc> row_targets(const int64_t* index, const T* soft, int64_t r, int64_t c, int k_soft) {
+  RowTargets<Acc> t;
+  if (index) {
+    t.cls[0] = index[r];
+  } else if (k_soft == 2) {
+    t = top2<Acc>(soft + r * c, c);
+  } else {
+    t.cls[0] = row_argmax(soft + r * c, c);
+  }
+  return t;
+}
+
+// The loss backward: gx[i] = sum_m g[m][0] * d[m][i] over `terms` (<= 2) scalar outputs. g points to
+// the 0-dim grad_outputs (read in the kernel: no host synchronisation), d to the stored gradients.
+template <typename T>
+struct ScaledSumKernel {
+  const T* g[2];  // [1] each
+  const T* d[2];  // [n] each
+  int terms;
+  T* gx;  // [n]
+  NKD_HD void operator()(int64_t i) const {
+    T s = 0;
+    for (int m = 0; m < terms; ++m) s += g[m][0] * d[m][i];
+    gx[i] = s;
+  }
+};
+
+}  // namespace nkd::losses::math

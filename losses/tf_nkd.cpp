@@ -1,0 +1,52 @@
+// tf_nkd_loss: checks, dtype dispatch and the two CPU passes of losses/tf_nkd_math.h with the batch
+// mean of the target probabilities between them. One node, one output (term) per target k.
+#include "engine/ops/dispatch.h"
+#include "losses/fused_loss.h"
+#include "losses/losses.h"
+#include "losses/tf_nkd_math.h"
+
+namespace nkd::losses {
+namespace {
+
+// Pass 1 on the statistics logits z0, the batch means, pass 2 on z; returns the K batch-mean terms.
+template <typename T>
+std::vector<double> run_tf_nkd(const Tensor& z, const Tensor& z0, const detail::LabelView& lab, int k,
+                               const Tensor& g0, const Tensor& g1) {
+  using Acc = math::SoftmaxAcc<T>;
+  const int64_t n = z.size(0), c = z.size(1);
+  std::vector<Acc> y(n * k), mean(k), loss(n * k);
+  detail::for_each_row(n, c, math::TfNkdStatsKernel<T>{z0.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k,
+                                                      y.data()});
+  for (int kk = 0; kk < k; ++kk) mean[kk] = detail::strided_sum(y, kk, k) / Acc(n);
+  detail::for_each_row(n, c, math::TfNkdKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k, y.data(),
+                                                 mean.data(), Acc(1) / Acc(n), loss.data(),
+                                                 detail::ptr_or_null<T>(g0), detail::ptr_or_null<T>(g1)});
+  std::vector<double> values;
+  for (int kk = 0; kk < k; ++kk) values.push_back(static_cast<double>(detail::strided_sum(loss, kk, k) / Acc(n)));
+  return values;
+}
+
+}  // namespace
+
+// Backward: sum_k grad_output_k * g_k, g_k = w_k (p - onehot(l_k)) / N written by pass 2.
+std::vector<Tensor> tf_nkd_loss(const Tensor& logits, const Tensor& labels, const TfNkdOptions& options) {
+  constexpr const char* kName = "tf_nkd_loss";
+  detail::check_logits(kName, "logits", logits, 1);
+  const detail::LabelView lab = detail::check_labels(kName, logits, labels, true);
+  NKD_CHECK(!lab.is_soft() || logits.size(1) >= 2, kName, ": soft labels need at least 2 classes, got logits ",
+            describe(logits));
+  const Tensor& frozen = options.frozen.logits;
+  if (frozen.defined()) detail::check_like(kName, "logits", logits, "frozen.logits", frozen);
+  const Tensor z = logits.detach().contiguous();
+  const Tensor z0 = frozen.defined() ? frozen.detach().contiguous() : z;
+  const int k = lab.is_soft() ? 2 : 1;
+  const bool need_grad = any_requires_grad({logits});
+  const Tensor g0 = detail::grad_buffer(z, need_grad), g1 = detail::grad_buffer(z, need_grad && k == 2);
+  const std::vector<double> values = dispatch_float(
+      z.dtype(), kName, [&]<typename T>() { return run_tf_nkd<T>(z, z0, lab, k, g0, g1); });
+  std::vector<std::vector<Tensor>> grads{{g0}};
+  if (k == 2) grads.push_back({g1});
+  return detail::make_outputs("TfNkdLossBackward", values, z.dtype(), {logits}, std::move(grads), need_grad);
+}
+
+}  // namespace nkd::losses

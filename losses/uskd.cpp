@@ -1,0 +1,106 @@
+// uskd_loss: checks, the weak head (ops::linear), and the CPU passes of losses/uskd_math.h: statistics,
+// batch means, ranking scores, a stable per-row sort into Zipf positions, then the fused loss pass.
+// One FusedLossBackward over (logits, weak logits); the linear node carries the gradient on to
+// fea_mid, fc_weight and fc_bias.
+#include <algorithm>
+#include <numeric>
+
+#include "engine/ops/dispatch.h"
+#include "engine/ops/matmul.h"
+#include "losses/fused_loss.h"
+#include "losses/losses.h"
+#include "losses/uskd_math.h"
+
+namespace nkd::losses {
+namespace {
+
+// pos[r, j] = position of class j in the descending sort of score[r, :], ties to the smaller index
+// (math::descending_position, evaluated in O(C log C) by a stable sort). NaN scores sort last.
+template <typename Acc>
+void rank_rows(const std::vector<Acc>& score, std::vector<int64_t>& pos, int64_t n, int64_t c) {
+  cpu::parallel_for(n, std::max<int64_t>(1, cpu::kGrain / (c * 8)), [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> order(c);
+    for (int64_t r = r0; r < r1; ++r) {
+      const Acc* s = score.data() + r * c;
+      const auto key = [s](int64_t j) { return s[j] != s[j] ? math::neg_inf<Acc>() : s[j]; };
+      std::iota(order.begin(), order.end(), int64_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key(a) > key(b); });
+      for (int64_t p = 0; p < c; ++p) pos[r * c + order[p]] = p;
+    }
+  });
+}
+
+struct UskdTensors {
+  Tensor z, u;    // [N, C] logits and weak logits, contiguous
+  Tensor z0, u0;  // [N, C] their stand-ins for the detached statistics
+  Tensor gz, gu;  // [N, C] stored gradients, or undefined
+};
+
+template <typename T>
+double run_uskd(const UskdTensors& t, const detail::LabelView& lab, const UskdOptions& o) {
+  using Acc = math::SoftmaxAcc<T>;
+  const int64_t n = t.z.size(0), c = t.z.size(1);
+  const int k = lab.is_soft() ? 2 : 1;
+  const int64_t* index = lab.index_ptr();
+  const T* soft = lab.soft_ptr<T>();
+  std::vector<Acc> sq(n * k), mean(k), score(n * c), loss(n);
+  std::vector<int64_t> pos(n * c);
+  detail::for_each_row(n, c, math::UskdStatsKernel<T>{t.z0.data<T>(), index, soft, c, k, sq.data()});
+  for (int kk = 0; kk < k; ++kk) mean[kk] = detail::strided_sum(sq, kk, k) / Acc(n);
+  detail::for_each_row(n, c, math::UskdScoreKernel<T>{t.z0.data<T>(), t.u0.data<T>(), index, soft, c,
+                                                     o.rank_with_log_probs, score.data()});
+  rank_rows(score, pos, n, c);
+  detail::for_each_row(n, c, math::UskdKernel<T>{t.z.data<T>(), t.u.data<T>(), index, soft, c, k, sq.data(),
+                                                mean.data(), pos.data(), static_cast<Acc>(o.alpha),
+                                                static_cast<Acc>(o.beta), static_cast<Acc>(o.mu), Acc(1) / Acc(n),
+                                                loss.data(), detail::ptr_or_null<T>(t.gz),
+                                                detail::ptr_or_null<T>(t.gu)});
+  return static_cast<double>(detail::strided_sum(loss, 0, 1) / Acc(n));
+}
+
+void check_uskd(const Tensor& fea_mid, const Tensor& logits, const Tensor& fc_weight, const Tensor& fc_bias,
+                const UskdOptions& o) {
+  constexpr const char* kName = "uskd_loss";
+  detail::check_logits(kName, "logits", logits, 2);
+  detail::check_logits(kName, "fea_mid", fea_mid, 1);
+  const int64_t n = logits.size(0), c = logits.size(1), d = fea_mid.size(1);
+  NKD_CHECK(fea_mid.size(0) == n && fea_mid.dtype() == logits.dtype(), kName, ": fea_mid ", describe(fea_mid),
+            " does not match logits ", describe(logits));
+  NKD_CHECK(fc_weight.defined() && fc_weight.ndim() == 2 && fc_weight.size(0) == c && fc_weight.size(1) == d,
+            kName, ": fc_weight must be [", c, ", ", d, "] for fea_mid ", describe(fea_mid), " and logits ",
+            describe(logits), ", got ", fc_weight.defined() ? describe(fc_weight) : "undefined");
+  NKD_CHECK(fc_bias.defined() && fc_bias.ndim() == 1 && fc_bias.size(0) == c, kName, ": fc_bias must be [", c,
+            "] for logits ", describe(logits), ", got ", fc_bias.defined() ? describe(fc_bias) : "undefined");
+  detail::check_positive(kName, "alpha", o.alpha, true);
+  detail::check_positive(kName, "beta", o.beta, true);
+  detail::check_positive(kName, "mu", o.mu, true);
+  if (o.frozen.logits.defined()) detail::check_like(kName, "logits", logits, "frozen.logits", o.frozen.logits);
+  if (o.frozen.weak_logits.defined())
+    detail::check_like(kName, "logits", logits, "frozen.weak_logits", o.frozen.weak_logits);
+}
+
+}  // namespace
+
+// Backward: grad_output * (g_z, g_u), with g_z = [alpha (p sum p_k - p_k onehot) + beta (shat sum nz - nz)
+// off the targets] / N and g_u = mu (w sum yt - yt) / N written by the fused pass (NKD_SPEC 2.2).
+Tensor uskd_loss(const Tensor& fea_mid, const Tensor& logits, const Tensor& labels, const Tensor& fc_weight,
+                 const Tensor& fc_bias, const UskdOptions& options) {
+  constexpr const char* kName = "uskd_loss";
+  check_uskd(fea_mid, logits, fc_weight, fc_bias, options);
+  const detail::LabelView lab = detail::check_labels(kName, logits, labels, true);
+  const Tensor weak = ops::linear(fea_mid, fc_weight, fc_bias);  // [N, C]
+  UskdTensors t;
+  t.z = logits.detach().contiguous();
+  t.u = weak.detach().contiguous();
+  t.z0 = options.frozen.logits.defined() ? options.frozen.logits.detach().contiguous() : t.z;
+  t.u0 = options.frozen.weak_logits.defined() ? options.frozen.weak_logits.detach().contiguous() : t.u;
+  const bool need_grad = any_requires_grad({logits, weak});
+  t.gz = detail::grad_buffer(t.z, need_grad);
+  t.gu = detail::grad_buffer(t.u, need_grad);
+  const double value =
+      dispatch_float(t.z.dtype(), kName, [&]<typename T>() { return run_uskd<T>(t, lab, options); });
+  return detail::make_outputs("UskdLossBackward", {value}, t.z.dtype(), {logits, weak}, {{t.gz, t.gu}},
+                              need_grad)[0];
+}
+
+}  // namespace nkd::losses

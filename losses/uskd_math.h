@@ -1,0 +1,181 @@
+// USKD row kernels (NKD_SPEC 2.2), shared by the CPU loops and the CUDA kernels: pass 1 gathers s_k^2,
+// pass 2 writes the Zipf ranking scores, the launcher ranks each row (descending_position defines the
+// order), pass 3 computes the three terms and the gradients on the logits z and the weak logits u.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "losses/row_math.h"
+
+namespace nkd::losses::math {
+
+// Pass 1: sq[r, k] = softmax(z0)_{l_k}^2 for the K targets of row r (z0: the statistics logits).
+template <typename T>
+struct UskdStatsKernel {
+  using Acc = SoftmaxAcc<T>;
+  const T* z0;           // [N, C]
+  const int64_t* label;  // [N], or null with soft labels (top-2)
+  const T* soft;         // [N, C], or null with index labels
+  int64_t c;
+  int k;    // K: 1 for index labels, 2 for soft labels
+  Acc* sq;  // [N, K]
+
+  NKD_HD void operator()(int64_t r) const {
+    using std::exp;
+    const T* zr = z0 + r * c;
+    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
+    const Acc lse = full_lse<Acc>(zr, c);
+    for (int kk = 0; kk < k; ++kk) {
+      const Acc s = exp(static_cast<Acc>(zr[tg.cls[kk]]) - lse);
+      sq[r * k + kk] = s * s;
+    }
+  }
+};
+
+// Pass 2 (no gradient): score_j = w_j / (1 - sum_k w_{l_k} + 1e-6) + r_j / (1 - sum_k r_{l_k} + 1e-6)
+// with w = softmax(u0) and r = softmax(z0), or log_softmax(z0) when log_r (cls_KD HEAD).
+template <typename T>
+struct UskdScoreKernel {
+  using Acc = SoftmaxAcc<T>;
+  const T* z0;  // [N, C] statistics logits
+  const T* u0;  // [N, C] statistics weak logits
+  const int64_t* label;
+  const T* soft;
+  int64_t c;
+  bool log_r;
+  Acc* score;  // [N, C]
+
+  NKD_HD Acc final_term(const T* zr, int64_t j, Acc lse) const {
+    using std::exp;
+    const Acc lp = static_cast<Acc>(zr[j]) - lse;
+    return log_r ? lp : exp(lp);
+  }
+  NKD_HD void operator()(int64_t r) const {
+    using std::exp;
+    const T *zr = z0 + r * c, *ur = u0 + r * c;
+    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
+    const Acc lz = full_lse<Acc>(zr, c), lu = full_lse<Acc>(ur, c);
+    Acc wk = 0, rk = 0;
+    for (int kk = 0; kk < tg.k; ++kk) {
+      wk += exp(static_cast<Acc>(ur[tg.cls[kk]]) - lu);
+      rk += final_term(zr, tg.cls[kk], lz);
+    }
+    const Acc dw = 1 - wk + Acc(1e-6), dr = 1 - rk + Acc(1e-6);
+    for (int64_t j = 0; j < c; ++j)
+      score[r * c + j] = exp(static_cast<Acc>(ur[j]) - lu) / dw + final_term(zr, j, lz) / dr;
+  }
+};
+
+// The 0-based position of class j in a descending sort of s[0, n): ties go to the smaller index
+// (a stable sort). The CPU launcher sorts; this is the definition it is tested against and the form
+// a CUDA kernel can evaluate with one thread per class.
+template <typename Acc>
+NKD_HD int64_t descending_position(const Acc* s, int64_t n, int64_t j) {
+  int64_t pos = 0;
+  for (int64_t i = 0; i < n; ++i) pos += (s[i] > s[j] || (s[i] == s[j] && i < j)) ? 1 : 0;
+  return pos;
+}
+
+// Pass 3, one row with targets l_k (values lambda_k); p = softmax(z), w = softmax(u), shat = softmax
+// over the C - K non-target logits; mean[k] = mean_N sq[., k]; pos = Zipf positions of the row:
+//   p_k  = sq_k + lambda_k - mean_k (0 where lambda_k == 0), detached
+//   L_t  = -sum_k p_k log p_{l_k}                 d/dz_j = alpha (p_j sum_k p_k - sum_k p_k delta_{j l_k})
+//   nz_j = (1/(pos_j+1)) / sum_{i not in K} 1/(pos_i+1), detached
+//   L_nt = -sum_{j not in K} nz_j log shat_j      d/dz_j = beta [j not in K] (shat_j sum_i nz_i - nz_j)
+//   yt_j = 0.9 y_j + 0.1/C (y = onehot(l_0) or the soft row)
+//   L_w  = -mu sum_j yt_j log w_j                  d/du_j = mu (w_j sum_i yt_i - yt_j)
+//   loss = alpha L_t + beta L_nt + L_w. Writes loss[r], scale * the gradients (scale = 1/N).
+template <typename T>
+struct UskdKernel {
+  using Acc = SoftmaxAcc<T>;
+  const T* z;  // [N, C] logits
+  const T* u;  // [N, C] weak logits fc(fea_mid)
+  const int64_t* label;
+  const T* soft;
+  int64_t c;
+  int k;
+  const Acc* sq;       // [N, K] from pass 1
+  const Acc* mean;     // [K]
+  const int64_t* pos;  // [N, C] Zipf positions from the ranking
+  Acc alpha, beta, mu, scale;
+  Acc* loss;  // [N]
+  T* gz;      // [N, C], or null when no gradient is needed
+  T* gu;      // [N, C], or null
+
+  NKD_HD bool is_target(const RowTargets<Acc>& tg, int64_t j) const { return j == tg.cls[0] || j == tg.cls[1]; }
+
+  NKD_HD Acc target_term(int64_t r, const RowTargets<Acc>& tg) const {
+    using std::exp;
+    const T* zr = z + r * c;
+    const Acc lse = full_lse<Acc>(zr, c);
+    Acc pk[2] = {0, 0}, psum = 0, l = 0;
+    for (int kk = 0; kk < k; ++kk) {
+      pk[kk] = tg.value[kk] == 0 ? Acc(0) : sq[r * k + kk] + tg.value[kk] - mean[kk];
+      l += pk[kk] * (lse - static_cast<Acc>(zr[tg.cls[kk]]));
+      psum += pk[kk];
+    }
+    if (gz)
+      for (int64_t j = 0; j < c; ++j) {
+        Acc d = exp(static_cast<Acc>(zr[j]) - lse) * psum;
+        for (int kk = 0; kk < k; ++kk) d -= j == tg.cls[kk] ? pk[kk] : Acc(0);
+        gz[r * c + j] = static_cast<T>(scale * alpha * d);
+      }
+    return l;
+  }
+
+  NKD_HD Acc non_target_term(int64_t r, const RowTargets<Acc>& tg) const {
+    using std::exp;
+    const T* zr = z + r * c;
+    const int64_t* pr = pos + r * c;
+    const Acc lse = masked_lse<Acc>(zr, c, Acc(1), tg.cls[0], tg.cls[1]);
+    Acc zsum = 0;
+    for (int64_t j = 0; j < c; ++j)
+      if (!is_target(tg, j)) zsum += Acc(1) / static_cast<Acc>(pr[j] + 1);
+    Acc l = 0, nzsum = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      if (is_target(tg, j)) continue;
+      const Acc nz = Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum;
+      l += nz * (lse - static_cast<Acc>(zr[j]));
+      nzsum += nz;
+    }
+    if (gz)
+      for (int64_t j = 0; j < c; ++j) {
+        if (is_target(tg, j)) continue;
+        const Acc nz = Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum;
+        const Acc d = exp(static_cast<Acc>(zr[j]) - lse) * nzsum - nz;
+        gz[r * c + j] = static_cast<T>(static_cast<Acc>(gz[r * c + j]) + scale * beta * d);
+      }
+    return l;
+  }
+
+  NKD_HD Acc weak_target(int64_t r, const RowTargets<Acc>& tg, int64_t j) const {
+    const Acc y = soft ? static_cast<Acc>(soft[r * c + j]) : Acc(j == tg.cls[0] ? 1 : 0);
+    return Acc(0.9) * y + Acc(0.1) / static_cast<Acc>(c);
+  }
+
+  NKD_HD Acc weak_term(int64_t r, const RowTargets<Acc>& tg) const {
+    using std::exp;
+    const T* ur = u + r * c;
+    const Acc lse = full_lse<Acc>(ur, c);
+    Acc l = 0, ysum = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      const Acc yt = weak_target(r, tg, j);
+      l += yt * (lse - static_cast<Acc>(ur[j]));
+      ysum += yt;
+    }
+    if (gu)
+      for (int64_t j = 0; j < c; ++j)
+        gu[r * c + j] =
+            static_cast<T>(scale * mu * (exp(static_cast<Acc>(ur[j]) - lse) * ysum - weak_target(r, tg, j)));
+    return mu * l;
+  }
+
+  NKD_HD void operator()(int64_t r) const {
+    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
+    const Acc lt = target_term(r, tg);  // writes gz first; the non-target term adds to it
+    const Acc lnt = non_target_term(r, tg);
+    loss[r] = alpha * lt + beta * lnt + weak_term(r, tg);
+  }
+};
+
+}  // namespace nkd::losses::math
