@@ -1,0 +1,193 @@
+// Loader: epoch start/stop, the worker loop, batch assembly and the bad-input policy.
+#include <algorithm>
+#include <cstdio>
+
+#include "data/loader.h"
+#include "engine/factory.h"
+
+namespace nkd::data {
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Pipeline> pipeline,
+               LoaderOptions options)
+    : dataset_(std::move(dataset)),
+      pipeline_(std::move(pipeline)),
+      o_(std::move(options)),
+      sampler_(dataset_->size(), {o_.shuffle, o_.seed, o_.rank, o_.world}) {
+  NKD_CHECK(o_.batch_size > 0, "Loader: batch_size ", o_.batch_size);
+  if (o_.workers <= 0) o_.workers = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (o_.prefetch <= 0) o_.prefetch = 2 * o_.workers;
+  NKD_CHECK(!o_.mix || o_.layout == Layout::kNCHWFloat, "Loader: Mixup/CutMix needs the F32 layout");
+  const Normalization& nm = pipeline_->normalization;
+  NKD_CHECK(o_.layout != Layout::kNCHWFloat ||
+                (int(nm.mean.size()) == pipeline_->channels() && int(nm.std.size()) == pipeline_->channels()),
+            "Loader: normalisation has ", nm.mean.size(), " channels, the pipeline ", pipeline_->channels());
+}
+
+Loader::~Loader() { stop(); }
+
+int64_t Loader::num_batches() const {
+  const int64_t n = sampler_.num_samples();
+  return o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
+}
+
+void Loader::set_epoch(int64_t epoch) {
+  stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  epoch_ = epoch;
+  started_ = false;
+  halted_ = false;
+}
+
+void Loader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  space_cv_.notify_all();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_.clear();
+  stopping_ = false;
+  halted_ = started_;
+}
+
+void Loader::start() {
+  order_ = sampler_.indices(epoch_);
+  next_claim_ = next_out_ = 0;
+  stats_ = EpochStats{};
+  stats_.epoch = epoch_;
+  bad_seen_.clear();
+  started_ = true;
+  for (int i = 0; i < o_.workers; ++i) threads_.emplace_back([this] { worker(); });
+}
+
+void Loader::worker() {
+  std::vector<uint8_t> scratch;
+  const int64_t nb = num_batches();
+  for (;;) {
+    int64_t b;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      space_cv_.wait(lock, [&] { return stopping_ || next_claim_ >= nb || next_claim_ < next_out_ + o_.prefetch; });
+      if (stopping_ || next_claim_ >= nb) return;
+      b = next_claim_++;
+    }
+    Slot slot;
+    try {
+      slot.batch = build(b, scratch);
+    } catch (...) {
+      slot.error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready_[b] = std::move(slot);
+    }
+    ready_cv_.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!started_) start();
+  if (halted_ || next_out_ >= num_batches()) return std::nullopt;
+  ready_cv_.wait(lock, [&] { return ready_.count(next_out_) > 0; });
+  Slot slot = std::move(ready_[next_out_]);
+  ready_.erase(next_out_);
+  ++next_out_;
+  lock.unlock();
+  space_cv_.notify_all();
+  if (slot.error) {
+    stop();
+    std::rethrow_exception(slot.error);
+  }
+  lock.lock();
+  stats_.batches++;
+  stats_.samples += slot.batch.labels.numel();
+  return std::move(slot.batch);
+}
+
+Batch Loader::build(int64_t number, std::vector<uint8_t>& scratch) {
+  const Pipeline& p = *pipeline_;
+  const int64_t first = number * o_.batch_size;
+  const int64_t n = std::min<int64_t>(o_.batch_size, int64_t(order_.size()) - first);
+  const int64_t C = p.channels(), H = p.height(), W = p.width(), per = C * H * W;
+  Batch batch;
+  batch.epoch = epoch_;
+  batch.number = number;
+  const bool f32 = o_.layout == Layout::kNCHWFloat;
+  batch.images = f32 ? empty({n, C, H, W}) : empty({n, H, W, C}, {DType::U8, kCPU});
+  scratch.resize(size_t(per));
+  std::vector<int64_t> labels(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    uint8_t* hwc = f32 ? scratch.data() : batch.images.data<uint8_t>() + i * per;
+    const int64_t used = load_sample(order_[size_t(first + i)], hwc);
+    if (f32) write_sample(hwc, batch.images.data<float>() + i * per);
+    batch.indices.push_back(used);
+    labels[size_t(i)] = dataset_->label(used);
+  }
+  if (o_.mix) {
+    SampleRng rng = SampleRng::for_batch(o_.seed, uint64_t(epoch_), uint64_t(number));
+    batch.soft_labels = mix_batch(batch.images, labels, dataset_->num_classes(), *o_.mix, rng);
+  }
+  batch.labels = from_vector(labels, {n});
+  return batch;
+}
+
+// Fused normalisation and HWC -> CHW: out[c][i] = (in[i][c] - mean[c]) / std[c].
+void Loader::write_sample(const uint8_t* hwc, float* nchw) const {
+  const Pipeline& p = *pipeline_;
+  const int C = p.channels();
+  const int64_t plane = int64_t(p.height()) * p.width();
+  for (int c = 0; c < C; ++c) {
+    const float mean = p.normalization.mean[size_t(c)], sd = p.normalization.std[size_t(c)];
+    float* out = nchw + c * plane;
+    const uint8_t* in = hwc + c;
+    for (int64_t i = 0; i < plane; ++i) out[i] = (float(in[i * C]) - mean) / sd;
+  }
+}
+
+int64_t Loader::load_sample(int64_t index, uint8_t* out) {
+  const int64_t size = dataset_->size();
+  for (int attempt = 0; attempt <= o_.max_retries; ++attempt) {
+    const int64_t candidate = (index + attempt) % size;
+    SampleRng rng(o_.seed, uint64_t(epoch_), uint64_t(index), uint64_t(attempt));
+    try {
+      pipeline_->run(*dataset_, candidate, rng, out);
+      return candidate;
+    } catch (const DecodeError& e) {
+      if (o_.strict) throw DecodeError(dataset_->describe(candidate) + ": " + e.what());
+      record_bad(candidate, e.what());
+    }
+  }
+  NKD_FAIL("Loader: ", o_.max_retries + 1, " consecutive bad samples from index ", index);
+}
+
+void Loader::record_bad(int64_t index, const std::string& reason) {
+  std::string line;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.skipped++;
+    if (!bad_seen_.insert(index).second) return;
+    line = "warning: skipping " + dataset_->describe(index) + ": " + reason;
+    stats_.skipped_files.push_back(dataset_->describe(index) + ": " + reason);
+  }
+  if (o_.warn) {
+    o_.warn(line);
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+}
+
+EpochStats Loader::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+std::string Loader::summary() const {
+  const EpochStats s = stats();
+  return "epoch " + std::to_string(s.epoch) + ": " + std::to_string(s.batches) + " batches, " +
+         std::to_string(s.samples) + " samples, " + std::to_string(s.skipped) + " bad files skipped";
+}
+
+}  // namespace nkd::data

@@ -1,0 +1,101 @@
+// Loader: worker threads build whole batches into host tensors (F32 NCHW normalised, or U8 NHWC
+// raw) ahead of the consumer, at most `prefetch` batches in flight. Augmentation randomness is
+// keyed by (seed, epoch, sample index), so batches are identical whatever the thread count. A bad
+// file is skipped with one warning line, counted, and replaced (strict = true makes it an error).
+#pragma once
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/batch_mix.h"
+#include "data/dataset.h"
+#include "data/pipeline.h"
+#include "data/sampler.h"
+#include "engine/tensor.h"
+
+namespace nkd::data {
+
+enum class Layout { kNCHWFloat, kNHWCUint8 };
+
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  int workers = 0;   // <= 0: std::thread::hardware_concurrency()
+  int prefetch = 0;  // batches in flight; <= 0: 2 * workers
+  bool shuffle = true;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  int rank = 0, world = 1;
+  Layout layout = Layout::kNCHWFloat;
+  bool strict = false;   // a bad file stops the run instead of being skipped
+  int max_retries = 16;  // replacement attempts per sample before giving up
+  std::optional<MixOptions> mix;  // Mixup/CutMix (F32 layout only)
+  std::function<void(const std::string&)> warn;  // one line per skipped file; null: stderr
+};
+
+struct Batch {
+  Tensor images;       // F32 [N, C, H, W] normalised, or U8 [N, H, W, C]
+  Tensor labels;       // I64 [N]
+  Tensor soft_labels;  // F32 [N, classes] when mixing; undefined otherwise
+  std::vector<int64_t> indices;  // dataset index actually used per row
+  int64_t epoch = 0, number = 0;
+};
+
+struct EpochStats {
+  int64_t epoch = 0, batches = 0, samples = 0, skipped = 0;
+  std::vector<std::string> skipped_files;  // with the reason, in the order first seen
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Pipeline> pipeline,
+         LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  void set_epoch(int64_t epoch);   // stops any epoch in progress and rewinds
+  std::optional<Batch> next();     // nullopt after the last batch of the epoch
+  void stop();  // joins the workers; safe any time; next() returns nullopt until set_epoch()
+  int64_t num_batches() const;
+  int64_t samples_per_epoch() const { return sampler_.num_samples(); }
+  EpochStats stats() const;
+  std::string summary() const;     // "epoch 3: 469 batches, 60000 samples, 2 bad files skipped"
+
+ private:
+  struct Slot {
+    Batch batch;
+    std::exception_ptr error;
+  };
+  void start();
+  void worker();
+  Batch build(int64_t number, std::vector<uint8_t>& scratch);
+  int64_t load_sample(int64_t index, uint8_t* out);
+  void write_sample(const uint8_t* hwc, float* nchw) const;
+  void record_bad(int64_t index, const std::string& reason);
+
+  std::shared_ptr<const Dataset> dataset_;
+  std::shared_ptr<const Pipeline> pipeline_;
+  LoaderOptions o_;
+  DistributedSampler sampler_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_, space_cv_;
+  std::vector<std::thread> threads_;
+  std::map<int64_t, Slot> ready_;
+  int64_t next_claim_ = 0, next_out_ = 0;
+  bool started_ = false, stopping_ = false, halted_ = false;
+  EpochStats stats_;
+  std::set<int64_t> bad_seen_;
+};
+
+}  // namespace nkd::data

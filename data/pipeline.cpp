@@ -1,0 +1,90 @@
+// The ImageNet and pad-crop pipelines: decode with a plan, resample the crop, flip.
+#include <cstring>
+#include <tuple>
+
+#include "data/pipeline.h"
+
+namespace nkd::data {
+
+Normalization imagenet_normalization() {
+  return {{123.675f, 116.28f, 103.53f}, {58.395f, 57.12f, 57.375f}};
+}
+Normalization fashion_mnist_normalization() { return {{0.2860f * 255.0f}, {0.3530f * 255.0f}}; }
+
+ImagenetTrain::ImagenetTrain(ImagenetTrainOptions options) : o_(options) {
+  normalization = imagenet_normalization();
+}
+
+void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const {
+  const int size = o_.size;
+  const PlanFn plan = [&](int w, int h) {
+    return DecodePlan{random_resized_crop_params(w, h, rng, o_.crop), size, size};
+  };
+  Decoded d = dataset.load(index, decode, plan);
+  convert_channels(d.image, 3);
+  const auto [view, box] = locate(d, d.crop);
+  resample(view, box, size, size, o_.filter, {0, 0, size, size}, out);
+  if (rng.bernoulli(o_.flip)) hflip(out, size, size, 3);
+  if (o_.erasing) random_erasing(out, size, size, 3, rng, *o_.erasing);
+}
+
+ImagenetTest::ImagenetTest(ImagenetTestOptions options) : o_(options) {
+  normalization = imagenet_normalization();
+}
+
+void ImagenetTest::run(const Dataset& dataset, int64_t index, SampleRng&, uint8_t* out) const {
+  int rw = 0, rh = 0;
+  const PlanFn plan = [&](int w, int h) {
+    std::tie(rw, rh) = short_side_size(w, h, o_.resize);
+    return DecodePlan{{0, 0, w, h}, rw, rh};
+  };
+  Decoded d = dataset.load(index, decode, plan);
+  convert_channels(d.image, 3);
+  const auto [view, box] = locate(d, d.crop);
+  const Rect window = center_crop_rect(rw, rh, o_.size, o_.size);
+  resample(view, box, rw, rh, o_.filter, window, out);
+}
+
+PadCropFlip::PadCropFlip(PadCropOptions options) : o_(options) {
+  normalization = o_.channels == 1 ? fashion_mnist_normalization() : imagenet_normalization();
+}
+
+void PadCropFlip::run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const {
+  Decoded d = dataset.load(index, decode, {});
+  convert_channels(d.image, o_.channels);
+  const Image& im = d.image;
+  const int C = o_.channels, S = o_.size, P = o_.pad;
+  const int pw = im.width + 2 * P, ph = im.height + 2 * P;
+  NKD_CHECK(S <= pw && S <= ph, "PadCropFlip: crop ", S, " of a padded ", pw, "x", ph, " image");
+  int top = (ph - S) / 2, left = (pw - S) / 2;
+  bool flip = false;
+  if (o_.random) {
+    top = int(rng.randint(0, ph - S));
+    left = int(rng.randint(0, pw - S));
+    flip = rng.bernoulli(o_.flip);
+  }
+  for (int y = 0; y < S; ++y) {
+    const int sy = top + y - P;
+    uint8_t* row = out + size_t(y) * S * C;
+    for (int x = 0; x < S; ++x) {
+      const int sx = left + x - P;
+      const bool inside = sy >= 0 && sy < im.height && sx >= 0 && sx < im.width;
+      for (int c = 0; c < C; ++c) row[x * C + c] = inside ? im.at(sy, sx, c) : 0;
+    }
+  }
+  if (flip) hflip(out, S, S, C);
+}
+
+std::shared_ptr<Pipeline> swin_train_without_randaugment() {
+  const Normalization n = imagenet_normalization();
+  ImagenetTrainOptions o{.filter = Filter::kBicubic};
+  o.erasing = RandomErasingOptions{.mean = n.mean, .std = n.std};
+  return std::make_shared<ImagenetTrain>(o);
+}
+
+std::shared_ptr<Pipeline> fashion_mnist_train() { return std::make_shared<PadCropFlip>(PadCropOptions{}); }
+std::shared_ptr<Pipeline> fashion_mnist_test() {
+  return std::make_shared<PadCropFlip>(PadCropOptions{.size = 28, .pad = 0, .channels = 1, .flip = 0, .random = false});
+}
+
+}  // namespace nkd::data

@@ -1,0 +1,100 @@
+// Pipelines: per-sample load + augmentation producing an HWC uint8 sample of a fixed size, plus
+// the normalisation (mean/std in 0-255 units) the loader fuses into the batch write. The
+// ImageNet pipelines follow NKD_SPEC.md 5.1 with the Pillow backend (torchvision semantics);
+// the Fashion-MNIST ones pad + random-crop + flip.
+#pragma once
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/resample.h"
+#include "data/sample_rng.h"
+#include "data/transforms.h"
+
+namespace nkd::data {
+
+struct Normalization {
+  std::vector<float> mean, std;  // per channel, 0-255 units
+};
+Normalization imagenet_normalization();       // (123.675, 116.28, 103.53) / (58.395, 57.12, 57.375)
+Normalization fashion_mnist_normalization();  // 0.2860 / 0.3530 in 0-1 units, times 255
+
+class Pipeline {
+ public:
+  virtual ~Pipeline() = default;
+  virtual int channels() const = 0;
+  virtual int height() const = 0;
+  virtual int width() const = 0;
+  // Loads sample `index` and writes height x width x channels uint8 to `out`.
+  // Throws DecodeError for bad input.
+  virtual void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const = 0;
+
+  Normalization normalization;
+  DecodeOptions decode;
+};
+
+// ImageNet train: RandomResizedCrop(size) + horizontal flip (p = flip).
+struct ImagenetTrainOptions {
+  int size = 224;
+  Filter filter = Filter::kBilinear;
+  RandomResizedCropOptions crop;
+  double flip = 0.5;
+  std::optional<RandomErasingOptions> erasing;  // after the flip (Swin recipe: p 0.25, "rand")
+};
+class ImagenetTrain : public Pipeline {
+ public:
+  explicit ImagenetTrain(ImagenetTrainOptions options = {});
+  int channels() const override { return 3; }
+  int height() const override { return o_.size; }
+  int width() const override { return o_.size; }
+  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+
+ private:
+  ImagenetTrainOptions o_;
+};
+
+// ImageNet test: resize the short side to `resize`, centre-crop `size`.
+struct ImagenetTestOptions {
+  int resize = 256, size = 224;
+  Filter filter = Filter::kBilinear;
+};
+class ImagenetTest : public Pipeline {
+ public:
+  explicit ImagenetTest(ImagenetTestOptions options = {});
+  int channels() const override { return 3; }
+  int height() const override { return o_.size; }
+  int width() const override { return o_.size; }
+  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+
+ private:
+  ImagenetTestOptions o_;
+};
+
+// Small images (Fashion-MNIST): zero-pad by `pad`, random crop `size` (offsets uniform in
+// [0, 2 pad]), flip with p = flip. pad = 0 and flip = 0 give the test pipeline (centre = identity).
+struct PadCropOptions {
+  int size = 28, pad = 2, channels = 1;
+  double flip = 0.5;
+  bool random = true;  // false: centre crop of the padded image, no flip
+};
+class PadCropFlip : public Pipeline {
+ public:
+  explicit PadCropFlip(PadCropOptions options = {});
+  int channels() const override { return o_.channels; }
+  int height() const override { return o_.size; }
+  int width() const override { return o_.size; }
+  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+
+ private:
+  PadCropOptions o_;
+};
+
+// The Swin/DeiT train pipeline without RandAugment (not implemented yet): bicubic
+// RandomResizedCrop 224, flip, RandomErasing(p 0.25, per-pixel normal with the ImageNet mean/std).
+std::shared_ptr<Pipeline> swin_train_without_randaugment();
+
+std::shared_ptr<Pipeline> fashion_mnist_train();
+std::shared_ptr<Pipeline> fashion_mnist_test();
+
+}  // namespace nkd::data
