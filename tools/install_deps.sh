@@ -5,9 +5,9 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
-  libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev
+  libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev
-  python3-torch python3-torchvision python3-numpy python3-pil
+  python3-torch python3-torchvision python3-numpy python3-pil python3-skimage
   dataset-fashion-mnist
 )
 missing=()
