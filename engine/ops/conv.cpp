@@ -1,0 +1,111 @@
+// conv2d: argument checks, the output geometry, dtype dispatch to the CPU kernels (conv_cpu.h)
+// and the backward node.
+#include "engine/ops/conv.h"
+
+#include "engine/autograd/node.h"
+#include "engine/factory.h"
+#include "engine/ops/conv_cpu.h"
+#include "engine/ops/dispatch.h"
+
+namespace nkd::ops {
+namespace {
+
+using detail::ConvGeom;
+
+void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  NKD_CHECK(x.defined() && w.defined(), "conv2d: undefined input or weight");
+  common_device("conv2d", {&x, &w, &b});
+  require_cpu("conv2d", {&x, &w, &b});
+  NKD_CHECK(x.dtype() == w.dtype() && (!b.defined() || b.dtype() == x.dtype()), "conv2d: dtypes differ: input ",
+            describe(x), ", weight ", describe(w), b.defined() ? ", bias " + describe(b) : "");
+  NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "conv2d: dtype ", name(x.dtype()),
+            " is not supported (expected F32 or F64)");
+  NKD_CHECK(x.ndim() == 4 && w.ndim() == 4, "conv2d: expected input [N, C, H, W] and weight [K, C/groups, R, S], ",
+            "got input ", to_string(x.shape()), " and weight ", to_string(w.shape()));
+  NKD_CHECK(o.groups >= 1, "conv2d: groups must be positive, got ", o.groups);
+  NKD_CHECK(o.stride.h >= 1 && o.stride.w >= 1 && o.dilation.h >= 1 && o.dilation.w >= 1 &&
+                o.padding.h >= 0 && o.padding.w >= 0,
+            "conv2d: invalid stride [", o.stride.h, ", ", o.stride.w, "], padding [", o.padding.h, ", ",
+            o.padding.w, "] or dilation [", o.dilation.h, ", ", o.dilation.w, "]");
+  NKD_CHECK(w.size(0) % o.groups == 0, "conv2d: weight ", to_string(w.shape()), " has ", w.size(0),
+            " output channels, not a multiple of groups ", o.groups);
+  NKD_CHECK(w.size(1) * o.groups == x.size(1), "conv2d: weight ", to_string(w.shape()), " expects ",
+            w.size(1) * o.groups, " input channels (groups ", o.groups, "), got input ", to_string(x.shape()));
+  NKD_CHECK(!b.defined() || (b.ndim() == 1 && b.size(0) == w.size(0)), "conv2d: bias ",
+            b.defined() ? to_string(b.shape()) : "", " does not match weight ", to_string(w.shape()));
+}
+
+ConvGeom make_geom(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
+  ConvGeom g{};
+  g.n = x.size(0), g.c = x.size(1), g.h = x.size(2), g.w = x.size(3);
+  g.k = w.size(0), g.r = w.size(2), g.s = w.size(3);
+  g.stride_h = o.stride.h, g.stride_w = o.stride.w, g.pad_h = o.padding.h, g.pad_w = o.padding.w;
+  g.dil_h = o.dilation.h, g.dil_w = o.dilation.w, g.groups = o.groups;
+  const int64_t span_h = g.dil_h * (g.r - 1) + 1, span_w = g.dil_w * (g.s - 1) + 1;
+  NKD_CHECK(g.r >= 1 && g.s >= 1 && span_h <= g.h + 2 * g.pad_h && span_w <= g.w + 2 * g.pad_w,
+            "conv2d: kernel ", to_string(w.shape()), " spans ", span_h, "x", span_w,
+            " (with dilation), larger than the padded input ", to_string(x.shape()), " (padding ", g.pad_h,
+            ", ", g.pad_w, ")");
+  g.p = (g.h + 2 * g.pad_h - span_h) / g.stride_h + 1;
+  g.q = (g.w + 2 * g.pad_w - span_w) / g.stride_w + 1;
+  return g;
+}
+
+Tensor workspace(const ConvGeom& g, TensorOptions options) {
+  return empty({detail::conv_workspace_elems(g)}, options);
+}
+
+// y[n,k,p,q] = b[k] + sum_{c', r, s} w[k,c',r,s] x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw],
+// with c = group(k) * C/G + c'. Its gradients, with g = dL/dy:
+//   dx[n,c,h,w]   = sum over (k in group(c), r, s, p, q) reading x[n,c,h,w] of g[n,k,p,q] w[k,c',r,s]
+//   dw[k,c',r,s]  = sum_{n,p,q} g[n,k,p,q] x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw]
+//   db[k]         = sum_{n,p,q} g[n,k,p,q]
+class Conv2dBackward final : public Node {
+ public:
+  Conv2dBackward(const Tensor& x, const Tensor& w, const ConvGeom& g) : x_(x), w_(w), geom_(g) {}
+  const char* name() const override { return "Conv2dBackward"; }
+  void release_saved() override {
+    x_.reset();
+    w_.reset();
+  }
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    const Tensor x = x_.unpack(name()), w = w_.unpack(name()), gy = grads[0].contiguous();
+    Tensor gx, gw, gb;
+    if (needs_input_grad(0)) gx = empty(x.shape(), x.options());
+    if (needs_input_grad(1)) gw = empty(w.shape(), w.options());
+    if (needs_input_grad(2)) gb = empty({geom_.k}, w.options());
+    dispatch_float(x.dtype(), "conv2d backward", [&]<typename T>() {
+      if (gx.defined() || gw.defined()) {
+        const Tensor ws = workspace(geom_, x.options());
+        detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
+                                       gx.defined() ? gx.data<T>() : nullptr,
+                                       gw.defined() ? gw.data<T>() : nullptr, ws.data<T>());
+      }
+      if (gb.defined()) detail::conv2d_backward_bias_cpu<T>(geom_, gy.data<T>(), gb.data<T>());
+    });
+    return {gx, gw, gb};
+  }
+
+ private:
+  SavedTensor x_, w_;  // contiguous: x [N, C, H, W], w [K, C/G, R, S]
+  ConvGeom geom_;
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+  check_conv_args(x, w, b, options);
+  const ConvGeom g = make_geom(x, w, options);
+  const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
+  dispatch_float(x.dtype(), "conv2d", [&]<typename T>() {
+    const Tensor ws = workspace(g, x.options());
+    detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
+                                  y.data<T>(), ws.data<T>());
+  });
+  if (any_requires_grad({x, w, b})) record(std::make_shared<Conv2dBackward>(xc, wc, g), {x, w, b}, {y});
+  return y;
+}
+
+}  // namespace nkd::ops
