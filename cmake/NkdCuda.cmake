@@ -16,6 +16,8 @@ if(NKD_WITH_CUDA)
     set(CMAKE_CUDA_ARCHITECTURES "80;90" CACHE STRING "CUDA architectures")
   endif()
   enable_language(CUDA)
+  # One CUDA runtime, the shared one CUDA::cudart links (CMake would add cudart_static as well).
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
   # CMake 3.25 knows no C++20 flag for nvcc; nvcc 12+ accepts -std=c++20.
   if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
     set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")

@@ -6,6 +6,8 @@
 #include "engine/cpu/parallel.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/pointwise_cuda.h"
+#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd {
 
@@ -16,13 +18,17 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
-  Tensor t = empty(shape, {options.dtype, kCPU});
+  Tensor t = empty(shape, options);
+  if (t.is_cuda()) {
+    ops::gpu::fill(t.device(), t.dtype(), t.raw_data(), value, t.numel());
+    return t;
+  }
   dispatch_all(options.dtype, "full", [&]<typename T>() {
     T* p = t.data<T>();
     const T v = static_cast<T>(value);
-    cpu::launch(t.numel(), [=](int64_t i) { p[i] = v; });
+    cpu::launch(t.numel(), ops::detail::FillKernel<T>{p, v});
   });
-  return options.device.is_cpu() ? t : t.to(options.device);
+  return t;
 }
 
 Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
@@ -59,29 +65,31 @@ template std::vector<int32_t> to_vector<int32_t>(const Tensor&);
 template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
 
 namespace {
-template <typename Draw>
+// The same Philox numbers on every device: element i of the draw uses counter spec.first + i.
 Tensor random_tensor(const Shape& shape, Generator& gen, TensorOptions options, const char* op,
-                     Draw draw) {
-  Tensor t = empty(shape, {options.dtype, kCPU});
-  const uint64_t seed = gen.seed(), stream = gen.stream(), first = gen.take(t.numel());
+                     ops::detail::RandomSpec spec) {
+  Tensor t = empty(shape, options);
+  spec.seed = gen.seed();
+  spec.stream = gen.stream();
+  spec.first = gen.take(t.numel());
+  if (t.is_cuda()) {
+    dispatch_float(options.dtype, op, []<typename>() {});  // the CPU path's dtype error
+    ops::gpu::random(t.device(), t.dtype(), t.raw_data(), spec, t.numel());
+    return t;
+  }
   dispatch_float(options.dtype, op, [&]<typename T>() {
-    T* p = t.data<T>();
-    cpu::launch(t.numel(), [=](int64_t i) { p[i] = static_cast<T>(draw(seed, stream, first + i)); });
+    cpu::launch(t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
   });
-  return options.device.is_cpu() ? t : t.to(options.device);
+  return t;
 }
 }  // namespace
 
 Tensor randn(const Shape& shape, Generator& gen, TensorOptions options) {
-  return random_tensor(shape, gen, options, "randn", [](uint64_t s, uint64_t st, uint64_t i) {
-    return random_normal(s, st, i);
-  });
+  return random_tensor(shape, gen, options, "randn", {.normal = true});
 }
 
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, TensorOptions options) {
-  return random_tensor(shape, gen, options, "uniform", [=](uint64_t s, uint64_t st, uint64_t i) {
-    return low + (high - low) * (1.0 - random_uniform(s, st, i));
-  });
+  return random_tensor(shape, gen, options, "uniform", {.normal = false, .low = low, .high = high});
 }
 
 }  // namespace nkd

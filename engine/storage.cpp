@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "engine/check.h"
+#include "engine/cuda/device.h"
 
 namespace nkd {
 namespace {
@@ -26,6 +27,12 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
       throw OutOfMemoryError(detail::cat("out of host memory allocating ", bytes, " bytes"));
     return;
   }
+  bool registered = false;
+  {
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    registered = static_cast<bool>(g_cuda_allocator.allocate);
+  }
+  if (!registered) cuda::init(device);  // the first use of a CUDA device registers its allocator
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
   NKD_CHECK(g_cuda_allocator.allocate, "cannot allocate on ", device.str(),
             ": nkd was built without CUDA or no GPU is available");

@@ -6,9 +6,13 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
+#include "engine/cuda/device.h"
+#include "engine/cuda/memcpy.h"
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/indexing.h"
+#include "engine/ops/pointwise_cuda.h"
+#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd::ops {
 namespace {
@@ -16,26 +20,58 @@ namespace {
 // dst[dst_idx(i)] = src[src_idx(i)] for i in [0, n): the copy kernel (CPU launcher).
 template <typename TD, typename TS>
 void copy_kernel(TD* dst, StridedIndex di, const TS* src, StridedIndex si, int64_t n) {
-  cpu::launch(n, [=](int64_t i) { dst[di.offset(i)] = static_cast<TD>(src[si.offset(i)]); });
+  cpu::launch(n, detail::CopyKernel<TD, TS>{dst, di, src, si});
 }
 
-void copy_impl(const Tensor& dst, const Tensor& src) {
-  require_cpu("copy_", {&dst, &src});
+// Same dtype, same shape, both contiguous: a byte copy on the tensors' device.
+void copy_bytes(const Tensor& dst, const Tensor& src, size_t bytes) {
+  if (dst.device().is_cpu()) {
+    std::memcpy(dst.raw_data(), src.raw_data(), bytes);
+  } else {
+    cuda::memcpy_device_to_device(dst.raw_data(), dst.device(), src.raw_data(), src.device(),
+                                  bytes);
+  }
+}
+
+void copy_impl(const Tensor& dst, const Tensor& src_in) {
   const int64_t n = dst.numel();
   if (n == 0) return;
+  // A source on another device is first brought over whole (contiguous), then copied in place.
+  const Tensor src =
+      src_in.device() == dst.device() ? src_in : to_device(src_in.detach(), dst.device());
   if (dst.dtype() == src.dtype() && dst.is_contiguous() && src.is_contiguous() &&
       src.shape() == dst.shape()) {
-    std::memcpy(dst.raw_data(), src.raw_data(), n * size_of(dst.dtype()));
+    copy_bytes(dst, src, static_cast<size_t>(n) * size_of(dst.dtype()));
     return;
   }
   const Tensor s = src.shape() == dst.shape() ? src : src.detach().expand(dst.shape());
   const StridedIndex di = make_strided_index(dst.shape(), dst.strides(), "copy_");
   const StridedIndex si = make_strided_index(s.shape(), s.strides(), "copy_");
+  if (dst.is_cuda()) {
+    gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), di, s.dtype(), s.raw_data(), si,
+                      n);
+    return;
+  }
   dispatch_all(dst.dtype(), "copy_", [&]<typename TD>() {
     dispatch_all(s.dtype(), "copy_", [&]<typename TS>() {
       copy_kernel(static_cast<TD*>(dst.raw_data()), di, static_cast<const TS*>(s.raw_data()), si, n);
     });
   });
+}
+
+// x's elements as a new contiguous tensor on `device` (x is contiguous; devices differ).
+Tensor transfer(const Tensor& x, Device device) {
+  Tensor out = empty(x.shape(), {x.dtype(), device});
+  const size_t bytes = static_cast<size_t>(x.numel()) * size_of(x.dtype());
+  if (bytes == 0) return out;
+  if (x.device().is_cpu()) {
+    cuda::memcpy_host_to_device(out.raw_data(), device, x.raw_data(), bytes);
+  } else if (device.is_cpu()) {
+    cuda::memcpy_device_to_host(out.raw_data(), x.raw_data(), x.device(), bytes);
+  } else {
+    cuda::memcpy_device_to_device(out.raw_data(), device, x.raw_data(), x.device(), bytes);
+  }
+  return out;
 }
 
 // Gradient passes through unchanged except for a dtype / device change back to the input's.
@@ -68,8 +104,10 @@ Tensor clone(const Tensor& x) {
 
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
-  NKD_FAIL("to_device: copying ", describe(x), " to ", device.str(),
-           " needs the CUDA backend, which this build does not have");
+  if (device.is_cuda()) cuda::init(device);  // says why the device is unusable, if it is
+  Tensor out = transfer(x.detach().contiguous(), device);
+  if (any_requires_grad({x})) record(std::make_shared<ConvertBackward>(x.options()), {x}, {out});
+  return out;
 }
 
 Tensor to_dtype(const Tensor& x, DType dtype) {

@@ -7,7 +7,8 @@ namespace nkd::ops {
 
 // A contiguous deep copy of x (any layout). Differentiable.
 Tensor clone(const Tensor& x);
-// x on `device` (x itself when already there). Differentiable. CPU only until the CUDA backend.
+// x on `device` (x itself when already there), contiguous. Differentiable: the gradient is copied
+// back to x's device. CPU <-> CUDA; a copy to the host waits for the device (SYNC).
 Tensor to_device(const Tensor& x, Device device);
 // x converted to dtype (x itself when already that dtype). Differentiable between float dtypes.
 Tensor to_dtype(const Tensor& x, DType dtype);

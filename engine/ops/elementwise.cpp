@@ -5,6 +5,8 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/elementwise_math.h"
+#include "engine/ops/pointwise_cuda.h"
+#include "engine/ops/pointwise_kernels.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/unary_impl.h"
 
@@ -12,26 +14,27 @@ namespace nkd::ops {
 namespace {
 
 template <typename F, typename T>
-struct BinaryKernel {
-  F f;
-  const T* a;  // [n]
-  const T* b;  // [n]
-  T* out;      // [n]
-  NKD_HD void operator()(int64_t i) const { out[i] = f(a[i], b[i]); }
-};
+void launch_binary(Device device, const T* a, const T* b, T* out, int64_t n, const char* name) {
+  if (device.is_cpu()) {
+    cpu::launch(n, detail::BinaryKernel<F, T>{F{}, a, b, out});
+  } else if constexpr (gpu::kHasBinary<F>) {
+    gpu::binary<F>(device, a, b, out, n);
+  } else {
+    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors");
+  }
+}
 
 // out = f(a, b) on the broadcast shape; inputs are materialised contiguous at that shape.
 template <typename F>
 Tensor binary_forward(const Tensor& a, const Tensor& b, const char* name) {
   common_device(name, {&a, &b});
-  require_cpu(name, {&a, &b});
   NKD_CHECK(a.dtype() == b.dtype(), name, ": dtypes differ: ", describe(a), " and ", describe(b));
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   const Tensor ac = a.detach().expand(shape).contiguous();
   const Tensor bc = b.detach().expand(shape).contiguous();
   Tensor out = empty(shape, a.options());
   dispatch_float(a.dtype(), name, [&]<typename T>() {
-    cpu::launch(out.numel(), BinaryKernel<F, T>{F{}, ac.data<T>(), bc.data<T>(), out.data<T>()});
+    launch_binary<F>(out.device(), ac.data<T>(), bc.data<T>(), out.data<T>(), out.numel(), name);
   });
   return out;
 }
@@ -127,21 +130,23 @@ namespace {
 void check_inplace(const Tensor& x, const char* name) {
   NKD_CHECK(!(grad_enabled() && x.requires_grad()), name, ": in-place update of ", describe(x),
             ", which requires grad, while gradients are recorded (use NoGradGuard)");
-  require_cpu(name, {&x});
 }
 }  // namespace
 
 void add_(const Tensor& a, const Tensor& b) {
   check_inplace(a, "add_");
+  common_device("add_", {&a, &b});
   NKD_CHECK(a.dtype() == b.dtype(), "add_: dtypes differ: ", describe(a), " and ", describe(b));
   NKD_CHECK(broadcast_shapes(a.shape(), b.shape(), "add_") == a.shape(), "add_: cannot add ",
             describe(b), " into ", describe(a));
   if (a.is_contiguous()) {
     const Tensor bc = b.detach().expand(a.shape()).contiguous();
     dispatch_float(a.dtype(), "add_", [&]<typename T>() {
-      T* pa = a.data<T>();
-      const T* pb = bc.data<T>();
-      cpu::launch(a.numel(), [=](int64_t i) { pa[i] += pb[i]; });
+      if (a.device().is_cpu()) {
+        cpu::launch(a.numel(), detail::AddInplaceKernel<T>{a.data<T>(), bc.data<T>()});
+      } else {
+        gpu::add_inplace(a.device(), a.data<T>(), bc.data<T>(), a.numel());
+      }
     });
     a.storage()->bump_version();
   } else {

@@ -10,6 +10,8 @@
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/pointwise_kernels.h"
+#include "engine/ops/reduce_cuda.h"
 #include "engine/ops/view.h"
 
 namespace nkd::ops {
@@ -90,8 +92,11 @@ class MaxBackward final : public Node {
       T* out = gr.data<T>();
       const T* gp = gc.data<T>();
       const int64_t* ip = index_.data<int64_t>();
-      const int64_t inner = plan_.inner;
-      cpu::launch(plan_.outer, [=](int64_t o) { out[o * inner + ip[o]] = gp[o]; });
+      if (gr.device().is_cpu()) {
+        cpu::launch(plan_.outer, detail::RowScatterKernel<T>{out, gp, ip, plan_.inner});
+      } else {
+        gpu::scatter_rows(gr.device(), out, gp, ip, plan_.outer, plan_.inner);
+      }
     });
     return {permute(gr, inverse).contiguous()};
   }
@@ -111,6 +116,7 @@ Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double s
     const T* x = r.data<T>();
     T* y = out.data<T>();
     const int64_t inner = p.inner;
+    if (r.is_cuda()) return gpu::sum_rows(r.device(), x, y, p.outer, inner, scale);
     cpu::parallel_for(p.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(inner, 1)),
                       [=](int64_t b, int64_t e) {
                         for (int64_t o = b; o < e; ++o) {
@@ -127,7 +133,6 @@ Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double s
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("sum", {&x});
   const Plan p = make_plan(x, dims, keepdim, "sum");
   Tensor out = sum_rows(rows(x, p), p, p.out_shape, 1.0);
   if (any_requires_grad({x}))
@@ -136,7 +141,6 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  require_cpu("mean", {&x});
   const Plan p = make_plan(x, dims, keepdim, "mean");
   NKD_CHECK(p.inner > 0, "mean: reducing ", describe(x), " over an empty set of elements");
   const double scale = 1.0 / static_cast<double>(p.inner);
@@ -149,16 +153,16 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 namespace {
 // Row maxima and the index of each row's first maximum (NaN wins, as in PyTorch).
 std::pair<Tensor, Tensor> max_rows(const Tensor& x, const Plan& p, const char* op) {
-  require_cpu(op, {&x});
   NKD_CHECK(p.inner > 0, op, ": reducing ", describe(x), " over an empty set of elements");
   const Tensor r = rows(x, p);
   Tensor values = empty({p.outer}, x.options());
-  Tensor index = empty({p.outer}, {DType::I64, kCPU});
+  Tensor index = empty({p.outer}, {DType::I64, x.device()});
   dispatch_float(x.dtype(), op, [&]<typename T>() {
     const T* xp = r.data<T>();
     T* vp = values.data<T>();
     int64_t* ip = index.data<int64_t>();
     const int64_t inner = p.inner;
+    if (r.is_cuda()) return gpu::max_rows(r.device(), xp, vp, ip, p.outer, inner);
     cpu::launch(p.outer, [=](int64_t o) {
       const T* row = xp + o * inner;
       int64_t best = 0;

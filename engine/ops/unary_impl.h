@@ -1,6 +1,7 @@
 // Internal: the machinery shared by every pointwise unary op (elementwise.cpp, activation.cpp).
 // unary_op<Op>(x, op) evaluates Op::fwd per element and records UnaryBackward<Op>, which applies
-// Op::bwd(g, x, y). Kernels are NKD_HD functors over a flat index, run by cpu::launch.
+// Op::bwd(g, x, y). Kernels are NKD_HD functors over a flat index (pointwise_kernels.h), run by
+// cpu::launch on the CPU and by the CUDA launchers of pointwise_cuda.h on a GPU.
 #pragma once
 #include <memory>
 
@@ -8,34 +9,43 @@
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/pointwise_cuda.h"
+#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd::ops::detail {
 
+// y = Op::fwd(x) over n elements on x's device.
 template <typename Op, typename T>
-struct UnaryFwdKernel {
-  Op op;
-  const T* x;  // [n]
-  T* y;        // [n]
-  NKD_HD void operator()(int64_t i) const { y[i] = op.template fwd<T>(x[i]); }
-};
-
-template <typename Op, typename T>
-struct UnaryBwdKernel {
-  Op op;
-  const T* g;  // [n]
-  const T* x;  // [n], or null when Op does not need it
-  const T* y;  // [n], or null when Op does not need it
-  T* gx;       // [n]
-  NKD_HD void operator()(int64_t i) const {
-    gx[i] = op.template bwd<T>(g[i], x ? x[i] : T(0), y ? y[i] : T(0));
+void launch_unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n,
+                          const char* name) {
+  if (device.is_cpu()) {
+    cpu::launch(n, UnaryFwdKernel<Op, T>{op, x, y});
+  } else if constexpr (gpu::kHasUnary<Op>) {
+    gpu::unary_forward(device, op, x, y, n);
+  } else {
+    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors (its functor is not in ",
+             "NKD_CUDA_UNARY_OPS)");
   }
-};
+}
+
+// gx = Op::bwd(g, x, y) over n elements on the device.
+template <typename Op, typename T>
+void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, const T* y, T* gx,
+                           int64_t n, const char* name) {
+  if (device.is_cpu()) {
+    cpu::launch(n, UnaryBwdKernel<Op, T>{op, g, x, y, gx});
+  } else if constexpr (gpu::kHasUnary<Op>) {
+    gpu::unary_backward(device, op, g, x, y, gx, n);
+  } else {
+    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors");
+  }
+}
 
 template <typename Op>
 Tensor unary_forward(const Tensor& xc, const Op& op, const char* name) {
   Tensor y = empty(xc.shape(), xc.options());
   dispatch_float(xc.dtype(), name, [&]<typename T>() {
-    cpu::launch(xc.numel(), UnaryFwdKernel<Op, T>{op, xc.data<T>(), y.data<T>()});
+    launch_unary_forward(xc.device(), op, xc.data<T>(), y.data<T>(), xc.numel(), name);
   });
   return y;
 }
@@ -54,10 +64,12 @@ class UnaryBackward final : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     const Tensor x = x_.unpack(name_), y = y_.unpack(name_), g = grads[0].contiguous();
     Tensor gx = empty(shape_, options_);
+    NKD_ASSERT(g.device() == gx.device(), name_, ": gradient on ", g.device().str(),
+               " for an input on ", gx.device().str());
     dispatch_float(options_.dtype, name_, [&]<typename T>() {
       const T* xp = x.defined() ? x.data<T>() : nullptr;
       const T* yp = y.defined() ? y.data<T>() : nullptr;
-      cpu::launch(gx.numel(), UnaryBwdKernel<Op, T>{op_, g.data<T>(), xp, yp, gx.data<T>()});
+      launch_unary_backward(gx.device(), op_, g.data<T>(), xp, yp, gx.data<T>(), gx.numel(), name_);
     });
     return {gx};
   }
@@ -72,7 +84,6 @@ class UnaryBackward final : public Node {
 
 template <typename Op>
 Tensor unary_op(const Tensor& x, const Op& op, const char* name, const char* backward_name) {
-  require_cpu(name, {&x});
   const Tensor xc = x.detach().contiguous();
   Tensor y = unary_forward(xc, op, name);
   if (any_requires_grad({x}))

@@ -1,0 +1,88 @@
+// CUDA launchers of the pointwise functors (pointwise_kernels.h): unary forward/backward, binary,
+// in-place add, strided copy with conversion, fill and random draws, each on the compute stream.
+#include "engine/cuda/context.h"
+#include "engine/cuda/launch.cuh"
+#include "engine/ops/elementwise_math.h"
+#include "engine/ops/pointwise_cuda.h"
+
+namespace nkd::ops::gpu {
+namespace {
+
+// Makes the device current for the launch and returns its compute stream.
+struct On {
+  explicit On(Device d) : guard(d.index), stream(cuda::context(d.index).compute_stream()) {}
+  cuda::DeviceGuard guard;
+  cudaStream_t stream;
+};
+
+}  // namespace
+
+template <typename Op, typename T>
+void unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n) {
+  On on(device);
+  cuda::launch(n, detail::UnaryFwdKernel<Op, T>{op, x, y}, on.stream);
+}
+
+template <typename Op, typename T>
+void unary_backward(Device device, const Op& op, const T* g, const T* x, const T* y, T* gx,
+                    int64_t n) {
+  On on(device);
+  cuda::launch(n, detail::UnaryBwdKernel<Op, T>{op, g, x, y, gx}, on.stream);
+}
+
+template <typename F, typename T>
+void binary(Device device, const T* a, const T* b, T* out, int64_t n) {
+  On on(device);
+  cuda::launch(n, detail::BinaryKernel<F, T>{F{}, a, b, out}, on.stream);
+}
+
+template <typename T>
+void add_inplace(Device device, T* a, const T* b, int64_t n) {
+  On on(device);
+  cuda::launch(n, detail::AddInplaceKernel<T>{a, b}, on.stream);
+}
+
+#define NKD_INSTANTIATE_UNARY(Op)                                                              \
+  template void unary_forward<math::Op, float>(Device, const math::Op&, const float*, float*,  \
+                                               int64_t);                                       \
+  template void unary_forward<math::Op, double>(Device, const math::Op&, const double*,        \
+                                                double*, int64_t);                             \
+  template void unary_backward<math::Op, float>(Device, const math::Op&, const float*,         \
+                                                const float*, const float*, float*, int64_t);  \
+  template void unary_backward<math::Op, double>(Device, const math::Op&, const double*,       \
+                                                 const double*, const double*, double*, int64_t);
+#define NKD_INSTANTIATE_BINARY(F)                                                              \
+  template void binary<math::F, float>(Device, const float*, const float*, float*, int64_t);   \
+  template void binary<math::F, double>(Device, const double*, const double*, double*, int64_t);
+NKD_CUDA_UNARY_OPS(NKD_INSTANTIATE_UNARY)
+NKD_CUDA_BINARY_OPS(NKD_INSTANTIATE_BINARY)
+template void add_inplace<float>(Device, float*, const float*, int64_t);
+template void add_inplace<double>(Device, double*, const double*, int64_t);
+
+void copy_strided(Device device, DType dst_dtype, void* dst, const StridedIndex& di,
+                  DType src_dtype, const void* src, const StridedIndex& si, int64_t n) {
+  On on(device);
+  dispatch_all(dst_dtype, "copy_", [&]<typename TD>() {
+    dispatch_all(src_dtype, "copy_", [&]<typename TS>() {
+      const detail::CopyKernel<TD, TS> k{static_cast<TD*>(dst), di, static_cast<const TS*>(src),
+                                         si};
+      cuda::launch(n, k, on.stream);
+    });
+  });
+}
+
+void fill(Device device, DType dtype, void* out, double value, int64_t n) {
+  On on(device);
+  dispatch_all(dtype, "fill", [&]<typename T>() {
+    cuda::launch(n, detail::FillKernel<T>{static_cast<T*>(out), static_cast<T>(value)}, on.stream);
+  });
+}
+
+void random(Device device, DType dtype, void* out, const detail::RandomSpec& spec, int64_t n) {
+  On on(device);
+  dispatch_float(dtype, "random", [&]<typename T>() {
+    cuda::launch(n, detail::RandomKernel<T>{static_cast<T*>(out), spec}, on.stream);
+  });
+}
+
+}  // namespace nkd::ops::gpu
