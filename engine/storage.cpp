@@ -10,7 +10,8 @@
 namespace nkd {
 namespace {
 std::mutex g_alloc_mutex;
-DeviceAllocator g_cuda_allocator;
+// Never destroyed: a CUDA tensor held by a static object may be freed after static destruction.
+DeviceAllocator& g_cuda_allocator = *new DeviceAllocator();
 }  // namespace
 
 void set_device_allocator(DeviceType type, DeviceAllocator allocator) {

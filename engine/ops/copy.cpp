@@ -1,6 +1,7 @@
 // Strided copies with dtype conversion, and their autograd nodes.
 #include "engine/ops/copy.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/autograd/grad_mode.h"
@@ -20,7 +21,23 @@ namespace {
 // dst[dst_idx(i)] = src[src_idx(i)] for i in [0, n): the copy kernel (CPU launcher).
 template <typename TD, typename TS>
 void copy_kernel(TD* dst, StridedIndex di, const TS* src, StridedIndex si, int64_t n) {
-  cpu::launch(n, detail::CopyKernel<TD, TS>{dst, di, src, si});
+  // Row by row over the last dim, so the index arithmetic runs once per row, not per element
+  // (the per-element form, detail::CopyKernel, is what the GPU runs).
+  const int nd = di.ndim;
+  if (nd == 0) {
+    dst[0] = static_cast<TD>(src[0]);
+    return;
+  }
+  const int64_t inner = di.size[nd - 1], ds = di.stride[nd - 1], ss = si.stride[nd - 1];
+  StridedIndex drow = di, srow = si;
+  drow.ndim = srow.ndim = nd - 1;
+  cpu::parallel_for(n / inner, std::max<int64_t>(1, cpu::kGrain / inner), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      TD* d = dst + drow.offset(r);
+      const TS* sp = src + srow.offset(r);
+      for (int64_t j = 0; j < inner; ++j) d[j * ds] = static_cast<TD>(sp[j * ss]);
+    }
+  });
 }
 
 // Same dtype, same shape, both contiguous: a byte copy on the tensors' device.
