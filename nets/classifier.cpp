@@ -6,6 +6,11 @@
 
 namespace nkd::nets {
 
+void Backbone::init_head(layers::Linear& fc, Generator& gen) const {
+  layers::init::normal(fc.weight, 0.0, 0.01, gen);
+  layers::init::constant(fc.bias, 0.0);
+}
+
 ClsHead::ClsHead(int64_t in, int64_t num_classes) {
   fc = register_module("fc", std::make_shared<layers::Linear>(in, num_classes));
 }
@@ -32,8 +37,7 @@ void ImageClassifier::init_weights(uint64_t seed) {
   Generator gen(seed, 0);
   reset_parameters(gen);
   backbone_->init_weights(gen);
-  layers::init::normal(head_->fc->weight, 0.0, 0.01, gen);
-  layers::init::constant(head_->fc->bias, 0.0);
+  backbone_->init_head(*head_->fc, gen);
 }
 
 }  // namespace nkd::nets

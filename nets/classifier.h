@@ -27,6 +27,8 @@ class Backbone : public layers::Module {
   virtual int64_t mid_channels() const = 0;  // channels of the second-to-last stage
   // mmcls init_weights of this backbone (after the modules' PyTorch defaults).
   virtual void init_weights(Generator& gen) = 0;
+  // The head init of this net's mmcls config: N(0, 0.01) and bias 0 (LinearClsHead) by default.
+  virtual void init_head(layers::Linear& fc, Generator& gen) const;
 };
 
 class ClsHead final : public layers::Module {
@@ -45,7 +47,7 @@ class ImageClassifier final : public layers::Module {
   ImageClassifier(std::shared_ptr<Backbone> backbone, int64_t num_classes);
   Tensor forward(const Tensor& x);                  // logits
   ClassifierOutput forward_with_mid(const Tensor& x);
-  // Seeded initialisation as mmcls: the backbone's init_weights and the head ~ N(0, 0.01), bias 0.
+  // Seeded initialisation as mmcls: the backbone's init_weights, then its init_head.
   void init_weights(uint64_t seed);
   Backbone& backbone() { return *backbone_; }
   ClsHead& head() { return *head_; }

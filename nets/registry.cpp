@@ -3,6 +3,11 @@
 #include <map>
 
 #include "nets/classifier.h"
+#include "nets/mobilenet_v1.h"
+#include "nets/mobilenet_v2.h"
+#include "nets/resnet.h"
+#include "nets/shufflenet_v2.h"
+#include "nets/swin.h"
 
 namespace nkd::nets {
 namespace {
@@ -11,7 +16,13 @@ using BackboneFactory = std::function<std::shared_ptr<Backbone>(const NetOptions
 
 const std::map<std::string, BackboneFactory>& registry() {
   static const std::map<std::string, BackboneFactory> nets = {
-      // {"resnet18", [](const NetOptions& o) { return resnet_backbone(18, o); }},
+      {"resnet18", [](const NetOptions& o) { return resnet_backbone(18, o); }},
+      {"resnet34", [](const NetOptions& o) { return resnet_backbone(34, o); }},
+      {"resnet50", [](const NetOptions& o) { return resnet_backbone(50, o); }},
+      {"mobilenet_v1", mobilenet_v1_backbone},
+      {"mobilenet_v2", mobilenet_v2_backbone},
+      {"shufflenet_v2", shufflenet_v2_backbone},
+      {"swin_tiny", swin_tiny_backbone},
   };
   return nets;
 }

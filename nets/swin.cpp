@@ -93,6 +93,11 @@ void SwinTransformer::init_weights(Generator& gen) {
   }
 }
 
+void SwinTransformer::init_head(layers::Linear& fc, Generator& gen) const {
+  layers::init::trunc_normal(fc.weight, 0.02, gen);
+  layers::init::constant(fc.bias, 0.0);
+}
+
 SwinOptions swin_tiny_options(const NetOptions& o) {
   NKD_CHECK(o.width > 0, "swin_tiny: width must be positive, got ", o.width);
   SwinOptions s;

@@ -33,6 +33,8 @@ class SwinTransformer final : public Backbone {
   // mmcls Swin config init: trunc-normal(0.02) Linear weights with zero bias, LayerNorm 1 / 0,
   // trunc-normal(0.02) relative position bias tables; the patch conv keeps PyTorch's default.
   void init_weights(Generator& gen) override;
+  // The Swin config's head: TruncNormal(std 0.02), bias 0.
+  void init_head(layers::Linear& fc, Generator& gen) const override;
   const SwinOptions& options() const { return o_; }
   int64_t stage_channels(size_t i) const { return stage_channels_[i]; }
 

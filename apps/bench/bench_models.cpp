@@ -1,0 +1,186 @@
+// Model benchmark: per net, the median time of a training step (forward, log-softmax cross entropy,
+// backward, SGD update) and of an inference forward (eval mode, no grad) on random 224x224 images,
+// as images/s, with the PyTorch 1.13 torchvision model in the same run, same batch and threads.
+#include "apps/bench/bench_models.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/factory.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/shape_ops.h"
+#include "engine/ops/softmax.h"
+#include "engine/optim/optimizer.h"
+#include "nets/classifier.h"
+
+namespace nkd::apps {
+namespace {
+
+using json = nlohmann::json;
+
+struct Settings {
+  std::vector<std::string> nets;
+  int64_t batch = 16, size = 224;
+  int threads = 2, runs = 5, warmup = 1;
+  bool torch = true;
+};
+
+struct Timing {
+  double train_ms = 0, infer_ms = 0;  // medians
+};
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+template <typename Fn>
+double median_ms(int runs, int warmup, Fn&& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) {
+    const double t0 = now_ms();
+    fn();
+    t.push_back(now_ms() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+}
+
+Timing time_nkd(const std::string& name, const Settings& s) {
+  const auto net = nets::build_net(name, {.num_classes = 1000}, 0);
+  Generator gen(1);
+  const Tensor x = randn({s.batch, 3, s.size, s.size}, gen);
+  std::vector<int64_t> label_values;
+  for (int64_t i = 0; i < s.batch; ++i) label_values.push_back((i * 37) % 1000);
+  const Tensor labels = from_vector(label_values, {s.batch, 1});
+  optim::Sgd sgd({{net->parameters()}}, {.lr = 0.01, .momentum = 0.9, .weight_decay = 1e-4});
+  Timing t;
+  net->train();
+  t.train_ms = median_ms(s.runs, s.warmup, [&] {
+    sgd.zero_grad();
+    const Tensor logits = net->forward(x);
+    const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
+    loss.backward();
+    sgd.step();
+  });
+  net->eval();
+  NoGradGuard no_grad;
+  t.infer_ms = median_ms(s.runs, s.warmup, [&] { const Tensor logits = net->forward(x); });
+  return t;
+}
+
+// tools/bench_models_torch.py; empty when PyTorch is unavailable or the script fails.
+std::map<std::string, Timing> time_torch(const Settings& s) {
+  std::map<std::string, Timing> out;
+  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' > /dev/null 2>&1") != 0) {
+    std::cerr << "torchvision not importable by /usr/bin/python3: no PyTorch column\n";
+    return out;
+  }
+  const json spec = {{"nets", s.nets}, {"batch", s.batch}, {"size", s.size}, {"threads", s.threads},
+                     {"runs", s.runs}, {"warmup", s.warmup}};
+  const std::string cmd = std::string("/usr/bin/python3 ") + NKD_SOURCE_DIR + "/tools/bench_models_torch.py '" +
+                          spec.dump() + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return out;
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  if (pclose(pipe) != 0) {
+    std::cerr << "failed: " << cmd << "\n";
+    return out;
+  }
+  const json r = json::parse(text);
+  std::cerr << "PyTorch " << r["torch"].get<std::string>() << ", " << r["threads"].get<int>() << " threads\n";
+  for (const json& e : r["results"])
+    out[e["name"].get<std::string>()] = {e["train_ms"].get<double>(), e["infer_ms"].get<double>()};
+  return out;
+}
+
+std::string cell(double batch, double ms) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f (%.0f ms)", batch / (ms * 1e-3), ms);
+  return buf;
+}
+
+std::string ratio(double torch_ms, double nkd_ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", torch_ms / nkd_ms);
+  return buf;
+}
+
+void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::map<std::string, Timing>& torch) {
+  std::cout << "Models, F32, CPU, " << s.threads << " threads, batch " << s.batch << ", " << s.size << "x" << s.size
+            << ", 1000 classes: images/s (median ms of " << s.runs << " runs after " << s.warmup
+            << " warm-up); train step = forward + cross entropy + backward + SGD (momentum, weight decay); "
+               "ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
+            << "| net | nkd train | PyTorch train | ratio | nkd inference | PyTorch inference | ratio |\n"
+            << "|---|---|---|---|---|---|---|\n";
+  const double b = static_cast<double>(s.batch);
+  for (size_t i = 0; i < s.nets.size(); ++i) {
+    const auto it = torch.find(s.nets[i]);
+    std::cout << "| " << s.nets[i] << " | " << cell(b, nkd[i].train_ms) << " | ";
+    if (it != torch.end())
+      std::cout << cell(b, it->second.train_ms) << " | " << ratio(it->second.train_ms, nkd[i].train_ms) << " | ";
+    else
+      std::cout << "- | - | ";
+    std::cout << cell(b, nkd[i].infer_ms) << " | ";
+    if (it != torch.end())
+      std::cout << cell(b, it->second.infer_ms) << " | " << ratio(it->second.infer_ms, nkd[i].infer_ms) << " |\n";
+    else
+      std::cout << "- | - |\n";
+  }
+}
+
+bool parse(int argc, char** argv, Settings& s) {
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--batch" && has_value) s.batch = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--size" && has_value) s.size = std::max(32, std::atoi(argv[++i]));
+    else if (a == "--threads" && has_value) s.threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--runs" && has_value) s.runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--no-torch") s.torch = false;
+    else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
+    else return false;
+  }
+  if (s.nets.empty())
+    s.nets = {"resnet18", "mobilenet_v2", "shufflenet_v2", "mobilenet_v1", "resnet34", "resnet50"};
+  return true;
+}
+
+}  // namespace
+
+int bench_models(int argc, char** argv) {
+  Settings s;
+  if (!parse(argc, argv, s)) {
+    std::cerr << "usage: nkd_bench model [names...] [--batch N] [--size N] [--threads N] [--runs N] "
+                 "[--warmup N] [--no-torch]\n";
+    return 2;
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(s.threads);
+#endif
+  std::vector<Timing> nkd;
+  for (const std::string& name : s.nets) {
+    std::cerr << "nkd: " << name << "\n";
+    nkd.push_back(time_nkd(name, s));
+  }
+  print_table(s, nkd, s.torch ? time_torch(s) : std::map<std::string, Timing>{});
+  return 0;
+}
+
+}  // namespace nkd::apps

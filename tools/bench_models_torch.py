@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""PyTorch peer of `nkd_bench model` (apps/bench/bench_models.cpp): times a training step (forward,
+cross entropy, backward, SGD with momentum 0.9 and weight decay 1e-4) and an inference forward (eval,
+no grad) of the torchvision models, float32 on the CPU, at the settings given as JSON in argv[1]:
+  {"nets": ["resnet18", ...], "batch": 16, "size": 224, "threads": 2, "runs": 5, "warmup": 1}
+mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
+mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms"}]}.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision.models as tvm
+
+
+def conv_dw(inp, oup, stride):
+    return nn.Sequential(nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp),
+                         nn.ReLU(inplace=True), nn.Conv2d(inp, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup),
+                         nn.ReLU(inplace=True))
+
+
+def mobilenet_v1():
+    layers = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True)]
+    for inp, oup, s in [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2)] + \
+            [(512, 512, 1)] * 5 + [(512, 1024, 2), (1024, 1024, 1)]:
+        layers.append(conv_dw(inp, oup, s))
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, 1000))
+
+
+def build(name):
+    if name == "mobilenet_v1":
+        return mobilenet_v1()
+    if name == "mobilenet_v2":
+        model = tvm.mobilenet_v2()
+        model.classifier[0] = nn.Identity()
+        return model
+    return {"resnet18": tvm.resnet18, "resnet34": tvm.resnet34, "resnet50": tvm.resnet50,
+            "shufflenet_v2": tvm.shufflenet_v2_x1_0}[name]()
+
+
+def median_ms(fn, runs, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def bench(name, spec):
+    model = build(name)
+    x = torch.randn(spec["batch"], 3, spec["size"], spec["size"])
+    labels = torch.arange(spec["batch"]) * 37 % 1000
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def train_step():
+        sgd.zero_grad()
+        F.cross_entropy(model(x), labels).backward()
+        sgd.step()
+
+    model.train()
+    train = median_ms(train_step, spec["runs"], spec["warmup"])
+    model.eval()
+    with torch.no_grad():
+        infer = median_ms(lambda: model(x), spec["runs"], spec["warmup"])
+    return {"name": name, "train_ms": train, "infer_ms": infer}
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    results = []
+    for name in spec["nets"]:
+        print("torch:", name, file=sys.stderr, flush=True)
+        results.append(bench(name, spec))
+    json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
