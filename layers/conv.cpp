@@ -12,8 +12,7 @@ Conv2d::Conv2d(const Conv2dOptions& o) : o_(o) {
             "Conv2d: in ", o.in, " and out ", o.out, " must be positive multiples of groups ", o.groups);
   weight = register_parameter("weight", zeros({o.out, o.in / o.groups, o.kernel.h, o.kernel.w}));
   if (o.bias) bias = register_parameter("bias", zeros({o.out}));
-  Generator gen(0);
-  reset_parameters(gen);
+  reset_parameters(init::default_generator());
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -26,8 +25,7 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias) {
   NKD_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got ", in, " -> ", out);
   weight = register_parameter("weight", zeros({out, in}));
   if (with_bias) bias = register_parameter("bias", zeros({out}));
-  Generator gen(0);
-  reset_parameters(gen);
+  reset_parameters(init::default_generator());
 }
 
 Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }

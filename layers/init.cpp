@@ -20,6 +20,11 @@ int64_t receptive(const Tensor& w) {
 }
 }  // namespace
 
+Generator& default_generator() {
+  static Generator gen(0, 0xdefa017);
+  return gen;
+}
+
 int64_t fan_in(const Tensor& w) {
   NKD_CHECK(w.ndim() >= 2, "init: fan of a ", w.ndim(), "-d tensor is undefined");
   return w.size(1) * receptive(w);

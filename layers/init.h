@@ -6,6 +6,11 @@
 
 namespace nkd::layers::init {
 
+// The process-wide generator layer constructors draw their PyTorch-default init from (as torch's
+// global RNG): distinct values per layer, deterministic in construction order. Nets re-initialise
+// from their own seed (ImageClassifier::init_weights).
+Generator& default_generator();
+
 int64_t fan_in(const Tensor& w);
 int64_t fan_out(const Tensor& w);
 

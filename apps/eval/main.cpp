@@ -1,0 +1,85 @@
+// nkd_eval: top-1 / top-5 accuracy of a checkpoint's student on the configured val set, the
+// counterpart of cls_KD's tools/test.py. Accepts nkd training checkpoints (plain or distillation)
+// and student-only checkpoints (nkd_transfer output); --out writes per-image top-5 predictions.
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/common/cli.h"
+#include "apps/common/data_setup.h"
+#include "apps/common/distiller.h"
+#include "apps/common/evaluate.h"
+#include "engine/check.h"
+#include "engine/cuda/device.h"
+
+namespace {
+
+std::vector<int64_t> parse_topk(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  for (std::string k; std::getline(ss, k, ',');) {
+    const int64_t v = std::atoll(k.c_str());
+    NKD_CHECK(v >= 1, "--topk expects positive integers separated by commas, got '", s, "'");
+    out.push_back(v);
+  }
+  NKD_CHECK(!out.empty(), "--topk is empty");
+  return out;
+}
+
+int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
+        const std::string& topk_s, const std::string& out_path, const std::string& device_name) {
+  using namespace nkd::apps;
+  Config config = load_config(config_path, overrides);
+  const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
+  const std::vector<int64_t> topk = parse_topk(topk_s);
+  const nkd::Device device = parse_device(device_name);
+  if (device.is_cuda()) nkd::cuda::init(device);
+  auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
+  load_classifier_weights(*net, checkpoint, "student");
+  net->to(device);
+  auto dataset = make_dataset(cfg.data, false);
+  auto pipeline = make_pipeline(cfg.data, cfg.data.val, int(cfg.student.options.in_channels));
+  nkd::data::LoaderOptions lo;
+  lo.batch_size = cfg.data.val_batch_size ? cfg.data.val_batch_size : cfg.data.batch_size;
+  lo.workers = cfg.data.workers;
+  lo.shuffle = false;
+  nkd::data::Loader loader(dataset, pipeline, lo);
+  std::ofstream csv;
+  if (!out_path.empty()) {
+    csv.open(out_path);
+    NKD_CHECK(csv.good(), "--out: cannot write '", out_path, "'");
+    csv << "index,image,label,top1,top2,top3,top4,top5,score1,score2,score3,score4,score5\n";
+  }
+  const EvalResult r = evaluate(*net, loader, device, topk, [&](const Prediction& p) {
+    if (!csv.is_open()) return;
+    csv << p.index << "," << dataset->describe(p.index) << "," << p.label;
+    for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.classes.size() ? std::to_string(p.classes[j]) : "");
+    for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.scores.size() ? std::to_string(p.scores[j]) : "");
+    csv << "\n";
+  });
+  std::cout << std::fixed << std::setprecision(2) << "nkd_eval: " << checkpoint << " on " << r.images << " images:";
+  for (size_t k = 0; k < topk.size(); ++k) std::cout << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
+  std::cout << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
+  std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
+  std::vector<std::string> overrides;
+  app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
+  app.add_option("CHECKPOINT", checkpoint, "nkd checkpoint: training (plain or distillation) or student-only")
+      ->required();
+  app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
+  app.add_option("--topk", topk, "comma-separated k values (default 1,5)");
+  app.add_option("--out", out, "write per-image top-5 classes and scores to this CSV file");
+  app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
+  app.add_option("--device", device, "cpu, cuda, cuda:N or auto");
+  CLI11_PARSE(app, argc, argv);
+  return nkd::apps::run_main("nkd_eval", [&] { return run(config_path, checkpoint, overrides, topk, out, device); });
+}

@@ -1,0 +1,152 @@
+// Config loading: _base_ inheritance and overrides, --set, and the error messages that name the
+// key and the file (unknown keys, wrong types and values, missing teacher or dataset).
+#include <gtest/gtest.h>
+
+#include "apps/common/run_config.h"
+#include "engine/check.h"
+#include "tests/apps/app_test_util.h"
+
+namespace nkd::apps {
+namespace {
+
+using testing::TempDir;
+using testing::write_text;
+
+std::string base_config(const std::string& data_root) {
+  return "[model]\nnum_classes = 10\nin_channels = 1\n[model.student]\nnet = \"resnet18\"\nsmall_input = true\n"
+         "width = 0.125\n[data]\ntype = \"fashion_mnist\"\nroot = \"" + data_root + "\"\n"
+         "[data.train]\ntype = \"pad_crop_flip\"\n[data.val]\ntype = \"center\"\n"
+         "[optimizer]\nlr = 0.1\n[lr]\npolicy = \"cosine\"\n";
+}
+
+std::string error_of(Config& c, ConfigUse use = ConfigUse::kTrain) {
+  try {
+    parse_run_config(c, use);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, BaseIsInheritedAndOverriddenRelativeToTheFile) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "sub");
+  write_text(dir / "base.toml", base_config(dir.path));
+  write_text(dir / "sub/child.toml", "_base_ = \"../base.toml\"\n[optimizer]\nlr = 0.05\n");
+  Config c = Config::load(dir / "sub/child.toml");
+  const RunConfig r = parse_run_config(c, ConfigUse::kTrain);
+  EXPECT_DOUBLE_EQ(r.optim.lr, 0.05);
+  EXPECT_EQ(r.student.net, "resnet18");
+  EXPECT_EQ(r.data.train.type, "pad_crop_flip");
+  EXPECT_EQ(c.file_of("optimizer.lr"), dir / "sub/child.toml");
+  EXPECT_EQ(c.file_of("model.student.net"), dir / "base.toml");
+}
+
+TEST(Config, SetOverridesAndDeleteReplacesATable) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path) + "[distill.kd]\ntemperature = 4.0\n");
+  write_text(dir / "c.toml", "_base_ = \"base.toml\"\n[distill]\n_delete_ = true\ntf_nkd = true\n");
+  Config c = Config::load(dir / "c.toml");
+  c.set("optimizer.lr=0.02");
+  c.set("runner.epochs=3");
+  const RunConfig r = parse_run_config(c, ConfigUse::kTrain);
+  EXPECT_DOUBLE_EQ(r.optim.lr, 0.02);
+  EXPECT_EQ(r.epochs, 3);
+  EXPECT_FALSE(r.distill.kd.has_value());
+  EXPECT_TRUE(r.distill.tf_nkd);
+}
+
+TEST(Config, UnknownKeyNamesTheKeyAndItsFile) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path) + "[runner]\nepochz = 3\n");
+  write_text(dir / "c.toml", "_base_ = \"base.toml\"\n[optimizer]\nmomentun = 0.9\n");
+  Config c = Config::load(dir / "c.toml");
+  const std::string e = error_of(c);
+  EXPECT_NE(e.find("'optimizer.momentun'"), std::string::npos) << e;
+  EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
+  write_text(dir / "c2.toml", "_base_ = \"base.toml\"\n");
+  Config c2 = Config::load(dir / "c2.toml");
+  const std::string e2 = error_of(c2);
+  EXPECT_NE(e2.find("'runner.epochz'"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("base.toml"), std::string::npos) << e2;
+}
+
+TEST(Config, WrongValuesNameTheKeyAndTheFile) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[optimizer]\nlr = \"fast\"\n", "expected a number"},
+      {"[optimizer]\ntype = \"adam\"\n", "not one of: sgd, adamw"},
+      {"[model.student]\nnet = \"resnet19\"\n", "unknown net 'resnet19'"},
+      {"[runner]\nepochs = 0\n", "must be at least 1"},
+      {"[data.train]\nflip = 2\n", "probability"},
+  };
+  for (const auto& [text, expect] : cases) {
+    write_text(dir / "c.toml", "_base_ = \"base.toml\"\n" + text);
+    Config c = Config::load(dir / "c.toml");
+    const std::string e = error_of(c);
+    EXPECT_NE(e.find(expect), std::string::npos) << text << " -> " << e;
+    EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
+  }
+  write_text(dir / "bad.toml", "[optimizer\nlr = 1\n");
+  try {
+    Config::load(dir / "bad.toml");
+    ADD_FAILURE() << "no error for a TOML syntax error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, MissingTeacherCheckpointOrDatasetStopsBeforeTraining) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path));
+  write_text(dir / "kd.toml", "_base_ = \"base.toml\"\n[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\n"
+                              "checkpoint = \"" + dir / "nope.safetensors" + "\"\n[distill.kd]\nalpha = 0.9\n");
+  Config c = Config::load(dir / "kd.toml");
+  const std::string e = error_of(c);
+  EXPECT_NE(e.find("teacher checkpoint"), std::string::npos) << e;
+  EXPECT_NE(e.find("nope.safetensors"), std::string::npos) << e;
+
+  write_text(dir / "nodata.toml", "_base_ = \"base.toml\"\n[data]\nroot = \"" + dir / "missing" + "\"\n");
+  Config c2 = Config::load(dir / "nodata.toml");
+  const std::string e2 = error_of(c2);
+  EXPECT_NE(e2.find("dataset folder"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("'data.root'"), std::string::npos) << e2;
+
+  // Through the app: one clear line, exit 1, no training started.
+  std::string out;
+  const int rc = testing::run(std::string(NKD_DISTILL_BIN) + " " + dir / "kd.toml" + " --device cpu --work-dir " +
+                                  dir / "work",
+                              &out);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("nkd_distill: error: config key 'model.teacher.checkpoint'"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir / "work"));
+}
+
+// Every shipped config parses (no unknown keys, valid values) once its paths exist.
+TEST(Config, ShippedConfigsParse) {
+  TempDir dir;
+  testing::write_text(dir / "teacher.safetensors", "");
+  int parsed = 0;
+  for (const std::string sub : {"configs/imagenet", "configs/fashion_mnist"})
+    for (const auto& f : std::filesystem::directory_iterator(std::string(NKD_SOURCE_DIR) + "/" + sub)) {
+      const std::string name = f.path().filename().string();
+      if (f.path().extension() != ".toml" || name == "base.toml" || name == "student_base.toml" ||
+          name == "with_teacher.toml")
+        continue;
+      Config c = Config::load(f.path().string());
+      c.set("data.root=" + dir.path);
+      if (c.has("model.teacher")) c.set("model.teacher.checkpoint=" + dir / "teacher.safetensors");
+      try {
+        const RunConfig r = parse_run_config(c, ConfigUse::kTrain);
+        EXPECT_FALSE(r.student.net.empty());
+        ++parsed;
+      } catch (const Error& e) {
+        ADD_FAILURE() << name << ": " << e.what();
+      }
+    }
+  EXPECT_GE(parsed, 19);
+}
+
+}  // namespace
+}  // namespace nkd::apps
