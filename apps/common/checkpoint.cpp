@@ -34,7 +34,10 @@ void save_checkpoint(const std::string& path, const CheckpointState& s) {
   meta["iter_in_epoch"] = std::to_string(s.iter_in_epoch);
   meta["seed"] = std::to_string(s.seed);
   std::string offsets;
-  for (uint64_t o : s.rng_offsets) offsets += (offsets.empty() ? "" : ",") + std::to_string(o);
+  for (uint64_t o : s.rng_offsets) {
+    if (!offsets.empty()) offsets += ',';
+    offsets += std::to_string(o);
+  }
   meta["rng_offsets"] = offsets;
   layers::save_safetensors(path, all, meta);
 }
