@@ -13,6 +13,7 @@
 #include <set>
 
 #include "engine/factory.h"
+#include "layers/half.h"
 
 namespace nkd::layers {
 namespace {
@@ -34,23 +35,6 @@ constexpr FileDType kDTypes[] = {{"F32", 4, DType::F32}, {"F64", 8, DType::F64},
   throw Error("safetensors " + origin + ": " + what);
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  float f;
-  if (exp == 0) {
-    f = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    f = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    f = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits |= sign;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 Tensor make_tensor(const FileDType& dt, const Shape& shape, const uint8_t* src) {
   const int64_t n = numel(shape);
   Tensor t = empty(shape, {dt.dtype, kCPU});
@@ -60,12 +44,7 @@ Tensor make_tensor(const FileDType& dt, const Shape& shape, const uint8_t* src) 
     for (int64_t i = 0; i < n; ++i) {
       uint16_t h;
       std::memcpy(&h, src + 2 * i, 2);
-      if (bf16) {
-        const uint32_t bits = static_cast<uint32_t>(h) << 16;
-        std::memcpy(out + i, &bits, 4);
-      } else {
-        out[i] = half_to_float(h);
-      }
+      out[i] = bf16 ? bf16_to_float(h) : half_to_float(h);
     }
   } else if (n > 0) {
     std::memcpy(t.raw_data(), src, static_cast<size_t>(n) * dt.bytes);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/factory.h"
+#include "layers/half.h"
 
 namespace nkd::layers {
 namespace {
@@ -16,23 +17,6 @@ constexpr TorchStorageType kTypes[] = {
     {"HalfStorage", 2, DType::F32, 1},  {"BFloat16Storage", 2, DType::F32, 2},
     {"LongStorage", 8, DType::I64, 0},  {"IntStorage", 4, DType::I32, 0},
     {"ByteStorage", 1, DType::U8, 0}};
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  float f;
-  if (exp == 0) {
-    f = std::ldexp(static_cast<float>(mant), -24);
-  } else if (exp == 31) {
-    f = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  } else {
-    f = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  bits |= sign;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
 
 }  // namespace
 
@@ -78,11 +62,7 @@ Tensor copy_strided(const TorchStorageType& type, const uint8_t* data, int64_t o
       std::memcpy(out + n * out_bytes, p, type.bytes);
     } else {
       const uint16_t h = static_cast<uint16_t>(p[0] | (p[1] << 8));
-      float f = half_to_float(h);
-      if (type.half == 2) {
-        const uint32_t bits = static_cast<uint32_t>(h) << 16;
-        std::memcpy(&f, &bits, 4);
-      }
+      const float f = type.half == 2 ? bf16_to_float(h) : half_to_float(h);
       std::memcpy(out + n * out_bytes, &f, 4);
     }
     for (size_t d = nd; d-- > 0;) {  // odometer over the logical index
