@@ -25,6 +25,7 @@ void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, u
   const auto [view, box] = locate(d, d.crop);
   resample(view, box, size, size, o_.filter, {0, 0, size, size}, out);
   if (rng.bernoulli(o_.flip)) hflip(out, size, size, 3);
+  if (o_.rand_augment) rand_augment(out, size, size, 3, rng, *o_.rand_augment);
   if (o_.erasing) random_erasing(out, size, size, 3, rng, *o_.erasing);
 }
 
@@ -78,6 +79,14 @@ void PadCropFlip::run(const Dataset& dataset, int64_t index, SampleRng& rng, uin
 std::shared_ptr<Pipeline> swin_train_without_randaugment() {
   const Normalization n = imagenet_normalization();
   ImagenetTrainOptions o{.filter = Filter::kBicubic};
+  o.erasing = RandomErasingOptions{.mean = n.mean, .std = n.std};
+  return std::make_shared<ImagenetTrain>(o);
+}
+
+std::shared_ptr<Pipeline> swin_train() {
+  const Normalization n = imagenet_normalization();
+  ImagenetTrainOptions o{.filter = Filter::kBicubic};
+  o.rand_augment = RandAugmentOptions{};
   o.erasing = RandomErasingOptions{.mean = n.mean, .std = n.std};
   return std::make_shared<ImagenetTrain>(o);
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/rand_augment.h"
 #include "data/resample.h"
 #include "data/sample_rng.h"
 #include "data/transforms.h"
@@ -40,7 +41,8 @@ struct ImagenetTrainOptions {
   Filter filter = Filter::kBilinear;
   RandomResizedCropOptions crop;
   double flip = 0.5;
-  std::optional<RandomErasingOptions> erasing;  // after the flip (Swin recipe: p 0.25, "rand")
+  std::optional<RandAugmentOptions> rand_augment;  // after the flip (Swin recipe)
+  std::optional<RandomErasingOptions> erasing;     // after RandAugment (Swin recipe: p 0.25, "rand")
 };
 class ImagenetTrain : public Pipeline {
  public:
@@ -90,8 +92,10 @@ class PadCropFlip : public Pipeline {
   PadCropOptions o_;
 };
 
-// The Swin/DeiT train pipeline without RandAugment (not implemented yet): bicubic
-// RandomResizedCrop 224, flip, RandomErasing(p 0.25, per-pixel normal with the ImageNet mean/std).
+// The Swin/DeiT train pipeline (NKD_SPEC.md 5.1): bicubic RandomResizedCrop 224, flip,
+// RandAugment (rand-m9-mstd0.5-inc1, fill = the rounded mean), RandomErasing(p 0.25, per-pixel
+// normal with the ImageNet mean/std). The second one omits RandAugment (kept for its callers).
+std::shared_ptr<Pipeline> swin_train();
 std::shared_ptr<Pipeline> swin_train_without_randaugment();
 
 std::shared_ptr<Pipeline> fashion_mnist_train();

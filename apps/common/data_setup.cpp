@@ -56,7 +56,7 @@ std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const Pi
     o.flip = p.flip;
     out = std::make_shared<ImagenetTrain>(o);
   } else if (p.type == "swin") {
-    out = swin_train_without_randaugment();
+    out = swin_train();
   } else {
     out = std::make_shared<ImagenetTest>(ImagenetTestOptions{.resize = p.resize, .size = p.size, .filter = filter});
   }

@@ -1,11 +1,12 @@
 // Distiller construction, teacher loading and the training step (NKD_SPEC.md 4.1-4.2).
 #include "apps/common/distiller.h"
 
+#include "apps/common/weights.h"
+
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/ops/elementwise.h"
 #include "layers/norm.h"
-#include "layers/safetensors.h"
 
 namespace nkd::apps {
 namespace {
@@ -24,35 +25,16 @@ Tensor on_cpu(const Tensor& t) { return t.is_cuda() ? t.to(kCPU) : t; }
 
 }  // namespace
 
-void load_classifier_weights(nets::ImageClassifier& net, const std::string& path, const std::string& what) {
-  NKD_CHECK(!path.empty(), what, ": no checkpoint given");
-  const layers::Safetensors file = layers::load_safetensors(path);
-  bool distilled = false;
-  for (const auto& [k, v] : file.tensors) distilled |= k.rfind("student.", 0) == 0;
-  layers::NamedTensors state;
-  for (const auto& [k, v] : file.tensors) {
-    std::string name = k.rfind("module.", 0) == 0 ? k.substr(7) : k;
-    if (distilled) {
-      if (name.rfind("student.", 0) != 0) continue;
-      name = name.substr(8);
-    }
-    state.emplace_back(name, v);
-  }
-  const layers::LoadReport report = net.load_state_dict(state, /*strict=*/false);
-  if (!report.missing.empty() || !report.mismatched.empty())
-    NKD_FAIL(what, " checkpoint '", path, "' does not fit the configured net: ", report.missing.size(),
-             " weights missing, ", report.mismatched.size(), " of another shape (",
-             report.missing.empty() ? report.mismatched.front() : "e.g. " + report.missing.front(), ")");
-}
-
 Distiller::Distiller(const RunConfig& config, uint64_t seed) : cfg_(config.distill) {
   student_ = nets::build_net(config.student.net, config.student.options, seed);
   if (!config.student.checkpoint.empty())
-    load_classifier_weights(*student_, config.student.checkpoint, "student");
+    load_messages_.push_back(load_weights(config.student.checkpoint, *student_, config.student.net, false, "student")
+                                 .summary("student", config.student.checkpoint));
   register_module("student", student_);
   if (config.teacher && (cfg_.needs_teacher())) {
     teacher_ = nets::build_net(config.teacher->net, config.teacher->options, seed);
-    load_classifier_weights(*teacher_, config.teacher->checkpoint, "teacher");
+    load_messages_.push_back(load_weights(config.teacher->checkpoint, *teacher_, config.teacher->net, false, "teacher")
+                                 .summary("teacher", config.teacher->checkpoint));
     for (Tensor p : teacher_->parameters()) p.set_requires_grad(false);
     teacher_->eval();
     register_module("teacher", teacher_);

@@ -15,11 +15,6 @@
 
 namespace nkd::apps {
 
-// Loads `path` into `net`: keys as mmcls ImageClassifier (a "module." prefix is stripped; a
-// distillation checkpoint contributes its student.* weights). Every weight of the net must be
-// present with its shape; extra keys are ignored. Throws naming the file and the first problem.
-void load_classifier_weights(nets::ImageClassifier& net, const std::string& path, const std::string& what);
-
 struct StepOutput {
   std::vector<std::pair<std::string, Tensor>> losses;  // 0-dim, in the reference's order
   Tensor total;                                        // their sum
@@ -28,7 +23,9 @@ struct StepOutput {
 class Distiller final : public layers::Module {
  public:
   // Builds the student (initialised with `seed`, or from its checkpoint) and the teacher (from
-  // its checkpoint, frozen) on the CPU; to(device) afterwards moves everything.
+  // its checkpoint, frozen) on the CPU; to(device) afterwards moves everything. Checkpoints are
+  // read with load_weights (weights.h: safetensors or .pth, nkd/mmcls or torchvision names; every
+  // weight of the net must be present with its shape, extra entries are ignored).
   Distiller(const RunConfig& config, uint64_t seed);
 
   StepOutput forward_train(const Tensor& images, const Tensor& labels, const Tensor& soft_labels);
@@ -46,11 +43,14 @@ class Distiller final : public layers::Module {
   // Model state: the Module state_dict, or the student's plain names when plain().
   layers::NamedTensors model_state() const;
   void load_model_state(const layers::NamedTensors& state);
+  // One line per checkpoint loaded at construction (WeightsLoad::summary), for the run log.
+  const std::vector<std::string>& load_messages() const { return load_messages_; }
 
  private:
   DistillConfig cfg_;
   std::shared_ptr<nets::ImageClassifier> student_, teacher_;
   std::shared_ptr<layers::Linear> uskd_;  // distill_losses.loss_uskd.fc
+  std::vector<std::string> load_messages_;
 };
 
 }  // namespace nkd::apps

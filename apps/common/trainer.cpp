@@ -93,6 +93,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   if (opts_.validate) val_loader_ = make_loader(cfg_, false, cfg_.seed);
   iters_per_epoch_ = train_loader_->num_batches();
   model_ = std::make_unique<Distiller>(cfg_, cfg_.seed);
+  for (const std::string& m : model_->load_messages()) log_.line(m);
   layers::seed_random_layers(*model_, cfg_.seed);
   if (opts_.device.is_cuda()) cuda::init(opts_.device);
   model_->to(opts_.device);

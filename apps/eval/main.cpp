@@ -1,6 +1,7 @@
 // nkd_eval: top-1 / top-5 accuracy of a checkpoint's student on the configured val set, the
 // counterpart of cls_KD's tools/test.py. Accepts nkd training checkpoints (plain or distillation)
-// and student-only checkpoints (nkd_transfer output); --out writes per-image top-5 predictions.
+// and student-only checkpoints (nkd_transfer output), as safetensors or PyTorch .pth/.pt files in
+// nkd/mmcls or torchvision names (apps/common/weights.h); --out writes per-image top-5 predictions.
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "apps/common/data_setup.h"
 #include "apps/common/distiller.h"
 #include "apps/common/evaluate.h"
+#include "apps/common/weights.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
 
@@ -30,7 +32,7 @@ std::vector<int64_t> parse_topk(const std::string& s) {
 }
 
 int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
-        const std::string& topk_s, const std::string& out_path, const std::string& device_name) {
+        const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict) {
   using namespace nkd::apps;
   Config config = load_config(config_path, overrides);
   const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
@@ -38,7 +40,8 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
   const nkd::Device device = parse_device(device_name);
   if (device.is_cuda()) nkd::cuda::init(device);
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
-  load_classifier_weights(*net, checkpoint, "student");
+  std::cout << load_weights(checkpoint, *net, cfg.student.net, strict, "student").summary("student", checkpoint)
+            << std::endl;
   net->to(device);
   auto dataset = make_dataset(cfg.data, false);
   auto pipeline = make_pipeline(cfg.data, cfg.data.val, int(cfg.student.options.in_channels));
@@ -72,14 +75,16 @@ int main(int argc, char** argv) {
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
   std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
   std::vector<std::string> overrides;
+  bool no_strict = false;
   app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
-  app.add_option("CHECKPOINT", checkpoint, "nkd checkpoint: training (plain or distillation) or student-only")
-      ->required();
+  app.add_option("CHECKPOINT", checkpoint, ".safetensors or .pth/.pt (nkd, mmcls or torchvision names)")->required();
   app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
   app.add_option("--topk", topk, "comma-separated k values (default 1,5)");
   app.add_option("--out", out, "write per-image top-5 classes and scores to this CSV file");
   app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto");
+  app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
   CLI11_PARSE(app, argc, argv);
-  return nkd::apps::run_main("nkd_eval", [&] { return run(config_path, checkpoint, overrides, topk, out, device); });
+  return nkd::apps::run_main(
+      "nkd_eval", [&] { return run(config_path, checkpoint, overrides, topk, out, device, !no_strict); });
 }

@@ -1,20 +1,24 @@
 // nkd_transfer: turns a distillation checkpoint into a plain student checkpoint, as cls_KD's
 // pth_transfer.py (NKD_SPEC.md 7): keeps the student.* weights with the prefix removed (the mmcls
 // ImageClassifier names), drops the optimizer state, the teacher and the loss parameters, keeps
-// the metadata.
+// the metadata. --format pth writes an mmcls checkpoint instead ({'state_dict': ..., 'meta': {}},
+// torch.load(weights_only=True) reads it), to take the student back into PyTorch.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "apps/common/cli.h"
 #include "engine/check.h"
+#include "layers/pth.h"
 #include "layers/safetensors.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"nkd_transfer: keep only the student of a distillation checkpoint (cls_KD pth_transfer.py)"};
-  std::string dis_path, output_path;
+  std::string dis_path, output_path, format = "safetensors";
   app.add_option("--dis-path", dis_path, "distillation checkpoint (e.g. work_dirs/x/latest.safetensors)")->required();
   app.add_option("--output-path", output_path, "where to write the student checkpoint")->required();
+  app.add_option("--format", format, "safetensors (default) or pth (an mmcls torch.save checkpoint)")
+      ->check(CLI::IsMember({"safetensors", "pth"}));
   CLI11_PARSE(app, argc, argv);
   return nkd::apps::run_main("nkd_transfer", [&] {
     nkd::layers::Safetensors in = nkd::layers::load_safetensors(dis_path);
@@ -27,7 +31,13 @@ int main(int argc, char** argv) {
     NKD_CHECK(!student.empty(), "'", dis_path, "' holds no student.* weights (is it already a plain checkpoint?)");
     in.metadata["kind"] = "classifier";
     in.metadata["transferred_from"] = dis_path;
-    nkd::layers::save_safetensors(output_path, student, in.metadata);
+    if (format == "pth") {
+      nkd::layers::PthWriteOptions options;
+      options.mmcls_layout = true;  // {'state_dict': ..., 'meta': {}}, as mmcls saves
+      nkd::layers::save_pth(output_path, student, options);
+    } else {
+      nkd::layers::save_safetensors(output_path, student, in.metadata);
+    }
     std::cout << "nkd_transfer: wrote " << output_path << ": " << student.size() << " student tensors kept, "
               << dropped << " teacher/loss/optimizer tensors dropped" << std::endl;
     return 0;

@@ -1,0 +1,66 @@
+// nkd_transfer --format pth against PyTorch (label parity; skipped when /usr/bin/python3 cannot
+// import torchvision): the student .pth of a resnet18 distillation checkpoint loads with
+// torch.load(weights_only=True), and torchvision's resnet18 accepts its state dict (renamed back:
+// backbone. dropped, head.fc. -> fc.) with load_state_dict(strict=True), values unchanged.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "layers/safetensors.h"
+#include "nets/classifier.h"
+#include "tests/apps/app_test_util.h"
+#include "tests/parity/torch_available.h"
+
+namespace nkd::apps {
+namespace {
+
+bool torchvision_available() {
+  std::string cmd = nkd::testing::kPython;
+  cmd += " -c 'import torch, torchvision' > /dev/null 2>&1";
+  return std::system(cmd.c_str()) == 0;
+}
+
+const char* kScript = R"(import sys, torch, torchvision
+ck = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
+assert set(ck.keys()) == {'state_dict', 'meta'}, ck.keys()
+sd = {}
+for k, v in ck['state_dict'].items():
+    sd[k[len('backbone.'):] if k.startswith('backbone.') else k.replace('head.fc.', 'fc.')] = v
+net = torchvision.models.resnet18(num_classes=10)
+net.load_state_dict(sd, strict=True)
+w = net.state_dict()['conv1.weight'].flatten()[:4].tolist()
+print('first', ' '.join('%.9g' % x for x in w))
+)";
+
+TEST(PthAppsParity, TorchvisionAcceptsTransferredStudent) {
+  if (!torchvision_available()) GTEST_SKIP() << nkd::testing::kPython << " cannot import torchvision; skipping";
+  testing::TempDir dir;
+  auto student = nets::build_net("resnet18", {.num_classes = 10}, 5);
+  auto teacher = nets::build_net("resnet18", {.num_classes = 10}, 6);
+  layers::NamedTensors ck;
+  for (const auto& [k, v] : student->state_dict()) ck.emplace_back("student." + k, v);
+  for (const auto& [k, v] : teacher->state_dict()) ck.emplace_back("teacher." + k, v);
+  layers::save_safetensors(dir / "dis.safetensors", ck, {});
+  std::string out, cmd = NKD_TRANSFER_BIN;
+  cmd += " --format pth --dis-path ";
+  cmd += dir / "dis.safetensors";
+  cmd += " --output-path ";
+  cmd += dir / "student.pth";
+  ASSERT_EQ(testing::run(cmd, &out), 0) << out;
+  testing::write_text(dir / "check.py", kScript);
+  cmd = nkd::testing::kPython;
+  cmd += " ";
+  cmd += dir / "check.py";
+  cmd += " ";
+  cmd += dir / "student.pth";
+  ASSERT_EQ(testing::run(cmd, &out), 0) << out;
+  const Tensor w = student->state_dict().front().second.contiguous();
+  const float* p = static_cast<const float*>(w.raw_data());
+  char expect[128];
+  std::snprintf(expect, sizeof expect, "first %.9g %.9g %.9g %.9g", p[0], p[1], p[2], p[3]);
+  EXPECT_NE(out.find(expect), std::string::npos) << out << " (expected " << expect << ")";
+}
+
+}  // namespace
+}  // namespace nkd::apps
