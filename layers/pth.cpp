@@ -120,6 +120,12 @@ class ZipWriter {
 }  // namespace
 
 PthCheckpoint parse_pth(const uint8_t* data, size_t size, const std::string& origin) {
+  // torch.save before 1.6 wrote a bare pickle stream (PROTO opcode 0x80 first), not a zip.
+  if (size >= 2 && data[0] == 0x80 && data[1] <= 5) {
+    throw Error(cat("pth ", origin, ": legacy (pre-1.6) torch.save format, which nkd does not read; ",
+                    "convert it with PyTorch >= 1.6: python3 -c \"import torch; ",
+                    "torch.save(torch.load('in.pth', map_location='cpu'), 'out.pth')\""));
+  }
   const ZipReader zip(data, size, origin);
   const ZipEntry* pkl = nullptr;
   for (const ZipEntry& e : zip.entries()) {

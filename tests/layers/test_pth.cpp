@@ -130,6 +130,8 @@ TEST(Pth, ReadsMetaAndParameterAndHalf) {
 
 TEST(Pth, MalformedZipsAreRejected) {
   const std::string file = serialize_pth(sample());
+  // A pre-1.6 torch.save file is a bare pickle stream: refused with the conversion command.
+  expect_error([&] { parse(std::string("\x80\x02\x8a\x0alegacy", 11)); }, "legacy (pre-1.6) torch.save format");
   expect_error([&] { parse(file.substr(0, file.size() / 2)); }, "no end of central directory");
   expect_error([&] { parse(file.substr(0, 10)); }, "too short");
   std::string bad = file;

@@ -1,0 +1,22 @@
+// libFuzzer target for the checkpoint readers: the first input byte picks the reader (.pth zip +
+// restricted unpickler, or safetensors), the rest is the file. A reader may throw nkd::Error on
+// malformed input; anything else (a crash, a sanitizer report, another exception) is a finding.
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/check.h"
+#include "layers/pth.h"
+#include "layers/safetensors.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  try {
+    if (data[0] & 1) {
+      nkd::layers::parse_pth(data + 1, size - 1, "fuzz");
+    } else {
+      nkd::layers::parse_safetensors(data + 1, size - 1, "fuzz");
+    }
+  } catch (const nkd::Error&) {
+  }
+  return 0;
+}
