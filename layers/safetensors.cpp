@@ -68,6 +68,8 @@ json parse_header(const uint8_t* p, size_t len, const std::string& origin) {
     h = json::parse(p, p + len, cb);
   } catch (const json::parse_error& e) {
     fail(origin, "invalid JSON header at byte " + std::to_string(8 + e.byte - 1) + ": " + e.what());
+  } catch (const json::exception& e) {  // e.g. out_of_range 406: a number literal that overflows
+    fail(origin, std::string("invalid JSON header: ") + e.what());
   }
   if (!duplicate.empty()) fail(origin, "duplicate tensor name '" + duplicate + "' in the header");
   if (!h.is_object()) fail(origin, "header at byte 8 is not a JSON object");

@@ -94,6 +94,8 @@ TEST(Safetensors, RejectsMalformedFilesWithAClearMessage) {
   expect_rejected(with_header(ok, 8, int64_t{1} << 40), "exceeds the 100 MB limit");
   expect_rejected(with_header(R"({"t":{"dtype":"F32",)", 8), "invalid JSON header at byte");
   expect_rejected(with_header("[1, 2]", 0), "not a JSON object");
+  // Found by libFuzzer: a number literal that overflows threw nlohmann's out_of_range past the reader.
+  expect_rejected(with_header(R"({"t":6666666666.6666666E69910})", 0), "invalid JSON header");
   expect_rejected(with_header(R"({"t":{"dtype":"Q8","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype 'Q8'");
   expect_rejected(with_header(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes");
   expect_rejected(with_header(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "out of range");
