@@ -17,6 +17,7 @@
 #include <omp.h>
 #endif
 
+#include "apps/bench/torch_peer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
@@ -85,25 +86,11 @@ Timing time_nkd(const std::string& name, const Settings& s) {
 // tools/bench_models_torch.py; empty when PyTorch is unavailable or the script fails.
 std::map<std::string, Timing> time_torch(const Settings& s) {
   std::map<std::string, Timing> out;
-  if (std::system("/usr/bin/python3 -c 'import torch, torchvision' > /dev/null 2>&1") != 0) {
-    std::cerr << "torchvision not importable by /usr/bin/python3: no PyTorch column\n";
-    return out;
-  }
   const json spec = {{"nets", s.nets}, {"batch", s.batch}, {"size", s.size}, {"threads", s.threads},
                      {"runs", s.runs}, {"warmup", s.warmup}};
-  const std::string cmd = std::string("/usr/bin/python3 ") + NKD_SOURCE_DIR + "/tools/bench_models_torch.py '" +
-                          spec.dump() + "'";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return out;
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-  if (pclose(pipe) != 0) {
-    std::cerr << "failed: " << cmd << "\n";
-    return out;
-  }
-  const json r = json::parse(text);
-  std::cerr << "PyTorch " << r["torch"].get<std::string>() << ", " << r["threads"].get<int>() << " threads\n";
+  const std::optional<json> peer = run_torch_peer("bench_models_torch.py", spec, "torch, torchvision");
+  if (!peer) return out;
+  const json& r = *peer;
   for (const json& e : r["results"])
     out[e["name"].get<std::string>()] = {e["train_ms"].get<double>(), e["infer_ms"].get<double>()};
   return out;

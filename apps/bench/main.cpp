@@ -17,6 +17,7 @@
 #endif
 
 #include "apps/bench/bench_models.h"
+#include "apps/bench/torch_peer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/conv.h"
@@ -102,27 +103,13 @@ Timing time_nkd(const ConvShape& sh, int runs, int warmup) {
 // Runs tools/bench_conv_torch.py; empty map when PyTorch is unavailable or the script fails.
 std::map<std::string, Timing> time_torch(int runs, int warmup, int threads) {
   std::map<std::string, Timing> out;
-  if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
-    std::cerr << "PyTorch not importable by /usr/bin/python3: no PyTorch column\n";
-    return out;
-  }
   json spec = {{"runs", runs}, {"warmup", warmup}, {"threads", threads}, {"shapes", json::array()}};
   for (const ConvShape& s : kShapes)
     spec["shapes"].push_back({{"name", s.name}, {"n", s.n}, {"c", s.c}, {"h", s.h}, {"w", s.w}, {"k", s.k},
                               {"r", s.r}, {"s", s.s}, {"stride", s.stride}, {"pad", s.pad}, {"groups", s.groups}});
-  const std::string cmd = std::string("/usr/bin/python3 ") + NKD_SOURCE_DIR + "/tools/bench_conv_torch.py '" +
-                          spec.dump() + "'";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return out;
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
-  if (pclose(pipe) != 0) {
-    std::cerr << "failed: " << cmd << "\n";
-    return out;
-  }
-  const json r = json::parse(text);
-  std::cerr << "PyTorch " << r["torch"].get<std::string>() << ", " << r["threads"].get<int>() << " threads\n";
+  const std::optional<json> peer = run_torch_peer("bench_conv_torch.py", spec, "torch");
+  if (!peer) return out;
+  const json& r = *peer;
   for (const json& e : r["results"])
     out[e["name"].get<std::string>()] = {e["fwd_ms"].get<double>(), e["bwd_ms"].get<double>(),
                                          e["bwd_data_ms"].get<double>(), e["bwd_weight_ms"].get<double>()};

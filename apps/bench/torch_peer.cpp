@@ -1,0 +1,34 @@
+// Runs a PyTorch timing script and reads its JSON output.
+#include "apps/bench/torch_peer.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace nkd::apps {
+
+std::optional<nlohmann::json> run_torch_peer(const std::string& script, const nlohmann::json& spec,
+                                             const std::string& modules) {
+  const std::string check = "/usr/bin/python3 -c 'import " + modules + "' > /dev/null 2>&1";
+  if (std::system(check.c_str()) != 0) {
+    std::cerr << modules << " not importable by /usr/bin/python3: no PyTorch column\n";
+    return std::nullopt;
+  }
+  std::string cmd = "/usr/bin/python3 ";
+  cmd += NKD_SOURCE_DIR;
+  cmd += "/tools/" + script + " '" + spec.dump() + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) text.append(buf, n);
+  if (pclose(pipe) != 0) {
+    std::cerr << "failed: " << cmd << "\n";
+    return std::nullopt;
+  }
+  nlohmann::json r = nlohmann::json::parse(text);
+  std::cerr << "PyTorch " << r["torch"].get<std::string>() << ", " << r["threads"].get<int>() << " threads\n";
+  return r;
+}
+
+}  // namespace nkd::apps
