@@ -1,10 +1,13 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """PyTorch peer of `nkd_bench model` (apps/bench/bench_models.cpp): times a training step (forward,
 cross entropy, backward, SGD with momentum 0.9 and weight decay 1e-4) and an inference forward (eval,
-no grad) of the torchvision models, float32 on the CPU, at the settings given as JSON in argv[1]:
-  {"nets": ["resnet18", ...], "batch": 16, "size": 224, "threads": 2, "runs": 5, "warmup": 1}
+no grad) of the torchvision models, float32, at the settings given as JSON in argv[1]:
+  {"nets": ["resnet18", ...], "batch": 16, "size": 224, "threads": 2, "runs": 5, "warmup": 1,
+   "device": "cpu"|"cuda"}
+On "cuda": CUDA-event timing, TF32 off, cudnn.benchmark on, the peak memory of the training step
+("peak_mib"), and a second run in channels_last + bf16 autocast ("amp_train_ms", "amp_infer_ms").
 mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
-mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms"}]}.
+mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms", ...}]}.
 """
 import json
 import statistics
@@ -42,45 +45,84 @@ def build(name):
             "shufflenet_v2": tvm.shufflenet_v2_x1_0}[name]()
 
 
-def median_ms(fn, runs, warmup):
+def median_ms(fn, runs, warmup, cuda):
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
+        if cuda:
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            times.append(start.elapsed_time(stop))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 
-def bench(name, spec):
-    model = build(name)
-    x = torch.randn(spec["batch"], 3, spec["size"], spec["size"])
-    labels = torch.arange(spec["batch"]) * 37 % 1000
+def run(name, spec, dev, amp):
+    model = build(name).to(dev)
+    x = torch.randn(spec["batch"], 3, spec["size"], spec["size"], device=dev)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    labels = (torch.arange(spec["batch"]) * 37 % 1000).to(dev)
     sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    cuda = dev.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
 
     def train_step():
         sgd.zero_grad()
-        F.cross_entropy(model(x), labels).backward()
+        with autocast:
+            loss = F.cross_entropy(model(x), labels)
+        loss.backward()
         sgd.step()
 
+    def infer():
+        with autocast:
+            model(x)
+
     model.train()
-    train = median_ms(train_step, spec["runs"], spec["warmup"])
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    train = median_ms(train_step, spec["runs"], spec["warmup"], cuda)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else 0.0
     model.eval()
     with torch.no_grad():
-        infer = median_ms(lambda: model(x), spec["runs"], spec["warmup"])
-    return {"name": name, "train_ms": train, "infer_ms": infer}
+        inference = median_ms(infer, spec["runs"], spec["warmup"], cuda)
+    del model, sgd
+    if cuda:
+        torch.cuda.empty_cache()
+    return train, inference, peak
+
+
+def bench(name, spec):
+    dev = torch.device(spec.get("device", "cpu"))
+    train, infer, peak = run(name, spec, dev, False)
+    result = {"name": name, "train_ms": train, "infer_ms": infer}
+    if dev.type == "cuda":
+        amp_train, amp_infer, _ = run(name, spec, dev, True)
+        result.update(peak_mib=peak, amp_train_ms=amp_train, amp_infer_ms=amp_infer)
+    return result
 
 
 def main():
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(spec["threads"])
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(0)
     results = []
     for name in spec["nets"]:
         print("torch:", name, file=sys.stderr, flush=True)
         results.append(bench(name, spec))
-    json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
+    on = " on " + torch.cuda.get_device_name() if spec.get("device") == "cuda" else ""
+    json.dump({"torch": torch.__version__ + on, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
     sys.stdout.write("\n")
 
 

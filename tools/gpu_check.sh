@@ -2,8 +2,9 @@
 # The project's one-command GPU check (see docs/GPU.md). Two modes:
 #   tools/gpu_check.sh --prepare [BUILD_DIR]   on the CPU machine: build BUILD_DIR (default build-gpu)
 #                                             for sm_90 and copy the non-CUDA runtime libraries into it
-#   tools/gpu_check.sh OUT_DIR [BUILD_DIR]     on the GPU machine: environment, ctest -L gpu,
-#                                             compute-sanitizer; logs and summary.txt go to OUT_DIR
+#   tools/gpu_check.sh OUT_DIR [BUILD_DIR]     on the GPU machine: environment, ctest -L gpu, the GPU
+#                                             benchmarks next to PyTorch, compute-sanitizer; logs and
+#                                             summary.txt (with the benchmark tables) go to OUT_DIR
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,31 +15,35 @@ usage() { sed -n '2,6p' "$0"; exit 2; }
 [[ $# -ge 1 ]] || usage
 
 # ---------------------------------------------------------------- prepare (CPU machine)
-runtime_libs() {  # the non-CUDA shared libraries a GPU machine may lack
-  echo libopenblas.so.0 libgfortran.so.5 libquadmath.so.0 libgomp.so.1
+# The shared libraries the built programs need, less those every Linux has (glibc, libstdc++,
+# libgcc_s) and the CUDA ones the GPU machine brings (toolkit / pip wheels): OpenBLAS, gfortran,
+# gomp, libjpeg, libpng, toml++, ... are copied into BUILD/lib.
+runtime_libs() {
+  local build=$1
+  find "$build" -type f \( -name 'libnkd_*.so*' -o -perm -u+x \) ! -path '*/CMakeFiles/*' ! -path '*/lib/*' \
+    -exec sh -c 'file -b "$1" | grep -q ELF && ldd "$1"' _ {} \; 2>/dev/null |
+    awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' |
+    grep -vE '^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux[^ ]*)\.so|^lib(cuda|cudart|cublas|cublasLt|cudnn[a-z_]*|nccl|nvrtc|nvJitLink)\.so|/build' |
+    sort -u
 }
 
 prepare() {
   local build="${1:-$ROOT/build-gpu}"
+  # MPI off: the GPU machine's MPI (if any) need not match Debian's; NCCL bootstraps without it.
   cmake -S "$ROOT" -B "$build" -G Ninja -DNKD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON || exit 1
+    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON || exit 1
   # -k 0: a broken target elsewhere in the tree must not stop the GPU tests from building.
   # shellcheck disable=SC2086  # NKD_GPU_TARGETS is a list of targets
   ninja -C "$build" -k 0 ${NKD_GPU_TARGETS:-} || echo "gpu_check: some targets failed to build" >&2
   [[ -x "$build/tests/test_cuda" ]] || { echo "gpu_check: tests/test_cuda was not built" >&2; exit 1; }
   mkdir -p "$build/lib"
-  local engine_so
-  engine_so=$(find "$build/engine" -maxdepth 1 -name 'libnkd_engine.so*' | head -1)
-  for name in $(runtime_libs); do
-    local path
-    path=$(ldd "${engine_so:-$build/tests/test_cuda}" "$build/tests/test_cuda" |
-           awk -v n="$name" '$1 == n { print $3; exit }')
-    [[ -n "$path" ]] && cp -L "$path" "$build/lib/$name" && echo "copied $path"
+  runtime_libs "$build" | while read -r name path; do
+    cp -L "$path" "$build/lib/$name" && echo "copied $path"
   done
-  find "$build" -type f \( -name 'libnkd_*.so*' -o -path "$build/tests/*" -name 'test_*' -perm -u+x \) \
-    ! -path '*/CMakeFiles/*' -exec strip --strip-unneeded {} +
+  find "$build" -type f \( -name 'libnkd_*.so*' -o -perm -u+x \) ! -path '*/CMakeFiles/*' ! -path '*/lib/*' \
+    -exec sh -c 'file -b "$1" | grep -q ELF && strip --strip-unneeded "$1"' _ {} \;
   rm -rf "$build/CMakeFiles/CheckCUDA" "$build"/CMakeFiles/*/CompilerIdCUDA/tmp  # configure leftovers
-  echo "glibc needed: $(objdump -T "$build/tests/test_cuda" "${engine_so:-$build/tests/test_cuda}" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+  echo "glibc needed: $(find "$build" -type f -perm -u+x ! -path '*/CMakeFiles/*' -exec objdump -T {} + 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   echo "size without objects: $(du -sh --exclude='*.o' "$build" | cut -f1)"
 }
 
@@ -167,14 +172,22 @@ main() {
   why=$("$BUILD/tests/test_cuda" --gtest_filter='CudaAllocator.StatsFollowAllocations' 2>&1 |
         grep -A1 ': Skipped' | tail -1)
   note "GPU usable by nkd: ${why:+no, }${why:-yes}"
-  step ctest_gpu 200 ctest --test-dir "$BUILD" -L gpu --timeout 90 -j8 --output-on-failure
+  step ctest_gpu 170 ctest --test-dir "$BUILD" -L gpu --timeout 90 -j8 --output-on-failure
   note "ctest -L gpu: $(ctest_counts "$OUT/ctest_gpu.log")"
+  grep -h 'Failed\|\*\*\*Exception\|Timeout' "$OUT/ctest_gpu.log" | grep -v '^100%\|tests failed' | head -20 |
+    while read -r line; do note "  $line"; done
   grep -h '\[ no CUDA \]\|\[ CUDA    \]' "$OUT/ctest_gpu.log" | sort -u > "$OUT/cuda_coverage.txt"
+  # Benchmarks: nkd next to PyTorch (the machine's python3) on the same GPU; tables into the summary.
+  export NKD_TORCH_PYTHON=${NKD_TORCH_PYTHON:-python3} NKD_SOURCE_DIR="$ROOT"
+  step bench_gpu_ops 80 "$BUILD/apps/nkd_bench" gpu-ops --batch 64 --runs 20 --warmup 3
+  step bench_models 150 "$BUILD/apps/nkd_bench" model ${NKD_BENCH_NETS:-resnet50 resnet18 mobilenet_v2} \
+    --device cuda --batch "${NKD_BENCH_BATCH:-128}" --runs 7 --warmup 3
+  # Our kernels and the cuDNN/cuBLAS calls at the op table's small shapes, with plain cudaMalloc.
   # The out-of-memory test is left out: its failing cudaMalloc is an API error to the sanitizer.
-  step memcheck 200 sanitizer --tool memcheck --error-exitcode 99 --leak-check no \
-    "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='-CudaAllocator.OutOfMemory*'
+  step memcheck 100 sanitizer --tool memcheck --error-exitcode 99 --leak-check no \
+    "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='CudaParity.*:CudaCoverage.*:CudaCopy.*:CudaRandom.*:CudaReduce.*:CudaDropout.*'
   note "memcheck: $(grep -h 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -1 || tail -1 "$OUT/memcheck.log")"
-  step racecheck 60 sanitizer --tool racecheck --error-exitcode 99 "$BUILD/tests/test_cuda" \
+  step racecheck 40 sanitizer --tool racecheck --error-exitcode 99 "$BUILD/tests/test_cuda" \
     --gtest_filter='CudaReduce.*' --gtest_brief=1
   note "racecheck: $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' "$OUT/racecheck.log" | tail -1 ||
                      tail -1 "$OUT/racecheck.log")"
@@ -186,6 +199,9 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
+    for bench in bench_gpu_ops bench_models; do
+      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^[A-Z]' "$OUT/$bench.log"; }
+    done
   } > "$OUT/summary.txt"
   echo "================ summary ($OUT/summary.txt)"
   cat "$OUT/summary.txt"

@@ -1,6 +1,8 @@
 // Model benchmark: per net, the median time of a training step (forward, log-softmax cross entropy,
 // backward, SGD update) and of an inference forward (eval mode, no grad) on random 224x224 images,
-// as images/s, with the PyTorch 1.13 torchvision model in the same run, same batch and threads.
+// as images/s, with the PyTorch torchvision model in the same run, same batch and threads. On a GPU
+// (--device cuda) each step is timed with CUDA events, the peak memory of the training step is
+// reported, and PyTorch runs twice: eager F32 (TF32 off, as nkd) and channels_last + bf16 autocast.
 #include "apps/bench/bench_models.h"
 
 #include <algorithm>
@@ -19,6 +21,9 @@
 
 #include "apps/bench/torch_peer.h"
 #include "engine/autograd/grad_mode.h"
+#include "engine/cuda/allocator.h"
+#include "engine/cuda/device.h"
+#include "engine/cuda/timer.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
@@ -37,21 +42,31 @@ struct Settings {
   int64_t batch = 16, size = 224;
   int threads = 2, runs = 5, warmup = 1;
   bool torch = true;
+  Device device = kCPU;
 };
 
 struct Timing {
   double train_ms = 0, infer_ms = 0;  // medians
+  double peak_mib = 0;                // GPU only: peak memory of the training step
+  double amp_train_ms = 0, amp_infer_ms = 0;  // PyTorch on GPU: channels_last + bf16 autocast
 };
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// On a GPU the time of the work fn() queued on the compute stream (CUDA events), else wall time.
 template <typename Fn>
-double median_ms(int runs, int warmup, Fn&& fn) {
+double median_ms(int runs, int warmup, Device device, Fn&& fn) {
   for (int i = 0; i < warmup; ++i) fn();
   std::vector<double> t;
   for (int i = 0; i < runs; ++i) {
+    if (device.is_cuda()) {
+      cuda::StreamTimer timer(device);
+      fn();
+      t.push_back(timer.stop_ms());
+      continue;
+    }
     const double t0 = now_ms();
     fn();
     t.push_back(now_ms() - t0);
@@ -62,37 +77,43 @@ double median_ms(int runs, int warmup, Fn&& fn) {
 
 Timing time_nkd(const std::string& name, const Settings& s) {
   const auto net = nets::build_net(name, {.num_classes = 1000}, 0);
+  net->to(s.device);
   Generator gen(1);
-  const Tensor x = randn({s.batch, 3, s.size, s.size}, gen);
+  const Tensor x = randn({s.batch, 3, s.size, s.size}, gen).to(s.device);
   std::vector<int64_t> label_values;
   for (int64_t i = 0; i < s.batch; ++i) label_values.push_back((i * 37) % 1000);
-  const Tensor labels = from_vector(label_values, {s.batch, 1});
+  const Tensor labels = from_vector(label_values, {s.batch, 1}).to(s.device);
   optim::Sgd sgd({{net->parameters()}}, {.lr = 0.01, .momentum = 0.9, .weight_decay = 1e-4});
   Timing t;
   net->train();
-  t.train_ms = median_ms(s.runs, s.warmup, [&] {
+  if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
+  t.train_ms = median_ms(s.runs, s.warmup, s.device, [&] {
     sgd.zero_grad();
     const Tensor logits = net->forward(x);
     const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
     loss.backward();
     sgd.step();
   });
+  if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();
   NoGradGuard no_grad;
-  t.infer_ms = median_ms(s.runs, s.warmup, [&] { const Tensor logits = net->forward(x); });
+  t.infer_ms = median_ms(s.runs, s.warmup, s.device, [&] { const Tensor logits = net->forward(x); });
   return t;
 }
 
 // tools/bench_models_torch.py; empty when PyTorch is unavailable or the script fails.
 std::map<std::string, Timing> time_torch(const Settings& s) {
   std::map<std::string, Timing> out;
-  const json spec = {{"nets", s.nets}, {"batch", s.batch}, {"size", s.size}, {"threads", s.threads},
-                     {"runs", s.runs}, {"warmup", s.warmup}};
+  const json spec = {{"nets", s.nets},   {"batch", s.batch},   {"size", s.size},
+                     {"threads", s.threads}, {"runs", s.runs}, {"warmup", s.warmup},
+                     {"device", s.device.is_cuda() ? "cuda" : "cpu"}};
   const std::optional<json> peer = run_torch_peer("bench_models_torch.py", spec, "torch, torchvision");
   if (!peer) return out;
   const json& r = *peer;
   for (const json& e : r["results"])
-    out[e["name"].get<std::string>()] = {e["train_ms"].get<double>(), e["infer_ms"].get<double>()};
+    out[e["name"].get<std::string>()] = {e["train_ms"].get<double>(), e["infer_ms"].get<double>(),
+                                         e.value("peak_mib", 0.0), e.value("amp_train_ms", 0.0),
+                                         e.value("amp_infer_ms", 0.0)};
   return out;
 }
 
@@ -108,26 +129,36 @@ std::string ratio(double torch_ms, double nkd_ms) {
   return buf;
 }
 
+std::string mib(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f MiB", v);
+  return buf;
+}
+
 void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::map<std::string, Timing>& torch) {
-  std::cout << "Models, F32, CPU, " << s.threads << " threads, batch " << s.batch << ", " << s.size << "x" << s.size
-            << ", 1000 classes: images/s (median ms of " << s.runs << " runs after " << s.warmup
+  const bool gpu = s.device.is_cuda();
+  std::cout << "Models, F32, " << (gpu ? "GPU (TF32 off)" : "CPU, " + std::to_string(s.threads) + " threads")
+            << ", batch " << s.batch << ", " << s.size << "x" << s.size << ", 1000 classes: images/s (median ms of "
+            << s.runs << " runs after " << s.warmup
             << " warm-up); train step = forward + cross entropy + backward + SGD (momentum, weight decay); "
-               "ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
-            << "| net | nkd train | PyTorch train | ratio | nkd inference | PyTorch inference | ratio |\n"
-            << "|---|---|---|---|---|---|---|\n";
+               "ratio = PyTorch ms / nkd ms (> 1: nkd faster)"
+            << (gpu ? "; peak = peak GPU memory of the training step; PyTorch AMP = channels_last + bf16 autocast" : "")
+            << "\n\n| net | nkd train | PyTorch train | ratio | nkd inference | PyTorch inference | ratio |"
+            << (gpu ? " nkd peak | PyTorch peak | PyTorch AMP train | PyTorch AMP inference |" : "")
+            << "\n|---|---|---|---|---|---|---|" << (gpu ? "---|---|---|---|" : "") << "\n";
   const double b = static_cast<double>(s.batch);
   for (size_t i = 0; i < s.nets.size(); ++i) {
     const auto it = torch.find(s.nets[i]);
-    std::cout << "| " << s.nets[i] << " | " << cell(b, nkd[i].train_ms) << " | ";
-    if (it != torch.end())
-      std::cout << cell(b, it->second.train_ms) << " | " << ratio(it->second.train_ms, nkd[i].train_ms) << " | ";
-    else
-      std::cout << "- | - | ";
-    std::cout << cell(b, nkd[i].infer_ms) << " | ";
-    if (it != torch.end())
-      std::cout << cell(b, it->second.infer_ms) << " | " << ratio(it->second.infer_ms, nkd[i].infer_ms) << " |\n";
-    else
-      std::cout << "- | - |\n";
+    const Timing* pt = it == torch.end() ? nullptr : &it->second;
+    const Timing& mine = nkd[i];
+    std::cout << "| " << s.nets[i] << " | " << cell(b, mine.train_ms) << " | "
+              << (pt ? cell(b, pt->train_ms) + " | " + ratio(pt->train_ms, mine.train_ms) : "- | -") << " | "
+              << cell(b, mine.infer_ms) << " | "
+              << (pt ? cell(b, pt->infer_ms) + " | " + ratio(pt->infer_ms, mine.infer_ms) : "- | -") << " |";
+    if (gpu)
+      std::cout << " " << mib(mine.peak_mib) << " | " << (pt ? mib(pt->peak_mib) : "-") << " | "
+                << (pt ? cell(b, pt->amp_train_ms) : "-") << " | " << (pt ? cell(b, pt->amp_infer_ms) : "-") << " |";
+    std::cout << "\n";
   }
 }
 
@@ -141,6 +172,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--runs" && has_value) s.runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") s.torch = false;
+    else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
     else return false;
   }
@@ -155,8 +187,12 @@ int bench_models(int argc, char** argv) {
   Settings s;
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench model [names...] [--batch N] [--size N] [--threads N] [--runs N] "
-                 "[--warmup N] [--no-torch]\n";
+                 "[--warmup N] [--no-torch] [--device cpu|cuda]\n";
     return 2;
+  }
+  if (s.device.is_cuda() && !cuda::is_available()) {
+    std::cerr << "nkd_bench model --device cuda: " << cuda::unavailable_reason() << "\n";
+    return 1;
   }
 #ifdef _OPENMP
   omp_set_num_threads(s.threads);

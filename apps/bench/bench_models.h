@@ -1,11 +1,11 @@
-// `nkd_bench model [names...]`: training-step and inference throughput of whole nets (F32, CPU),
+// `nkd_bench model [names...]`: training-step and inference throughput of whole nets (F32, CPU or GPU),
 // next to PyTorch's torchvision models (tools/bench_models_torch.py) measured in the same run.
 #pragma once
 
 namespace nkd::apps {
 
 // argv holds the arguments after "model": [names...] [--batch N] [--size N] [--threads N]
-// [--runs N] [--warmup N] [--no-torch]. Prints a Markdown table; returns the exit code.
+// [--runs N] [--warmup N] [--no-torch] [--device cpu|cuda]. Prints a Markdown table; returns the exit code.
 int bench_models(int argc, char** argv);
 
 }  // namespace nkd::apps

@@ -7,15 +7,22 @@
 
 namespace nkd::apps {
 
+namespace {
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] != '\0' ? v : fallback;
+}
+}  // namespace
+
 std::optional<nlohmann::json> run_torch_peer(const std::string& script, const nlohmann::json& spec,
                                              const std::string& modules) {
-  const std::string check = "/usr/bin/python3 -c 'import " + modules + "' > /dev/null 2>&1";
+  const std::string python = env_or("NKD_TORCH_PYTHON", "/usr/bin/python3");
+  const std::string check = python + " -c 'import " + modules + "' > /dev/null 2>&1";
   if (std::system(check.c_str()) != 0) {
-    std::cerr << modules << " not importable by /usr/bin/python3: no PyTorch column\n";
+    std::cerr << modules << " not importable by " << python << ": no PyTorch column\n";
     return std::nullopt;
   }
-  std::string cmd = "/usr/bin/python3 ";
-  cmd += NKD_SOURCE_DIR;
+  std::string cmd = python + " " + env_or("NKD_SOURCE_DIR", NKD_SOURCE_DIR);
   cmd += "/tools/" + script + " '" + spec.dump() + "'";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return std::nullopt;

@@ -1,5 +1,7 @@
 // The PyTorch peer of the benchmarks: runs a tools/*.py timing script with a JSON spec through
-// Debian's /usr/bin/python3 and returns its JSON result, in the same run as the nkd timings.
+// Debian's /usr/bin/python3 (or $NKD_TORCH_PYTHON; the scripts are looked up under $NKD_SOURCE_DIR/tools
+// when set, else under the source tree nkd was built from) and returns its JSON result, in the same run
+// as the nkd timings.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <optional>
