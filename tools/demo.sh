@@ -4,26 +4,35 @@
 # with NKD and with tf-NKD (configs/fashion_mnist/), and prints a table of top-1 per run and the time.
 # With a GPU it runs the full recipe; without one, a reduced CPU setting (fewer images and epochs,
 # stated in the table's title) that finishes within 15 minutes on 2 cores. NKD_DEMO_FULL=1 forces
-# the full recipe; NKD_DEMO_SEED (default 0) picks the seed.
+# the full recipe; NKD_DEMO_SEEDS (default "0") lists the seeds, each a full set of runs, and the
+# table then adds mean and standard deviation. NKD_DEMO_BIN=path/to/nkd_distill skips the install
+# and the build (the GPU machine: tools/gpu_check.sh's bundle); NKD_DEMO_DATA overrides the
+# dataset folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-tools/install_deps.sh
-# The release preset (CUDA when nvcc is found) where a GPU is present; without a GPU the same
-# Release build without the CUDA sources (preset cpu-only), which builds in a fraction of the time.
 gpu=0
 command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 && gpu=1
-preset=release
-[[ $gpu == 1 ]] || preset=cpu-only
-cmake --preset $preset >/dev/null
-cmake --build --preset $preset --target nkd_distill
-bin=build/$preset/apps/nkd_distill
+if [[ -n "${NKD_DEMO_BIN:-}" ]]; then
+  bin=$NKD_DEMO_BIN
+else
+  tools/install_deps.sh
+  # The release preset (CUDA when nvcc is found) where a GPU is present; without a GPU the same
+  # Release build without the CUDA sources (preset cpu-only), which builds in a fraction of the time.
+  preset=release
+  [[ $gpu == 1 ]] || preset=cpu-only
+  cmake --preset $preset >/dev/null
+  cmake --build --preset $preset --target nkd_distill
+  bin=build/$preset/apps/nkd_distill
+fi
 build_s=$(( $(date +%s) - start ))
 
 # libgomp's threads spin while waiting by default; with the loader's worker threads on 2 cores
 # that spinning took 3x the step time (measured: teacher 86 -> 246 images/s), so wait passively.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-seed=${NKD_DEMO_SEED:-0}
+seeds=${NKD_DEMO_SEEDS:-${NKD_DEMO_SEED:-0}}
+data_set=()
+[[ -n "${NKD_DEMO_DATA:-}" ]] && data_set=(--set "data.root=\"$(cd "$NKD_DEMO_DATA" && pwd)\"")
 if [[ "${NKD_DEMO_FULL:-0}" == 1 || $gpu == 1 ]]; then
   device=auto
   title="full recipe (60000 train images; teacher 8 epochs, students 6 epochs)"
@@ -38,30 +47,49 @@ else
   student_set=("${common[@]}" --set runner.epochs=${se} --set runner.eval_interval=${se})
 fi
 
-out=work_dirs/fashion_mnist
+out=${NKD_DEMO_OUT:-work_dirs/fashion_mnist}
 rm -rf "$out"
-run() {  # name, extra args...
-  local name=$1; shift
-  echo "=== $name ($(date +%T))"
-  "$bin" "configs/fashion_mnist/$name.toml" --work-dir "$out/$name" --device "$device" --seed "$seed" \
-    "$@" 2>&1 | grep --line-buffered -E '^(Epoch|done|nkd)' || true
-  [[ -f "$out/$name/result.json" ]] || { echo "demo: run $name failed; see $out/$name/*.log" >&2; exit 1; }
+run() {  # seed, name, extra args...
+  local seed=$1 name=$2; shift 2
+  local dir="$out/seed$seed/$name"
+  echo "=== seed $seed: $name ($(date +%T))"
+  # The students' configs name the teacher checkpoint under work_dirs/fashion_mnist/teacher: point
+  # them at this seed's teacher.
+  "$bin" "configs/fashion_mnist/$name.toml" --work-dir "$dir" --device "$device" --seed "$seed" \
+    "${data_set[@]}" "$@" 2>&1 | grep --line-buffered -E '^(Epoch|done|nkd)' || true
+  [[ -f "$dir/result.json" ]] || { echo "demo: run $name (seed $seed) failed; see $dir/*.log" >&2; exit 1; }
 }
-run teacher "${teacher_set[@]}"
-for s in student_ce student_kd student_nkd student_tfnkd; do run "$s" "${student_set[@]}"; done
+for seed in $seeds; do
+  run "$seed" teacher "${teacher_set[@]}"
+  teacher_ckpt=(--set "model.teacher.checkpoint=\"$out/seed$seed/teacher/latest.safetensors\"")
+  for s in student_ce student_kd student_nkd student_tfnkd; do
+    extra=("${student_set[@]}")
+    grep -q with_teacher "configs/fashion_mnist/$s.toml" && extra+=("${teacher_ckpt[@]}")
+    run "$seed" "$s" "${extra[@]}"
+  done
+done
 
 total_s=$(( $(date +%s) - start ))
-python3 - "$out" "$title" "$seed" "$build_s" "$total_s" <<'PY'
-import json, sys
-out, title, seed, build_s, total_s = sys.argv[1:]
+python3 - "$out" "$title" "$build_s" "$total_s" $seeds <<'PY'
+import json, statistics, sys
+out, title, build_s, total_s, *seeds = sys.argv[1:]
 rows = [("teacher", "ResNet-18 x0.25, CE"), ("student_ce", "ResNet-18 x0.125, CE only"),
         ("student_kd", "x0.125, KD (T=4, alpha=0.9)"), ("student_nkd", "x0.125, NKD (T=1, gamma=1.5)"),
         ("student_tfnkd", "x0.125, tf-NKD")]
-print(f"\nFashion-MNIST, {title}, seed {seed}\n")
-print("| run | model / method | top-1 (%) | top-5 (%) | train time (s) |")
-print("|---|---|---|---|---|")
+res = {(n, s): json.load(open(f"{out}/seed{s}/{n}/result.json")) for n, _ in rows for s in seeds}
+print(f"\nFashion-MNIST, {title}, seed(s) {' '.join(seeds)}\n")
+head = "| run | model / method | " + " | ".join(f"top-1 seed {s} (%)" for s in seeds)
+head += " | mean | std |" if len(seeds) > 1 else " | top-5 (%) |"
+print(head + " train time (s) |")
+print("|---|---|" + "---|" * (len(seeds) + 3 if len(seeds) > 1 else 3))
 for name, desc in rows:
-    r = json.load(open(f"{out}/{name}/result.json"))
-    print(f"| {name} | {desc} | {r['top1']:.2f} | {r['top5']:.2f} | {r['train_seconds']:.0f} |")
-print(f"\nbuild {build_s} s, total (install + build + 5 runs) {total_s} s")
+    top1 = [res[name, s]["top1"] for s in seeds]
+    cells = " | ".join(f"{t:.2f}" for t in top1)
+    if len(seeds) > 1:
+        cells += f" | {statistics.mean(top1):.2f} | {statistics.stdev(top1):.2f}"
+    else:
+        cells += f" | {res[name, seeds[0]]['top5']:.2f}"
+    secs = statistics.mean(res[name, s]["train_seconds"] for s in seeds)
+    print(f"| {name} | {desc} | {cells} | {secs:.0f} |")
+print(f"\nbuild {build_s} s, total (install + build + {5 * len(seeds)} runs) {total_s} s")
 PY

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one-command GPU check (see docs/GPU.md). Two modes:
 #   tools/gpu_check.sh --prepare [BUILD_DIR]   on the CPU machine: build BUILD_DIR (default build-gpu)
-#                                             for sm_90 and copy the non-CUDA runtime libraries into it
+#                                             for sm_90 and pack it with its non-CUDA runtime libraries
+#                                             and Fashion-MNIST into gpu-bundle/ (carry that folder)
 #   tools/gpu_check.sh OUT_DIR [BUILD_DIR]     on the GPU machine: environment, ctest -L gpu, the GPU
 #                                             benchmarks next to PyTorch, compute-sanitizer; logs and
 #                                             summary.txt (with the benchmark tables) go to OUT_DIR
@@ -27,8 +28,12 @@ runtime_libs() {
     sort -u
 }
 
+# Builds BUILD (default build-gpu) for sm_90, then packs what the GPU machine needs into
+# gpu-bundle/ (ignored by git; carried to the GPU machine with `carry: ["gpu-bundle"]`):
+# nkd-gpu.tar.gz = BUILD without objects, binaries stripped, runtime libraries in lib/; and a copy
+# of Fashion-MNIST for the GPU demo. Everything carried must stay under 64 MiB.
 prepare() {
-  local build="${1:-$ROOT/build-gpu}"
+  local build="${1:-$ROOT/build-gpu}" bundle="$ROOT/gpu-bundle"
   # MPI off: the GPU machine's MPI (if any) need not match Debian's; NCCL bootstraps without it.
   cmake -S "$ROOT" -B "$build" -G Ninja -DNKD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON || exit 1
@@ -36,15 +41,27 @@ prepare() {
   # shellcheck disable=SC2086  # NKD_GPU_TARGETS is a list of targets
   ninja -C "$build" -k 0 ${NKD_GPU_TARGETS:-} || echo "gpu_check: some targets failed to build" >&2
   [[ -x "$build/tests/test_cuda" ]] || { echo "gpu_check: tests/test_cuda was not built" >&2; exit 1; }
-  mkdir -p "$build/lib"
+  local stage
+  stage=$(mktemp -d)/build-gpu
+  mkdir -p "$stage"
+  tar -C "$build" --exclude='*.o' --exclude='*.a' --exclude='.ninja_*' --exclude='./Testing' \
+    --exclude='./gpu_out*' -cf - . | tar -C "$stage" -xf -
+  mkdir -p "$stage/lib"
   runtime_libs "$build" | while read -r name path; do
-    cp -L "$path" "$build/lib/$name" && echo "copied $path"
+    cp -L "$path" "$stage/lib/$name" && echo "copied $path"
   done
-  find "$build" -type f \( -name 'libnkd_*.so*' -o -perm -u+x \) ! -path '*/CMakeFiles/*' ! -path '*/lib/*' \
+  find "$stage" -type f \( -name 'libnkd_*.so*' -o -perm -u+x \) ! -path '*/CMakeFiles/*' ! -path '*/lib/*' \
     -exec sh -c 'file -b "$1" | grep -q ELF && strip --strip-unneeded "$1"' _ {} \;
-  rm -rf "$build/CMakeFiles/CheckCUDA" "$build"/CMakeFiles/*/CompilerIdCUDA/tmp  # configure leftovers
-  echo "glibc needed: $(find "$build" -type f -perm -u+x ! -path '*/CMakeFiles/*' -exec objdump -T {} + 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
-  echo "size without objects: $(du -sh --exclude='*.o' "$build" | cut -f1)"
+  rm -rf "$stage/CMakeFiles/CheckCUDA" "$stage"/CMakeFiles/*/CompilerIdCUDA/tmp  # configure leftovers
+  echo "glibc needed: $(find "$stage" -type f -perm -u+x ! -path '*/CMakeFiles/*' -exec objdump -T {} + 2>/dev/null |
+                         grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+  echo "unpacked size: $(du -sh "$stage" | cut -f1)"
+  mkdir -p "$bundle"
+  tar -C "$(dirname "$stage")" -czf "$bundle/nkd-gpu.tar.gz" build-gpu
+  rm -rf "$(dirname "$stage")"
+  local fm=/usr/share/datasets/fashion-mnist
+  [[ -d "$fm" ]] && mkdir -p "$bundle/fashion-mnist" && cp -u "$fm"/*.gz "$bundle/fashion-mnist/"
+  echo "bundle: $(du -sh "$bundle" | cut -f1) in $bundle (carry it; the tree adds $(git -C "$ROOT" ls-files -z | du -ch --files0-from=- | tail -1 | cut -f1))"
 }
 
 if [[ "$1" == "--prepare" ]]; then
@@ -54,6 +71,9 @@ fi
 
 # ---------------------------------------------------------------- check (GPU machine)
 OUT="$(mkdir -p "$1" && cd "$1" && pwd)"
+if [[ -z "${2:-}" && ! -d "$ROOT/build-gpu" && -f "$ROOT/gpu-bundle/nkd-gpu.tar.gz" ]]; then
+  tar -C "$ROOT" -xzf "$ROOT/gpu-bundle/nkd-gpu.tar.gz"  # the prepared build, from the carried bundle
+fi
 BUILD="$(cd "${2:-$ROOT/build-gpu}" 2>/dev/null && pwd || echo "${2:-$ROOT/build-gpu}")"
 SUMMARY=()
 note() { SUMMARY+=("$*"); echo "== $*"; }
@@ -182,6 +202,13 @@ main() {
   step bench_gpu_ops 80 "$BUILD/apps/nkd_bench" gpu-ops --batch 64 --runs 20 --warmup 3
   step bench_models 150 "$BUILD/apps/nkd_bench" model ${NKD_BENCH_NETS:-resnet50 resnet18 mobilenet_v2} \
     --device cuda --batch "${NKD_BENCH_BATCH:-128}" --runs 7 --warmup 3
+  # The Fashion-MNIST demo's full recipe on the GPU (tools/demo.sh) for the seeds in
+  # NKD_GPU_DEMO_SEEDS (none: skipped), with the dataset from the bundle.
+  if [[ -n "${NKD_GPU_DEMO_SEEDS:-}" ]]; then
+    step demo "${NKD_GPU_DEMO_S:-240}" env NKD_DEMO_BIN="$BUILD/apps/nkd_distill" NKD_DEMO_FULL=1 \
+      NKD_DEMO_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_DEMO_SEEDS="$NKD_GPU_DEMO_SEEDS" \
+      NKD_DEMO_OUT=/tmp/nkd_demo "$ROOT/tools/demo.sh"
+  fi
   # Our kernels and the cuDNN/cuBLAS calls at the op table's small shapes, with plain cudaMalloc.
   # The out-of-memory test is left out: its failing cudaMalloc is an API error to the sanitizer.
   step memcheck 100 sanitizer --tool memcheck --error-exitcode 99 --leak-check no \
@@ -199,8 +226,8 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models; do
-      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^[A-Z]' "$OUT/$bench.log"; }
+    for bench in bench_gpu_ops bench_models demo; do
+      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"
   echo "================ summary ($OUT/summary.txt)"
