@@ -1,10 +1,13 @@
-// conv2d: argument checks, the output geometry, dtype dispatch to the CPU kernels (conv_cpu.h)
-// and the backward node.
+// conv2d: argument checks, the output geometry, device and dtype dispatch to the CPU kernels
+// (conv_cpu.h) or cuDNN (conv_cuda.h; the bias through batch_norm_cuda.h's channel helpers), and
+// the backward node.
 #include "engine/ops/conv.h"
 
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
+#include "engine/ops/batch_norm_cuda.h"
 #include "engine/ops/conv_cpu.h"
+#include "engine/ops/conv_cuda.h"
 #include "engine/ops/dispatch.h"
 
 namespace nkd::ops {
@@ -15,7 +18,6 @@ using detail::ConvGeom;
 void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
   NKD_CHECK(x.defined() && w.defined(), "conv2d: undefined input or weight");
   common_device("conv2d", {&x, &w, &b});
-  require_cpu("conv2d", {&x, &w, &b});
   NKD_CHECK(x.dtype() == w.dtype() && (!b.defined() || b.dtype() == x.dtype()), "conv2d: dtypes differ: input ",
             describe(x), ", weight ", describe(w), b.defined() ? ", bias " + describe(b) : "");
   NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "conv2d: dtype ", name(x.dtype()),
@@ -55,6 +57,9 @@ Tensor workspace(const ConvGeom& g, TensorOptions options) {
   return empty({detail::conv_workspace_elems(g)}, options);
 }
 
+// y [N, K, P, Q] viewed as [N, K, P Q] for the per-channel bias helpers.
+gpu::BatchNormShape output_channels(const ConvGeom& g) { return {g.n, g.k, g.p * g.q}; }
+
 // y[n,k,p,q] = b[k] + sum_{c', r, s} w[k,c',r,s] x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw],
 // with c = group(k) * C/G + c'. Its gradients, with g = dL/dy:
 //   dx[n,c,h,w]   = sum over (k in group(c), r, s, p, q) reading x[n,c,h,w] of g[n,k,p,q] w[k,c',r,s]
@@ -75,6 +80,14 @@ class Conv2dBackward final : public Node {
     if (needs_input_grad(1)) gw = empty(w.shape(), w.options());
     if (needs_input_grad(2)) gb = empty({geom_.k}, w.options());
     dispatch_float(x.dtype(), "conv2d backward", [&]<typename T>() {
+      if (x.is_cuda()) {
+        const Device d = x.device();
+        const T* dy = gy.data<T>();
+        if (gx.defined()) gpu::conv2d_backward_data<T>(d, geom_, dy, w.data<T>(), gx.data<T>());
+        if (gw.defined()) gpu::conv2d_backward_filter<T>(d, geom_, dy, x.data<T>(), gw.data<T>());
+        if (gb.defined()) gpu::channel_sum<T>(d, output_channels(geom_), dy, gb.data<T>());
+        return;
+      }
       if (gx.defined() || gw.defined()) {
         const Tensor ws = workspace(geom_, x.options());
         detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
@@ -100,6 +113,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
   dispatch_float(x.dtype(), "conv2d", [&]<typename T>() {
+    if (x.is_cuda()) {
+      gpu::conv2d_forward<T>(x.device(), g, xc.data<T>(), wc.data<T>(), y.data<T>());
+      if (bc.defined())
+        gpu::add_channel_bias<T>(x.device(), output_channels(g), y.data<T>(), bc.data<T>());
+      return;
+    }
     const Tensor ws = workspace(g, x.options());
     detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
                                   y.data<T>(), ws.data<T>());

@@ -1,5 +1,6 @@
 // 2-D convolution on NCHW tensors (cross-correlation, as torch.nn.functional.conv2d), with
-// stride, zero padding, dilation and groups. F32 and F64 on the CPU; differentiable in x, w and b.
+// stride, zero padding, dilation and groups. F32 and F64 on the CPU and CUDA (cuDNN); differentiable
+// in x, w and b.
 #pragma once
 #include <cstdint>
 

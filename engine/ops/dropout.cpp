@@ -1,12 +1,12 @@
-// Dropout / drop-path: argument checks, the CPU launch of math::DropoutKernel, and the backward,
+// Dropout / drop-path: argument checks, the launch of math::DropoutKernel on the CPU or the GPU
+// (launch_on: the same functor, so a GPU mask equals the CPU mask bit for bit), and the backward,
 // which recomputes the mask from the saved (seed, stream, first) instead of storing it.
 #include "engine/ops/dropout.h"
 
 #include "engine/autograd/node.h"
-#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
-#include "engine/ops/dispatch.h"
 #include "engine/ops/dropout_math.h"
+#include "engine/ops/shape_dropout_cuda.h"
 
 namespace nkd::ops {
 namespace {
@@ -24,8 +24,8 @@ Tensor apply_mask(const Tensor& x, const MaskSpec& m, const char* op) {
   Tensor y = empty(xc.shape(), xc.options());
   dispatch_float(xc.dtype(), op, [&]<typename T>() {
     const T scale = m.p < 1.0 ? static_cast<T>(1.0 / (1.0 - m.p)) : T(0);
-    cpu::launch(xc.numel(), math::DropoutKernel<T>{m.seed, m.stream, m.first, m.p, scale, m.inner,
-                                                   xc.data<T>(), y.data<T>()});
+    launch_on(y.device(), xc.numel(), math::DropoutKernel<T>{m.seed, m.stream, m.first, m.p, scale,
+                                                             m.inner, xc.data<T>(), y.data<T>()});
   });
   return y;
 }
@@ -55,7 +55,6 @@ Tensor masked(const Tensor& x, MaskSpec mask, uint64_t draws, Generator& gen, co
 }
 
 void check_args(const Tensor& x, double p, const char* op) {
-  require_cpu(op, {&x});
   NKD_CHECK(p >= 0.0 && p <= 1.0, op, ": probability p must be in [0, 1], got ", p, " for ",
             describe(x));
   NKD_CHECK(is_floating(x.dtype()), op, ": expects a floating tensor, got ", describe(x));

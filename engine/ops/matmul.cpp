@@ -1,5 +1,6 @@
-// matmul, bmm and linear on the CPU: argument checks, the batched OpenBLAS GEMM (strided and
-// transposed views are passed to BLAS in place), and the backward nodes.
+// matmul, bmm and linear: argument checks, the batched GEMM (OpenBLAS on the CPU, cuBLAS /
+// cuBLASLt on CUDA devices through matmul_cuda.h; strided and transposed views are passed to BLAS
+// in place), and the backward nodes (device-independent: they call matmul and sum).
 #include "engine/ops/matmul.h"
 
 #include <algorithm>
@@ -8,7 +9,9 @@
 #include "engine/cpu/blas.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/ops/copy.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/matmul_cuda.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/view.h"
 
@@ -82,10 +85,56 @@ void gemm_batched(const Operand& a, const Operand& b, T* c, int64_t m, int64_t n
                     });
 }
 
+// x's batch dims as one stride (size-1 dims skipped); false when they do not walk the matrices
+// with a single stride (e.g. a broadcast dim outside a real one).
+bool uniform_batch_stride(const Tensor& x, int64_t& stride) {
+  stride = 0;
+  int64_t expected = -1;
+  for (int64_t d = x.ndim() - 3; d >= 0; --d) {
+    if (x.size(d) == 1) continue;
+    if (expected < 0) {
+      stride = x.stride(d);
+    } else if (x.stride(d) != expected) {
+      return false;
+    }
+    expected = x.stride(d) * x.size(d);
+  }
+  return true;
+}
+
+// The CUDA form of gemm_batched: one GEMM when the batch folds into the rows (or is 1), else one
+// strided-batched GEMM; an operand whose batch is not one stride, or is broadcast (stride 0), is
+// made contiguous first. k > 0.
+template <typename T>
+void gemm_batched_cuda(Operand a, Operand b, T* c, int64_t m, int64_t n, int64_t k) {
+  const int64_t nb = numel(Shape(a.t.shape().begin(), a.t.shape().end() - 2));
+  if (nb == 0 || m == 0 || n == 0) return;
+  const Device device = a.t.device();
+  bool b_shared = true;
+  for (int64_t d = 0; d + 2 < b.t.ndim(); ++d)
+    b_shared = b_shared && (b.t.stride(d) == 0 || b.t.size(d) == 1);
+  if (nb == 1 || (b_shared && rows_collapse(a))) {
+    gpu::gemm<T>(device, {a.t.data<T>(), a.trans, a.ld, 0}, {b.t.data<T>(), b.trans, b.ld, 0}, c, nb * m,
+                 n, k, 1, 1.0, 0.0);
+    return;
+  }
+  // The contiguous copies live in a and b until the GEMM is queued (their memory is freed in
+  // stream order after it).
+  const auto batchable = [](Operand& o, int64_t& stride) {
+    if (uniform_batch_stride(o.t, stride) && stride != 0) return;
+    o = Operand{o.t.contiguous(), false, std::max<int64_t>(o.t.size(-1), 1)};
+    stride = o.t.size(-2) * o.t.size(-1);
+  };
+  int64_t sa = 0, sb = 0;
+  batchable(a, sa);
+  batchable(b, sb);
+  gpu::gemm<T>(device, {a.t.data<T>(), a.trans, a.ld, sa}, {b.t.data<T>(), b.trans, b.ld, sb}, c, m, n, k,
+               nb, 1.0, 0.0);
+}
+
 void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   NKD_CHECK(a.defined() && b.defined(), op, ": undefined operand");
   common_device(op, {&a, &b});
-  require_cpu(op, {&a, &b});
   NKD_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: ", describe(a), " and ", describe(b));
   NKD_CHECK(a.dtype() == DType::F32 || a.dtype() == DType::F64, op, ": dtype ", name(a.dtype()),
             " is not supported (expected F32 or F64): ", describe(a));
@@ -112,8 +161,12 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b, const char* op) {
   };
   const Operand oa = blas_operand(a.detach().expand(with(m, k)));
   const Operand ob = blas_operand(b.detach().expand(with(k, n)));
-  Tensor c = empty(with(m, n), a.options());
-  dispatch_float(a.dtype(), op, [&]<typename T>() { gemm_batched<T>(oa, ob, c.data<T>(), m, n, k); });
+  // On the GPU an empty sum (k = 0) is a zero fill, not a GEMM.
+  Tensor c = a.is_cuda() && k == 0 ? zeros(with(m, n), a.options()) : empty(with(m, n), a.options());
+  dispatch_float(a.dtype(), op, [&]<typename T>() {
+    if (!c.is_cuda()) return gemm_batched<T>(oa, ob, c.data<T>(), m, n, k);
+    if (k > 0) gemm_batched_cuda<T>(oa, ob, c.data<T>(), m, n, k);
+  });
   return c;
 }
 
@@ -215,6 +268,28 @@ void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
             describe(w));
 }
 
+// y [rows, out] = x [rows, in] @ w^T (+ b) on the GPU: cuBLASLt's bias epilogue where it applies,
+// else y filled with the bias rows and a GEMM with beta = 1. y is already zero when in = 0.
+void linear_cuda(const Tensor& xc, const Operand& ow, const Tensor& b, const Tensor& y, int64_t rows,
+                 int64_t in, int64_t out) {
+  if (rows == 0 || out == 0) return;
+  const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+  const Device device = xc.device();
+  dispatch_float(xc.dtype(), "linear", [&]<typename T>() {
+    const gpu::GemmOperand xo{xc.data<T>(), false, std::max<int64_t>(in, 1), 0};  // x [rows, in]
+    const gpu::GemmOperand wo{ow.t.data<T>(), ow.trans, ow.ld, 0};                // w [out, in]
+    const gpu::GemmOperand wt{ow.t.data<T>(), !ow.trans, ow.ld, 0};               // w^T [in, out]
+    double beta = 0;
+    if (bc.defined()) {
+      if (in > 0 && gpu::linear_bias<T>(device, xc.data<T>(), wo, bc.data<T>(), y.data<T>(), rows, in, out))
+        return;
+      copy_(y, bc);
+      beta = 1;
+    }
+    if (in > 0) gpu::gemm<T>(device, xo, wt, y.data<T>(), rows, out, in, 1, 1.0, beta);
+  });
+}
+
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
@@ -224,8 +299,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   const Operand ow = blas_operand(w.detach());
   Shape ys = x.shape();
   ys.back() = out;
-  Tensor y = empty(ys, x.options());
-  dispatch_float(x.dtype(), "linear", [&]<typename T>() {
+  Tensor y = x.is_cuda() && in == 0 ? zeros(ys, x.options()) : empty(ys, x.options());
+  if (x.is_cuda()) linear_cuda(xc, ow, b, y, rows, in, out);
+  if (!x.is_cuda()) dispatch_float(x.dtype(), "linear", [&]<typename T>() {
     T* py = y.data<T>();
     T beta = T(0);
     if (b.defined()) {

@@ -13,7 +13,11 @@
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/batch_norm_cuda.h"
+#include "engine/ops/batch_norm_math.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/layer_norm_cuda.h"
+#include "engine/ops/layer_norm_math.h"
 
 namespace nkd::ops {
 namespace {
@@ -96,13 +100,13 @@ void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm
         m = rm[c];
         v = rv[c];
       }
-      const double is = 1.0 / std::sqrt(v + eps);
+      const double is = bn::invstd(v, eps);
       mean[c] = static_cast<T>(m);
       invstd[c] = static_cast<T>(is);
-      const double scale = w ? w[c] * is : is, shift = (b ? double(b[c]) : 0.0) - m * scale;
+      const bn::Affine af = bn::affine(m, is, w, b, c);
       for (int64_t n = 0; n < s.N; ++n) {
         const int64_t o = (n * s.C + c) * s.L;
-        for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(x[o + l] * scale + shift);
+        for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(bn::apply(x[o + l], af));
       }
     }
   });
@@ -140,7 +144,7 @@ void bn_backward(const T* x, const T* g, const NCL& s, bool training, const T* m
       for (int64_t n = 0; n < s.N; ++n) {
         const int64_t o = (n * s.C + c) * s.L;
         for (int64_t l = 0; l < s.L; ++l)
-          gx[o + l] = static_cast<T>(k * (g[o + l] - a - (x[o + l] - m) * is * bx));
+          gx[o + l] = static_cast<T>(bn::grad_x(g[o + l], x[o + l], m, is, k, a, bx));
       }
     }
   });
@@ -168,6 +172,14 @@ class BatchNormBackward final : public Node {
     Tensor gw = needs_input_grad(1) ? empty({s_.C}, x.options()) : Tensor();
     Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
+      if (x.is_cuda()) {
+        const Tensor scratch = empty({3 * s_.C}, {DType::F64, x.device()});  // k, a, bx per channel
+        return gpu::batch_norm_backward<T>(x.device(), {s_.N, s_.C, s_.L}, training_, x.data<T>(),
+                                           g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
+                                           ptr_or_null<T>(w), mut_or_null<T>(gx),
+                                           mut_or_null<T>(gw), mut_or_null<T>(gb),
+                                           scratch.data<double>());
+      }
       bn_backward<T>(x.data<T>(), g.data<T>(), s_, training_, mean_.data<T>(), invstd_.data<T>(),
                      ptr_or_null<T>(w), mut_or_null<T>(gx), mut_or_null<T>(gw), mut_or_null<T>(gb));
     });
@@ -195,12 +207,7 @@ void ln_forward(const T* x, const NCL& s, double eps, const T* w, const T* b, T*
       invstd[r] = static_cast<T>(is);
       const T* xr = x + r * s.L;
       T* yr = y + r * s.L;
-      for (int64_t j = 0; j < s.L; ++j) {
-        double e = (xr[j] - m) * is;
-        if (w) e *= w[j];
-        if (b) e += b[j];
-        yr[j] = static_cast<T>(e);
-      }
+      for (int64_t j = 0; j < s.L; ++j) yr[j] = math::ln_output(xr[j], m, is, w, b, j);
     }
   });
 }
@@ -217,14 +224,12 @@ void ln_backward_x(const T* x, const T* g, const NCL& s, const T* mean, const T*
       const T *xr = x + r * s.L, *gr = g + r * s.L;
       const double m = mean[r], is = invstd[r];
       const Sums e = sums_of(s.L, [=](int64_t j) {
-        const double gh = w ? gr[j] * double(w[j]) : double(gr[j]);
+        const double gh = math::ln_gh(gr[j], w, j);
         return Sums{gh, gh * (xr[j] - m)};
       });
       const double a = e.a / static_cast<double>(s.L), bx = e.b * is / static_cast<double>(s.L);
-      for (int64_t j = 0; j < s.L; ++j) {
-        const double gh = w ? gr[j] * double(w[j]) : double(gr[j]);
-        gx[r * s.L + j] = static_cast<T>(is * (gh - a - (xr[j] - m) * is * bx));
-      }
+      for (int64_t j = 0; j < s.L; ++j)
+        gx[r * s.L + j] = math::ln_grad_x(math::ln_gh(gr[j], w, j), xr[j], m, is, a, bx);
     }
   });
 }
@@ -241,7 +246,7 @@ void ln_backward_params(const T* x, const T* g, const NCL& s, const T* mean, con
       const T *xr = x + r * s.L, *gr = g + r * s.L;
       const double m = mean[r], is = invstd[r];
       for (int64_t j = begin; j < end; ++j) {
-        sw[j - begin] += gr[j] * ((xr[j] - m) * is);
+        sw[j - begin] += gr[j] * math::ln_xhat(xr[j], m, is);
         sb[j - begin] += gr[j];
       }
     }
@@ -274,6 +279,14 @@ class LayerNormBackward final : public Node {
     Tensor gb = needs_input_grad(2) ? empty(ns_, x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean_.data<T>(), *ip = invstd_.data<T>();
+      if (x.is_cuda()) {
+        if (gx.defined())
+          gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
+                                        s_.C, s_.L);
+        gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
+                                           mut_or_null<T>(gb), s_.C, s_.L);
+        return;
+      }
       if (gx.defined()) ln_backward_x<T>(xp, gp, s_, mp, ip, ptr_or_null<T>(w), gx.data<T>());
       if (gw.defined() || gb.defined())
         ln_backward_params<T>(xp, gp, s_, mp, ip, mut_or_null<T>(gw), mut_or_null<T>(gb));
@@ -305,16 +318,41 @@ void update_running(const Tensor& rm, const Tensor& rv, const std::vector<double
     const std::vector<T> old = to_vector<T>(rm);
     std::vector<T> upd(s.C);
     for (int64_t c = 0; c < s.C; ++c)
-      upd[c] = static_cast<T>((1 - momentum) * old[c] + momentum * batch[c]);
+      upd[c] = static_cast<T>(bn::running_mean(old[c], batch[c], momentum));
     copy_(rm, from_vector(upd, {s.C}));
   }
   if (rv.defined()) {
     const std::vector<T> old = to_vector<T>(rv);
     std::vector<T> upd(s.C);
     for (int64_t c = 0; c < s.C; ++c)
-      upd[c] = static_cast<T>((1 - momentum) * old[c] + momentum * batch[s.C + c] * unbias);
+      upd[c] = static_cast<T>(bn::running_var(old[c], batch[s.C + c], unbias, momentum));
     copy_(rv, from_vector(upd, {s.C}));
   }
+}
+
+// The CUDA forward: statistics, y, and (training) the running stats computed into new tensors and
+// copied into running_mean / running_var (copy_ bumps their versions, as on the CPU).
+template <typename T>
+void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const Tensor& bias,
+                    const Tensor& running_mean, const Tensor& running_var,
+                    const BatchNormOptions& o, const NCL& s, const Tensor& y, const Tensor& mean,
+                    const Tensor& invstd) {
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  const Tensor rm = running_mean.defined() ? running_mean.detach().contiguous() : Tensor();
+  const Tensor rv = running_var.defined() ? running_var.detach().contiguous() : Tensor();
+  const bool update = o.training && (rm.defined() || rv.defined());
+  const Tensor rm_new = update && rm.defined() ? empty({s.C}, x.options()) : Tensor();
+  const Tensor rv_new = update && rv.defined() ? empty({s.C}, x.options()) : Tensor();
+  const Tensor scratch = empty({2 * s.C}, {DType::F64, x.device()});  // scale, shift per channel
+  gpu::batch_norm_forward<T>(x.device(), {s.N, s.C, s.L}, o.training, o.eps, o.momentum,
+                             xc.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
+                             mut_or_null<T>(rm_new), mut_or_null<T>(rv_new), ptr_or_null<T>(wc),
+                             ptr_or_null<T>(bc), y.data<T>(), mean.data<T>(), invstd.data<T>(),
+                             scratch.data<double>());
+  if (!update) return;
+  NoGradGuard no_grad;
+  if (rm_new.defined()) copy_(running_mean, rm_new);
+  if (rv_new.defined()) copy_(running_var, rv_new);
 }
 
 }  // namespace
@@ -322,7 +360,8 @@ void update_running(const Tensor& rm, const Tensor& rv, const std::vector<double
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o) {
-  require_cpu("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
+  NKD_CHECK(x.defined(), "batch_norm: undefined input");
+  common_device("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
   NKD_CHECK(x.ndim() >= 2, "batch_norm: expected input [N, C, ...], got ", describe(x));
   check_channel_param(weight, x, "weight");
   check_channel_param(bias, x, "bias");
@@ -341,6 +380,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
+    if (x.is_cuda())
+      return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
     const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
     const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
@@ -357,7 +398,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
-  require_cpu("layer_norm", {&x, &weight, &bias});
+  common_device("layer_norm", {&x, &weight, &bias});
   const Shape& ns = normalized_shape;
   const int64_t k = static_cast<int64_t>(ns.size());
   NKD_CHECK(k >= 1 && k <= x.ndim() && Shape(x.shape().end() - k, x.shape().end()) == ns,
@@ -375,6 +416,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor y = empty(x.shape(), x.options());
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    if (x.is_cuda())
+      return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
+                                        y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
     ln_forward<T>(xc.data<T>(), s, eps, ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(),
                   mean.data<T>(), invstd.data<T>());
   });

@@ -1,120 +1,25 @@
-// Pooling ops (pool.h): argument checks, F32/F64 dispatch, the CPU kernels and the backward node.
-// Forward kernels are NKD_HD functors of the output row index run by cpu::launch; backward kernels
-// scatter into one input plane per task, so no two tasks ever write the same element.
+// Pooling ops (pool.h): argument checks, device and F32/F64 dispatch, and the backward node. The
+// kernels are the NKD_HD functors of pool_kernels.h: on the CPU run by cpu::launch (forwards per
+// output row, backwards per input element, gathering), on CUDA by the launchers of pool_cuda.h.
 #include "engine/ops/pool.h"
 
 #include <algorithm>
-#include <cmath>
 #include <memory>
-#include <type_traits>
 
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
-#include "engine/host_device.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/pool_cuda.h"
+#include "engine/ops/pool_kernels.h"
 
 namespace nkd::ops {
 namespace {
 
+using pool::Geom;
+using pool::Kind;
 template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-
-// One pooling: `planes` = N * C input planes [H, W] map to output planes [P, Q] through windows
-// R x S with stride (sh, sw), padding (ph, pw) and dilation (dh, dw).
-struct Geom {
-  int64_t planes = 0, H = 0, W = 0, P = 1, Q = 1;
-  int64_t R = 1, S = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
-  NKD_HD int64_t in_plane() const { return H * W; }
-  NKD_HD int64_t out_plane() const { return P * Q; }
-};
-
-NKD_HD int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-NKD_HD int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-
-// The input rectangle [h0, h1) x [w0, w1) an average is taken over, and what the sum is divided by.
-struct Window {
-  int64_t h0, h1, w0, w1, divisor;
-};
-
-// avg_pool2d: the window is clipped to the padded input (ceil_mode can run past it), then to the
-// input; count_include_pad divides by the first clipped size, otherwise by the valid count.
-NKD_HD Window avg_window(const Geom& g, int64_t p, int64_t q, bool include_pad) {
-  int64_t h0 = p * g.sh - g.ph, w0 = q * g.sw - g.pw;
-  int64_t h1 = imin(h0 + g.R, g.H + g.ph), w1 = imin(w0 + g.S, g.W + g.pw);
-  const int64_t padded = (h1 - h0) * (w1 - w0);
-  h0 = imax(h0, 0);
-  w0 = imax(w0, 0);
-  h1 = imin(h1, g.H);
-  w1 = imin(w1, g.W);
-  return {h0, h1, w0, w1, include_pad ? padded : (h1 - h0) * (w1 - w0)};
-}
-
-// adaptive_avg_pool2d: rows [floor(p H / P), ceil((p + 1) H / P)), columns likewise.
-NKD_HD Window adaptive_window(const Geom& g, int64_t p, int64_t q) {
-  const int64_t h0 = p * g.H / g.P, h1 = ((p + 1) * g.H + g.P - 1) / g.P;
-  const int64_t w0 = q * g.W / g.Q, w1 = ((q + 1) * g.W + g.Q - 1) / g.Q;
-  return {h0, h1, w0, w1, (h1 - h0) * (w1 - w0)};
-}
-
-// y = the maximum of the dilated window (padding = -inf; NaN wins, as in PyTorch);
-// idx = flat h * W + w of the window's first maximum (skipped when null: no backward).
-// One call computes output row `row` = plane * P + p (integer divisions once per row, not per
-// element).
-template <typename T>
-struct MaxPoolFwd {
-  Geom g;
-  const T* x;    // [planes, H, W]
-  T* y;          // [planes, P, Q]
-  int64_t* idx;  // [planes, P, Q] or null
-  NKD_HD void operator()(int64_t row) const {
-    const int64_t p = row % g.P;
-    const T* xp = x + (row / g.P) * g.in_plane();
-    int64_t h0 = p * g.sh - g.ph;
-    const int64_t h1 = imin(h0 + (g.R - 1) * g.dh + 1, g.H);
-    while (h0 < 0) h0 += g.dh;
-    for (int64_t q = 0; q < g.Q; ++q) {
-      int64_t w0 = q * g.sw - g.pw;
-      const int64_t w1 = imin(w0 + (g.S - 1) * g.dw + 1, g.W);
-      while (w0 < 0) w0 += g.dw;
-      T best = static_cast<T>(-INFINITY);
-      int64_t arg = h0 * g.W + w0;
-      for (int64_t h = h0; h < h1; h += g.dh) {
-        for (int64_t w = w0; w < w1; w += g.dw) {
-          const T v = xp[h * g.W + w];
-          if (v > best || v != v) {
-            best = v;
-            arg = h * g.W + w;
-          }
-        }
-      }
-      y[row * g.Q + q] = best;
-      if (idx) idx[row * g.Q + q] = arg;
-    }
-  }
-};
-
-// y = the window sum divided by the window's divisor (avg_pool2d or adaptive_avg_pool2d), one
-// output row per call as above.
-template <typename T>
-struct AvgPoolFwd {
-  Geom g;
-  bool adaptive, include_pad;
-  const T* x;  // [planes, H, W]
-  T* y;        // [planes, P, Q]
-  NKD_HD void operator()(int64_t row) const {
-    const int64_t p = row % g.P;
-    const T* xp = x + (row / g.P) * g.in_plane();
-    for (int64_t q = 0; q < g.Q; ++q) {
-      const Window wd = adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
-      Acc<T> s = 0;
-      for (int64_t h = wd.h0; h < wd.h1; ++h)
-        for (int64_t w = wd.w0; w < wd.w1; ++w) s += xp[h * g.W + w];
-      y[row * g.Q + q] =
-          wd.divisor > 0 ? static_cast<T>(s / static_cast<Acc<T>>(wd.divisor)) : T(0);
-    }
-  }
-};
+using Acc = pool::Acc<T>;
 
 int64_t plane_grain(const Geom& g) {
   return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.in_plane()));
@@ -124,42 +29,18 @@ int64_t row_grain(const Geom& g, int64_t window) {
   return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, g.Q * window));
 }
 
-enum class Kind { Max, Avg, Adaptive, Global };
-
-// Backward of every pool, one input plane per task (windows overlap, so each task scatters alone).
-//   max:      gx[idx[p, q]] += gy[p, q]                         (the window's first maximum)
-//   avg:      gx[h, w] += gy[p, q] / divisor(p, q)  for (h, w) in window(p, q), padding dropped
-//   adaptive: as avg, with the adaptive windows and divisor = window size
-//   global:   gx[h, w] = gy / (H W)
+// Backward of every pool (pool::PoolBwd): each input element gathers from the output cells whose
+// window holds it.
 template <typename T>
-void pool_backward(Kind kind, const Geom& g, bool include_pad, const T* gy, const int64_t* idx,
-                   T* gx) {
-  cpu::parallel_for(g.planes, plane_grain(g), [=](int64_t b, int64_t e) {
-    for (int64_t plane = b; plane < e; ++plane) {
-      T* gxp = gx + plane * g.in_plane();
-      const T* gp = gy + plane * g.out_plane();
-      if (kind == Kind::Global) {
-        std::fill(gxp, gxp + g.in_plane(), static_cast<T>(gp[0] / static_cast<T>(g.in_plane())));
-        continue;
-      }
-      std::fill(gxp, gxp + g.in_plane(), T(0));
-      if (kind == Kind::Max) {
-        const int64_t* ip = idx + plane * g.out_plane();
-        for (int64_t k = 0; k < g.out_plane(); ++k) gxp[ip[k]] += gp[k];
-        continue;
-      }
-      for (int64_t p = 0; p < g.P; ++p) {
-        for (int64_t q = 0; q < g.Q; ++q) {
-          const Window wd =
-              kind == Kind::Adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
-          if (wd.divisor <= 0) continue;
-          const T v = gp[p * g.Q + q] / static_cast<T>(wd.divisor);
-          for (int64_t h = wd.h0; h < wd.h1; ++h)
-            for (int64_t w = wd.w0; w < wd.w1; ++w) gxp[h * g.W + w] += v;
-        }
-      }
-    }
-  });
+void pool_backward(Kind kind, const Geom& g, bool include_pad, const Tensor& gy, const Tensor& idx,
+                   const Tensor& gx) {
+  const int64_t* ip = idx.defined() ? idx.data<int64_t>() : nullptr;
+  if (gy.is_cuda())
+    return gpu::pool2d_backward<T>(gy.device(), kind, g, include_pad, gy.data<T>(), ip,
+                                   gx.data<T>());
+  const pool::PoolBwd<T> f{kind, g, include_pad, gy.data<T>(), ip, gx.data<T>()};
+  const int64_t window = kind == Kind::Adaptive ? 9 : (g.R / g.sh + 2) * (g.S / g.sw + 2);
+  cpu::launch(g.planes * g.in_plane(), f, std::max<int64_t>(1, cpu::kGrain / window));
 }
 
 class PoolBackward final : public Node {
@@ -179,8 +60,7 @@ class PoolBackward final : public Node {
     const Tensor gy = grads[0].contiguous();
     Tensor gx = empty(in_, gy.options());
     dispatch_float(gy.dtype(), name(), [&]<typename T>() {
-      const int64_t* ip = idx_.defined() ? idx_.data<int64_t>() : nullptr;
-      pool_backward<T>(kind_, g_, include_pad_, gy.data<T>(), ip, gx.data<T>());
+      pool_backward<T>(kind_, g_, include_pad_, gy, idx_, gx);
     });
     return {gx};
   }
@@ -190,11 +70,11 @@ class PoolBackward final : public Node {
   Geom g_;
   Shape in_;  // [N, C, H, W]
   bool include_pad_;
-  Tensor idx_;  // I64 [N, C, P, Q], max pooling only
+  Tensor idx_;  // I64 [N, C, P, Q] on the input's device, max pooling only
 };
 
 Geom input_geom(const Tensor& x, const char* op) {
-  require_cpu(op, {&x});
+  NKD_CHECK(x.defined(), op, ": undefined input");
   NKD_CHECK(x.ndim() == 4, op, ": expected input [N, C, H, W], got ", describe(x));
   NKD_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": empty planes in ", describe(x));
   Geom g;
@@ -240,7 +120,11 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
   Tensor y = empty(out_shape(x, g), x.options());
   const int64_t work = kind == Kind::Adaptive ? (g.H / g.P + 2) * (g.W / g.Q + 2) : g.R * g.S;
   dispatch_float(x.dtype(), op, [&]<typename T>() {
-    const AvgPoolFwd<T> f{g, kind == Kind::Adaptive, include_pad, xc.data<T>(), y.data<T>()};
+    const bool adaptive = kind == Kind::Adaptive;
+    if (x.is_cuda())
+      return gpu::avg_pool2d_forward<T>(x.device(), g, adaptive, include_pad, xc.data<T>(),
+                                        y.data<T>());
+    const pool::AvgPoolFwd<T> f{g, adaptive, include_pad, xc.data<T>(), y.data<T>()};
     cpu::launch(g.planes * g.P, f, row_grain(g, work));
   });
   if (any_requires_grad({x}))
@@ -265,9 +149,12 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   const Tensor xc = x.detach().contiguous();
   const bool grad = any_requires_grad({x});
   Tensor y = empty(out_shape(x, g), x.options());
-  Tensor idx = grad ? empty(y.shape(), {DType::I64, kCPU}) : Tensor();
+  Tensor idx = grad ? empty(y.shape(), {DType::I64, x.device()}) : Tensor();
   dispatch_float(x.dtype(), "max_pool2d", [&]<typename T>() {
-    const MaxPoolFwd<T> f{g, xc.data<T>(), y.data<T>(), grad ? idx.data<int64_t>() : nullptr};
+    int64_t* ip = grad ? idx.data<int64_t>() : nullptr;
+    if (x.is_cuda())
+      return gpu::max_pool2d_forward<T>(x.device(), g, xc.data<T>(), y.data<T>(), ip);
+    const pool::MaxPoolFwd<T> f{g, xc.data<T>(), y.data<T>(), ip};
     cpu::launch(g.planes * g.P, f, row_grain(g, g.R * g.S));
   });
   if (grad) record(std::make_shared<PoolBackward>(Kind::Max, g, x.shape(), false, idx), {x}, {y});
@@ -296,6 +183,8 @@ Tensor global_avg_pool(const Tensor& x) {
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty({x.size(0), x.size(1)}, x.options());
   dispatch_float(x.dtype(), "global_avg_pool", [&]<typename T>() {
+    if (x.is_cuda())
+      return gpu::global_avg_pool_forward<T>(x.device(), g, xc.data<T>(), y.data<T>());
     const T* xp = xc.data<T>();  // [planes, H * W]
     T* yp = y.data<T>();         // [planes]
     const int64_t hw = g.in_plane();

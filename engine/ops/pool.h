@@ -1,6 +1,6 @@
 // Spatial pooling over [N, C, H, W] (PyTorch semantics): max, average, adaptive average and the
-// global average of classifier heads. F32/F64, CPU; x may be any strided view (it is read through a
-// contiguous copy when needed). Outputs are new contiguous tensors; all ops are differentiable.
+// global average of classifier heads. F32/F64 on the CPU and CUDA; x may be any strided view (it
+// is read through a contiguous copy when needed). Outputs are new contiguous tensors; all ops are differentiable.
 #pragma once
 #include <array>
 #include <cstdint>

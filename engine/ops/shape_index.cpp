@@ -1,13 +1,18 @@
-// gather, scatter, index_select and one_hot: argument and index-range checks, the CPU launch of
-// the shape_math.h functors, and the backward nodes. Index values are checked on the host before
-// any kernel runs (kernels never validate).
+// gather, scatter, index_select and one_hot: argument and index-range checks, the launch of the
+// shape_math.h functors on the CPU or the GPU (launch_on), and the backward nodes. Index values are
+// checked on the host before any kernel runs (kernels never validate); a CUDA index is copied to
+// the host for that check (one SYNC per new index; an unchanged index is not checked again). Backward passes are deterministic on both devices:
+// scatter-adds run one thread per column, walking the indexed dim in order (no atomics).
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "engine/autograd/node.h"
-#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/shape_dropout_cuda.h"
 #include "engine/ops/shape_math.h"
 #include "engine/ops/shape_ops.h"
 
@@ -22,13 +27,68 @@ int64_t first_out_of_range(const Tensor& index, int64_t bound) {
   return -1;
 }
 
-// Checks an index tensor: I64, values in [0, bound). `what` names the op and its operands.
+// The index's values readable on the host: itself on the CPU, a host copy of a CUDA index.
+Tensor host_index(const Tensor& ic) {
+  // SYNC: a CUDA index is range-checked on the host, so a bad value throws here instead of
+  // reading or writing out of bounds in a kernel (kernels never validate). Index tensors are small.
+  return ic.is_cuda() ? ic.to(kCPU) : ic;
+}
+
+// CUDA indices already checked, so a constant index (Swin's relative-position index, used by every
+// block at every step) costs one host copy in its life instead of one per call. An entry matches
+// only the same live storage (weak_ptr: a freed storage never matches a new one at the same
+// address) at the same version (an in-place write bumps it), offset and length.
+class CheckedIndexCache {
+ public:
+  // The largest value of a matching, earlier checked index (all values are >= 0), or -1.
+  int64_t max_of(const Tensor& ic) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Entry& e : entries_)
+      if (e.storage.lock() == ic.storage() && e.version == ic.storage()->version() &&
+          e.offset == ic.offset() && e.numel == ic.numel())
+        return e.max;
+    return -1;
+  }
+  void add(const Tensor& ic, int64_t max) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (entries_.size() >= kCapacity) entries_.erase(entries_.begin());
+    entries_.push_back({ic.storage(), ic.storage()->version(), ic.offset(), ic.numel(), max});
+  }
+
+ private:
+  static constexpr size_t kCapacity = 64;
+  struct Entry {
+    std::weak_ptr<Storage> storage;
+    uint32_t version;
+    int64_t offset, numel, max;
+  };
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+CheckedIndexCache& checked_cuda_indices() {
+  static CheckedIndexCache cache;
+  return cache;
+}
+
+// Checks an index tensor: I64, values in [0, bound); returns it contiguous, on its own device.
+// `what` names the op and its operands.
 Tensor checked_index(const Tensor& index, int64_t bound, const char* op, const std::string& what) {
   NKD_CHECK(index.dtype() == DType::I64, op, ": index must be I64, got ", describe(index));
   const Tensor ic = index.detach().contiguous();
-  const int64_t bad = first_out_of_range(ic, bound);
-  NKD_CHECK(bad < 0, op, ": index value ", bad < 0 ? 0 : ic.data<int64_t>()[bad], " at flat position ",
-            bad, " is out of range [0, ", bound, ") (", what, ")");
+  if (ic.numel() == 0) return ic;
+  if (ic.is_cuda()) {
+    const int64_t known_max = checked_cuda_indices().max_of(ic);
+    if (known_max >= 0 && known_max < bound) return ic;
+  }
+  const Tensor host = host_index(ic);
+  const int64_t bad = first_out_of_range(host, bound);
+  NKD_CHECK(bad < 0, op, ": index value ", bad < 0 ? 0 : host.data<int64_t>()[bad],
+            " at flat position ", bad, " is out of range [0, ", bound, ") (", what, ")");
+  if (ic.is_cuda()) {
+    const int64_t* p = host.data<int64_t>();
+    checked_cuda_indices().add(ic, *std::max_element(p, p + host.numel()));
+  }
   return ic;
 }
 
@@ -69,8 +129,9 @@ Tensor scatter_into(Tensor target, const math::GatherGeometry& geo, const Tensor
                     const char* op) {
   dispatch_float(target.dtype(), op, [&]<typename T>() {
     const T* sp = src.defined() ? src.data<T>() : nullptr;
-    cpu::launch(columns(geo), math::ScatterColumnsKernel<T, kMode>{geo, ic.data<int64_t>(), sp, target.data<T>()},
-                std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo.size[geo.dim], 1)));
+    launch_on(target.device(), columns(geo),
+              math::ScatterColumnsKernel<T, kMode>{geo, ic.data<int64_t>(), sp, target.data<T>()},
+              std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo.size[geo.dim], 1)));
   });
   return target;
 }
@@ -78,7 +139,8 @@ Tensor scatter_into(Tensor target, const math::GatherGeometry& geo, const Tensor
 Tensor gather_forward(const Tensor& xc, const math::GatherGeometry& geo, const Tensor& ic) {
   Tensor out = empty(ic.shape(), xc.options());
   dispatch_all(xc.dtype(), "gather", [&]<typename T>() {
-    cpu::launch(out.numel(), math::GatherKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+    launch_on(out.device(), out.numel(),
+              math::GatherKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
   });
   return out;
 }
@@ -125,7 +187,7 @@ class ScatterBackward final : public Node {
 }  // namespace
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  require_cpu("gather", {&x, &index});
+  common_device("gather", {&x, &index});
   NKD_CHECK(x.ndim() > 0, "gather: expects at least one dim, got ", describe(x));
   const int64_t d = normalize_dim(dim, x.ndim(), "gather");
   const math::GatherGeometry geo = gather_geometry(x, d, index, "gather");
@@ -136,7 +198,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
-  require_cpu("scatter", {&x, &index, &src});
+  common_device("scatter", {&x, &index, &src});
   NKD_CHECK(x.ndim() > 0, "scatter: expects at least one dim, got ", describe(x));
   const int64_t d = normalize_dim(dim, x.ndim(), "scatter");
   NKD_CHECK(src.shape() == index.shape(), "scatter: src ", describe(src), " must have the shape of index ",
@@ -173,9 +235,9 @@ class IndexSelectBackward final : public Node {
     const Tensor gc = g[0].contiguous();
     Tensor gx = zeros(x_, gc.options());
     dispatch_float(gc.dtype(), name(), [&]<typename T>() {
-      cpu::launch(geo_.outer * geo_.inner,
-                  math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
-                  std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));
+      launch_on(gx.device(), geo_.outer * geo_.inner,
+                math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
+                std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));
     });
     return {gx};
   }
@@ -189,7 +251,7 @@ class IndexSelectBackward final : public Node {
 }  // namespace
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  require_cpu("index_select", {&x, &index});
+  common_device("index_select", {&x, &index});
   NKD_CHECK(x.ndim() > 0, "index_select: expects at least one dim, got ", describe(x));
   NKD_CHECK(index.ndim() <= 1, "index_select: index must be 1-D, got ", describe(index));
   const int64_t d = normalize_dim(dim, x.ndim(), "index_select");
@@ -200,7 +262,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const Tensor xc = x.detach().contiguous();
   Tensor out = empty(shape, xc.options());
   dispatch_all(xc.dtype(), "index_select", [&]<typename T>() {
-    cpu::launch(out.numel(), math::IndexSelectKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+    launch_on(out.device(), out.numel(),
+              math::IndexSelectKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
   });
   if (any_requires_grad({x}))
     record(std::make_shared<IndexSelectBackward>(x.shape(), geo, ic.clone()), {x}, {out});
@@ -208,22 +271,22 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
-  require_cpu("one_hot", {&index});
   NKD_CHECK(index.dtype() == DType::I64, "one_hot: index must be I64, got ", describe(index));
   const Tensor ic = index.detach().contiguous();
+  const Tensor host = host_index(ic);  // the values, read once for num_classes and the range check
   if (num_classes == -1) {
     NKD_CHECK(ic.numel() > 0, "one_hot: cannot infer num_classes from empty ", describe(index));
-    const int64_t* p = ic.data<int64_t>();
-    num_classes = *std::max_element(p, p + ic.numel()) + 1;
+    const int64_t* p = host.data<int64_t>();
+    num_classes = *std::max_element(p, p + host.numel()) + 1;
   }
   NKD_CHECK(num_classes > 0, "one_hot: num_classes must be positive (or -1), got ", num_classes);
-  checked_index(ic, num_classes, "one_hot",
+  checked_index(host, num_classes, "one_hot",
                 "num_classes " + std::to_string(num_classes) + ", index " + describe(index));
   Shape shape = index.shape();
   shape.push_back(num_classes);
   Tensor out = empty(shape, {dtype, index.device()});
   dispatch_all(dtype, "one_hot", [&]<typename T>() {
-    cpu::launch(out.numel(), math::OneHotKernel<T>{num_classes, ic.data<int64_t>(), out.data<T>()});
+    launch_on(out.device(), out.numel(), math::OneHotKernel<T>{num_classes, ic.data<int64_t>(), out.data<T>()});
   });
   return out;
 }

@@ -1,13 +1,15 @@
-// concat, split, chunk, roll, pad and channel_shuffle: argument checks, the CPU launch of the
-// shape_math.h functors, and the backward nodes. The indexing ops are in shape_index.cpp.
+// concat, split, chunk, roll, pad and channel_shuffle: argument checks, the launch of the
+// shape_math.h functors on the CPU or the GPU (launch_on), and the backward nodes. The indexing
+// ops are in shape_index.cpp. concat copies each input into a view of the output (copy_ runs on
+// either device); split, chunk and channel_shuffle are view ops and run wherever their input is.
 #include <algorithm>
 #include <type_traits>
 
 #include "engine/autograd/node.h"
-#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/shape_dropout_cuda.h"
 #include "engine/ops/shape_math.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/view.h"
@@ -41,6 +43,8 @@ void check_concat(const std::vector<Tensor>& ts, int64_t d) {
     const Tensor& t = ts[k];
     NKD_CHECK(t.dtype() == t0.dtype(), "concat: dtypes differ: tensor 0 ", describe(t0), ", tensor ",
               k, " ", describe(t));
+    NKD_CHECK(t.device() == t0.device(), "concat: tensors on different devices: tensor 0 ",
+              describe(t0), ", tensor ", k, " ", describe(t));
     bool same = t.ndim() == t0.ndim();
     for (int64_t i = 0; same && i < t.ndim(); ++i) same = i == d || t.size(i) == t0.size(i);
     NKD_CHECK(same, "concat: tensor ", k, " ", describe(t), " does not match tensor 0 ", describe(t0),
@@ -53,7 +57,6 @@ void check_concat(const std::vector<Tensor>& ts, int64_t d) {
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   NKD_CHECK(!tensors.empty(), "concat: needs at least one tensor");
   for (const Tensor& t : tensors) NKD_CHECK(t.defined(), "concat: undefined tensor in the list");
-  for (const Tensor& t : tensors) require_cpu("concat", {&t});
   NKD_CHECK(tensors[0].ndim() > 0, "concat: cannot concatenate zero-dim tensor ", describe(tensors[0]));
   const int64_t d = normalize_dim(dim, tensors[0].ndim(), "concat");
   check_concat(tensors, d);
@@ -112,9 +115,9 @@ Tensor shift_copy(const Tensor& x, const math::ShiftGeometry& geo, const Shape& 
   Tensor y = empty(out_shape, xc.options());
   dispatch_all(xc.dtype(), op, [&]<typename T>() {
     if constexpr (std::is_same_v<Kernel<T>, math::PadKernel<T>>) {
-      cpu::launch(y.numel(), Kernel<T>{geo, static_cast<T>(value), xc.data<T>(), y.data<T>()});
+      launch_on(y.device(), y.numel(), Kernel<T>{geo, static_cast<T>(value), xc.data<T>(), y.data<T>()});
     } else {
-      cpu::launch(y.numel(), Kernel<T>{geo, xc.data<T>(), y.data<T>()});
+      launch_on(y.device(), y.numel(), Kernel<T>{geo, xc.data<T>(), y.data<T>()});
     }
   });
   return y;
@@ -162,7 +165,6 @@ math::ShiftGeometry shift_geometry(const Tensor& x, const char* op) {
 }  // namespace
 
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
-  require_cpu("roll", {&x});
   if (dims.empty()) {
     NKD_CHECK(shifts.size() == 1, "roll: without dims exactly one shift is expected, got ",
               shifts.size(), " for ", describe(x));
@@ -182,7 +184,6 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
 }
 
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
-  require_cpu("pad", {&x});
   NKD_CHECK(pads.size() % 2 == 0 && static_cast<int64_t>(pads.size()) <= 2 * x.ndim(), "pad: ",
             pads.size(), " pad values for ", describe(x), " (expected (left, right) pairs, at most 2 per dim)");
   math::ShiftGeometry geo = shift_geometry(x, "pad");

@@ -33,33 +33,61 @@ NKD_HD Acc row_max(const T* x, int64_t n, int64_t stride) {
   return m;
 }
 
+// The larger of a and b with NaN winning, as row_max: the combine step of a parallel row maximum.
+template <typename Acc>
+NKD_HD Acc nan_max(Acc a, Acc b) {
+  return (a != a || a >= b) ? a : b;
+}
+
+// One element of the row formulas below, shared with the GPU kernels (which reduce a row in
+// parallel and then apply these per element).
+template <typename Acc, typename T>
+NKD_HD Acc exp_shifted(T x, Acc m) {
+  using std::exp;
+  return exp(static_cast<Acc>(x) - m);
+}
+template <typename Acc, typename T>
+NKD_HD T softmax_value(T x, Acc m, Acc inv_sum) {
+  return static_cast<T>(exp_shifted(x, m) * inv_sum);
+}
+template <typename Acc, typename T>
+NKD_HD T log_softmax_value(T x, Acc lse) {
+  return static_cast<T>(static_cast<Acc>(x) - lse);
+}
+template <typename Acc, typename T>
+NKD_HD T softmax_grad(T g, T y, Acc dot) {
+  return static_cast<T>(static_cast<Acc>(y) * (static_cast<Acc>(g) - dot));
+}
+template <typename Acc, typename T>
+NKD_HD T log_softmax_grad(T g, T y, Acc sum) {
+  using std::exp;
+  return static_cast<T>(static_cast<Acc>(g) - exp(static_cast<Acc>(y)) * sum);
+}
+
 // log sum_j exp(x[j]) = m + log sum_j exp(x[j] - m), with m the row maximum.
 template <typename Acc, typename T>
 NKD_HD Acc row_logsumexp(const T* x, int64_t n, int64_t stride, Acc m) {
-  using std::exp;
   using std::log;
   Acc s = 0;
-  for (int64_t j = 0; j < n; ++j) s += exp(static_cast<Acc>(x[j * stride]) - m);
+  for (int64_t j = 0; j < n; ++j) s += exp_shifted(x[j * stride], m);
   return m + log(s);
 }
 
 // y[j] = exp(x[j] - m) / sum_k exp(x[k] - m).
 template <typename Acc, typename T>
 NKD_HD void softmax_row(const T* x, T* y, int64_t n, int64_t stride) {
-  using std::exp;
   const Acc m = row_max<Acc>(x, n, stride);
   Acc s = 0;
-  for (int64_t j = 0; j < n; ++j) s += exp(static_cast<Acc>(x[j * stride]) - m);
+  for (int64_t j = 0; j < n; ++j) s += exp_shifted(x[j * stride], m);
   const Acc inv = Acc(1) / s;
-  for (int64_t j = 0; j < n; ++j)
-    y[j * stride] = static_cast<T>(exp(static_cast<Acc>(x[j * stride]) - m) * inv);
+  for (int64_t j = 0; j < n; ++j) y[j * stride] = softmax_value(x[j * stride], m, inv);
 }
 
 // y[j] = x[j] - logsumexp(x).
 template <typename Acc, typename T>
 NKD_HD void log_softmax_row(const T* x, T* y, int64_t n, int64_t stride) {
   const Acc lse = row_logsumexp<Acc>(x, n, stride, row_max<Acc>(x, n, stride));
-  for (int64_t j = 0; j < n; ++j) y[j * stride] = static_cast<T>(static_cast<Acc>(x[j * stride]) - lse);
+  for (int64_t j = 0; j < n; ++j) y[j * stride] = log_softmax_value(x[j * stride], lse);
 }
 
 // Softmax backward from the output y: gx[j] = y[j] * (g[j] - sum_k g[k] y[k]).
@@ -67,18 +95,15 @@ template <typename Acc, typename T>
 NKD_HD void softmax_backward_row(const T* g, const T* y, T* gx, int64_t n, int64_t stride) {
   Acc dot = 0;
   for (int64_t j = 0; j < n; ++j) dot += static_cast<Acc>(g[j * stride]) * static_cast<Acc>(y[j * stride]);
-  for (int64_t j = 0; j < n; ++j)
-    gx[j * stride] = static_cast<T>(static_cast<Acc>(y[j * stride]) * (static_cast<Acc>(g[j * stride]) - dot));
+  for (int64_t j = 0; j < n; ++j) gx[j * stride] = softmax_grad(g[j * stride], y[j * stride], dot);
 }
 
 // Log-softmax backward from the output y: gx[j] = g[j] - exp(y[j]) * sum_k g[k].
 template <typename Acc, typename T>
 NKD_HD void log_softmax_backward_row(const T* g, const T* y, T* gx, int64_t n, int64_t stride) {
-  using std::exp;
   Acc sum = 0;
   for (int64_t j = 0; j < n; ++j) sum += static_cast<Acc>(g[j * stride]);
-  for (int64_t j = 0; j < n; ++j)
-    gx[j * stride] = static_cast<T>(static_cast<Acc>(g[j * stride]) - exp(static_cast<Acc>(y[j * stride])) * sum);
+  for (int64_t j = 0; j < n; ++j) gx[j * stride] = log_softmax_grad(g[j * stride], y[j * stride], sum);
 }
 
 }  // namespace nkd::ops::math

@@ -102,6 +102,9 @@ TEST(CudaCoverage, BackendOpsRunOnGpu) {
   const std::set<std::string> implemented = {
       "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "neg", "exp", "log", "sqrt", "pow",
       "relu", "relu6", "gelu", "sigmoid", "tanh", "sum", "mean", "max", "argmax", "reshape",
+      "matmul", "bmm", "linear", "softmax", "log_softmax", "layer_norm",
+      "conv2d", "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool",
+      "concat", "split", "chunk", "gather", "scatter", "index_select", "one_hot", "pad", "roll", "channel_shuffle", "dropout", "drop_path",
       "permute", "transpose", "narrow", "expand", "contiguous", "clone", "to_dtype"};
   std::map<std::string, std::string> missing;  // op -> first error
   std::set<std::string> ran;

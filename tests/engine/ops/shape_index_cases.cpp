@@ -13,11 +13,12 @@ using V = std::vector<Tensor>;
 using Idx = std::vector<int64_t>;
 using K = InputKind;
 
-// An I64 index given by its values: the tensor for fn and the same tensor as a torch expression.
+// An I64 index given by its values: the tensor for fn (on the device of the op's input, so the
+// GPU parity run keeps every operand on the GPU) and the same tensor as a torch expression.
 struct Literal {
   Idx v;
   Shape shape;
-  Tensor tensor() const { return from_vector(v, shape); }
+  Tensor tensor(Device device = kCPU) const { return from_vector(v, shape).to(device); }
   std::string torch() const {
     std::string s = "torch.tensor([";
     for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
@@ -88,7 +89,7 @@ void gather_literal_case(std::vector<OpCase>& cases, const std::string& tag, Sha
   cases.push_back({.op = "gather",
                    .name = "gather/" + tag,
                    .inputs = {{x}},
-                   .fn = [=](const V& in) { return V{ops::gather(in[0], dim, index.tensor())}; },
+                   .fn = [=](const V& in) { return V{ops::gather(in[0], dim, index.tensor(in[0].device()))}; },
                    .reference = [=](const V& in) { return V{ref_gather(in[0], d, index.tensor())}; },
                    .torch = "torch.gather(x0, " + std::to_string(dim) + ", " + index.torch() + ")"});
 }
@@ -99,7 +100,7 @@ void scatter_case(std::vector<OpCase>& cases, const std::string& tag, Shape x, L
   cases.push_back({.op = "scatter",
                    .name = "scatter/" + tag,
                    .inputs = {{x}, {index.shape}},
-                   .fn = [=](const V& in) { return V{ops::scatter(in[0], dim, index.tensor(), in[1])}; },
+                   .fn = [=](const V& in) { return V{ops::scatter(in[0], dim, index.tensor(in[0].device()), in[1])}; },
                    .reference = [=](const V& in) { return V{ref_scatter(in[0], d, index.tensor(), in[1])}; },
                    .torch = "torch.scatter(x0, " + std::to_string(dim) + ", " + index.torch() + ", x1)"});
 }
@@ -134,7 +135,7 @@ NKD_OP_CASES(shape_index) {
   cases.push_back({.op = "index_select",
                    .name = "index_select/duplicates",
                    .inputs = {{{4, 3}}},
-                   .fn = [=](const V& in) { return V{ops::index_select(in[0], 0, dup.tensor())}; },
+                   .fn = [=](const V& in) { return V{ops::index_select(in[0], 0, dup.tensor(in[0].device()))}; },
                    .reference = [=](const V& in) { return V{ref_index_select(in[0], 0, dup.tensor())}; },
                    .torch = "torch.index_select(x0, 0, " + dup.torch() + ")"});
 
