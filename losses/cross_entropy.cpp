@@ -17,16 +17,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntr
   const int64_t n = z.size(0), c = z.size(1);
   const bool need_grad = any_requires_grad({logits});
   const Tensor g = detail::grad_buffer(z, need_grad);
-  const double value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
+  Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
-    std::vector<Acc> loss(n);
-    detail::for_each_row(n, c,
-                         math::CrossEntropyKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
-                                                     static_cast<Acc>(options.label_smoothing), Acc(1) / Acc(n),
-                                                     loss.data(), detail::ptr_or_null<T>(g)});
-    return static_cast<double>(detail::strided_sum(loss, 0, 1) / Acc(n));
+    const Tensor loss = detail::scratch<Acc>(z, n);
+    detail::launch_rows(z, n, c,
+                        math::CrossEntropyKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
+                                                    static_cast<Acc>(options.label_smoothing), Acc(1) / Acc(n),
+                                                    loss.data<Acc>(), detail::ptr_or_null<T>(g)});
+    return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
   });
-  return detail::make_outputs("CrossEntropyBackward", {value}, z.dtype(), {logits}, {{g}}, need_grad)[0];
+  return detail::make_outputs("CrossEntropyBackward", {value}, {logits}, {{g}}, need_grad)[0];
 }
 
 }  // namespace nkd::losses

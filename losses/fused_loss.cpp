@@ -11,7 +11,6 @@ namespace nkd::losses::detail {
 
 void check_logits(const char* loss, const char* what, const Tensor& x, int64_t min_classes) {
   NKD_CHECK(x.defined(), loss, ": ", what, " is undefined");
-  ops::require_cpu(loss, {&x});
   NKD_CHECK(x.ndim() == 2, loss, ": ", what, " must be [N, C], got ", describe(x));
   NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, loss, ": ", what,
             " must be F32 or F64, got ", describe(x));
@@ -23,7 +22,8 @@ void check_logits(const char* loss, const char* what, const Tensor& x, int64_t m
 void check_like(const char* loss, const char* what, const Tensor& x, const char* other_what,
                 const Tensor& other) {
   NKD_CHECK(other.defined(), loss, ": ", other_what, " is undefined");
-  ops::require_cpu(loss, {&other});
+  NKD_CHECK(other.device() == x.device(), loss, ": ", what, " ", describe(x), " and ", other_what, " ",
+            describe(other), " are on different devices");
   NKD_CHECK(other.shape() == x.shape(), loss, ": ", what, " ", describe(x), " and ", other_what, " ",
             describe(other), " have different shapes");
   NKD_CHECK(other.dtype() == x.dtype(), loss, ": ", what, " ", describe(x), " and ", other_what, " ",
@@ -44,13 +44,22 @@ void check_index_range(const char* loss, const Tensor& logits, const Tensor& ind
 
 LabelView check_labels(const char* loss, const Tensor& logits, const Tensor& labels, bool allow_soft) {
   NKD_CHECK(labels.defined(), loss, ": labels are undefined");
-  ops::require_cpu(loss, {&labels});
+  NKD_CHECK(labels.device() == logits.device(), loss, ": labels ", describe(labels), " and logits ",
+            describe(logits), " are on different devices");
   const int64_t n = logits.size(0), c = logits.size(1);
   const char* expected = allow_soft ? " (expected I64 [N] or F32/F64 [N, C])" : " (expected I64 [N])";
   LabelView view;
   if (labels.dtype() == DType::I64) {
     NKD_CHECK(labels.ndim() == 1 && labels.size(0) == n, loss, ": labels ", describe(labels),
               " do not match logits ", describe(logits), expected);
+    if (labels.is_cuda()) {  // checked on the device, without a host synchronisation
+      view.index = scratch<int64_t>(logits, n);
+      view.bad = scratch<int32_t>(logits, 1);
+      const Tensor in = labels.contiguous();
+      launch_flat(logits, 1, math::LabelClampKernel{in.data<int64_t>(), n, c, view.index.data<int64_t>(),
+                                                    view.bad.data<int32_t>()});
+      return view;
+    }
     view.index = labels.contiguous();
     check_index_range(loss, logits, view.index);
     return view;
@@ -92,17 +101,16 @@ std::vector<Tensor> FusedLossBackward::apply(std::vector<Tensor>&& grad_outputs)
                                  {d[0].data<T>(), d.back().data<T>()},
                                  static_cast<int>(d.size()),
                                  gx[i].data<T>()};
-      cpu::launch(gx[i].numel(), k);
+      launch_flat(gx[i], gx[i].numel(), k);
     });
   }
   return gx;
 }
 
-std::vector<Tensor> make_outputs(const char* node_name, const std::vector<double>& values, DType dt,
+std::vector<Tensor> make_outputs(const char* node_name, std::vector<Tensor> values,
                                  const std::vector<Tensor>& inputs, std::vector<std::vector<Tensor>> grads,
                                  bool record_node) {
-  std::vector<Tensor> outs;
-  for (double v : values) outs.push_back(full({}, v, {dt, kCPU}));
+  std::vector<Tensor> outs = std::move(values);
   if (record_node) record(std::make_shared<FusedLossBackward>(node_name, std::move(grads)), inputs, outs);
   return outs;
 }

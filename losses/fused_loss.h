@@ -1,29 +1,35 @@
 // Internal plumbing shared by the loss launchers: argument checks that name the loss and the shapes,
-// the label view, the CPU row loop, deterministic sums, and FusedLossBackward, the one autograd node
-// every loss records (its backward only scales the gradients the fused forward pass stored).
+// the label view, scratch buffers, the deterministic batch means, and FusedLossBackward, the one
+// autograd node every loss records (its backward only scales the gradients the fused forward pass
+// stored). Everything runs on the logits' device (CPU, or CUDA through losses/loss_launch.h).
 #pragma once
 #include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "engine/autograd/node.h"
-#include "engine/cpu/parallel.h"
+#include "engine/factory.h"
 #include "engine/tensor.h"
+#include "losses/loss_launch.h"
 
 namespace nkd::losses::detail {
 
-// x must be an F32/F64 CPU tensor [N, C] with N >= 1 and C >= min_classes; `what` names it.
+// x must be an F32/F64 tensor [N, C] (CPU or CUDA) with N >= 1 and C >= min_classes; `what` names it.
 void check_logits(const char* loss, const char* what, const Tensor& x, int64_t min_classes);
 // `other` must have the shape, dtype and device of the logits `x` (teacher, frozen statistics).
 void check_like(const char* loss, const char* what, const Tensor& x, const char* other_what,
                 const Tensor& other);
 
-// Labels checked against logits [N, C]: I64 [N] in [0, C), or F32/F64 [N, C] (allow_soft).
+// Labels checked against logits [N, C] (same device): I64 [N] in [0, C), or F32/F64 [N, C]
+// (allow_soft). On the CPU an index outside [0, C) throws; on a GPU (no host synchronisation) it is
+// replaced by 0 and `bad` is set, which makes the loss value NaN (math::LabelClampKernel).
 struct LabelView {
   Tensor index;  // I64 [N], contiguous; undefined with soft labels
   Tensor soft;   // [N, C] in the logits' dtype, contiguous; undefined with index labels
+  Tensor bad;    // I32 [1] on the GPU with index labels: 1 when a label was out of range
   bool is_soft() const { return soft.defined(); }
   const int64_t* index_ptr() const { return index.defined() ? index.data<int64_t>() : nullptr; }
+  const int* bad_ptr() const { return bad.defined() ? bad.data<int32_t>() : nullptr; }
   template <typename T>
   const T* soft_ptr() const {
     return soft.defined() ? soft.data<T>() : nullptr;
@@ -41,18 +47,29 @@ T* ptr_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-// Runs the row kernel f(r) for r in [0, n), in parallel chunks of about cpu::kGrain elements.
-template <typename F>
-void for_each_row(int64_t n, int64_t c, const F& f) {
-  cpu::launch(n, f, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(c, 1)));
+// Scratch of `n` elements of type E on the device of `like` (the engine allocator on a GPU).
+template <typename E>
+Tensor scratch(const Tensor& like, int64_t n) {
+  return empty({n}, {dtype_of<E>(), like.device()});
 }
 
-// v[start] + v[start + stride] + ... in index order (deterministic: no dependence on threads).
-template <typename Acc>
-Acc strided_sum(const std::vector<Acc>& v, int64_t start, int64_t stride) {
-  Acc s = 0;
-  for (int64_t i = start; i < static_cast<int64_t>(v.size()); i += stride) s += v[i];
-  return s;
+// mean_k = mul * (v[k] + v[k + stride] + ... over `count` entries) / count, in index order
+// (deterministic), for k in [0, stride): into a new [stride] tensor of Out on like's device.
+template <typename Acc, typename Out>
+Tensor batch_means(const Tensor& like, const Acc* v, int64_t count, int64_t stride, Acc mul,
+                   const int* bad = nullptr) {
+  Tensor out = scratch<Out>(like, stride);
+  launch_flat(like, stride, math::StridedMeanKernel<Acc, Out>{v, count, stride, mul, bad, out.data<Out>()});
+  return out;
+}
+// The 0-dim loss value mul * mean over the `count` rows of the k-th column of v [count, stride],
+// in the logits' dtype T, on their device (NaN when *bad is set).
+template <typename T, typename Acc>
+Tensor loss_value(const Tensor& like, const Acc* v, int64_t count, int64_t stride, int64_t k, Acc mul,
+                  const int* bad = nullptr) {
+  Tensor out = empty({}, like.options());
+  launch_flat(like, 1, math::StridedMeanKernel<Acc, T>{v + k, count, stride, mul, bad, out.data<T>()});
+  return out;
 }
 
 // d out_m / d input_i = grad_output_m * grads[m][i]: the stored gradients are those of the final
@@ -70,9 +87,9 @@ class FusedLossBackward final : public Node {
   std::vector<std::vector<Tensor>> grads_;  // [output][input], undefined where none
 };
 
-// 0-dim outputs of dtype dt holding values[m]; when record is true, connects a FusedLossBackward over
-// `inputs` with grads[m][i] = d out_m / d input_i (record: any_requires_grad(inputs)).
-std::vector<Tensor> make_outputs(const char* node_name, const std::vector<double>& values, DType dt,
+// The 0-dim loss values as outputs; when record is true, connects a FusedLossBackward over `inputs`
+// with grads[m][i] = d out_m / d input_i (record: any_requires_grad(inputs)).
+std::vector<Tensor> make_outputs(const char* node_name, std::vector<Tensor> values,
                                  const std::vector<Tensor>& inputs, std::vector<std::vector<Tensor>> grads,
                                  bool record_node);
 

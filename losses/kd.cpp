@@ -20,16 +20,16 @@ Tensor kd_loss(const Tensor& student, const Tensor& teacher, const KdOptions& op
   const bool need_grad = any_requires_grad({student});
   const Tensor g = detail::grad_buffer(z, need_grad);
   const double t = options.temperature, a = options.alpha;
-  const double value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
+  Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
-    std::vector<Acc> loss(n);
-    detail::for_each_row(n, c,
-                         math::KdKernel<T>{z.data<T>(), v.data<T>(), c, static_cast<Acc>(1 / t),
-                                           static_cast<Acc>(a * t / static_cast<double>(n)), loss.data(),
-                                           detail::ptr_or_null<T>(g)});
-    return static_cast<double>(detail::strided_sum(loss, 0, 1) * static_cast<Acc>(a * t * t) / Acc(n));
+    const Tensor loss = detail::scratch<Acc>(z, n);
+    detail::launch_rows(z, n, c,
+                        math::KdKernel<T>{z.data<T>(), v.data<T>(), c, static_cast<Acc>(1 / t),
+                                          static_cast<Acc>(a * t / static_cast<double>(n)), loss.data<Acc>(),
+                                          detail::ptr_or_null<T>(g)});
+    return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, static_cast<Acc>(a * t * t));
   });
-  return detail::make_outputs("KdLossBackward", {value}, z.dtype(), {student}, {{g}}, need_grad)[0];
+  return detail::make_outputs("KdLossBackward", {value}, {student}, {{g}}, need_grad)[0];
 }
 
 // Backward: grad_output * g, with g = T / N * (alpha dTCKD + beta dNCKD) from the forward kernel.
@@ -46,17 +46,17 @@ Tensor dkd_loss(const Tensor& student, const Tensor& teacher, const Tensor& labe
   const bool need_grad = any_requires_grad({student});
   const Tensor g = detail::grad_buffer(z, need_grad);
   const double t = options.temperature;
-  const double value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
+  Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
-    std::vector<Acc> loss(n);
-    detail::for_each_row(n, c,
-                         math::DkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), c, static_cast<Acc>(1 / t),
-                                            static_cast<Acc>(options.alpha), static_cast<Acc>(options.beta),
-                                            static_cast<Acc>(t / static_cast<double>(n)), loss.data(),
-                                            detail::ptr_or_null<T>(g)});
-    return static_cast<double>(detail::strided_sum(loss, 0, 1) * static_cast<Acc>(t * t) / Acc(n));
+    const Tensor loss = detail::scratch<Acc>(z, n);
+    detail::launch_rows(z, n, c,
+                        math::DkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), c, static_cast<Acc>(1 / t),
+                                           static_cast<Acc>(options.alpha), static_cast<Acc>(options.beta),
+                                           static_cast<Acc>(t / static_cast<double>(n)), loss.data<Acc>(),
+                                           detail::ptr_or_null<T>(g)});
+    return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, static_cast<Acc>(t * t), lab.bad_ptr());
   });
-  return detail::make_outputs("DkdLossBackward", {value}, z.dtype(), {student}, {{g}}, need_grad)[0];
+  return detail::make_outputs("DkdLossBackward", {value}, {student}, {{g}}, need_grad)[0];
 }
 
 }  // namespace nkd::losses

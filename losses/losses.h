@@ -1,6 +1,7 @@
 // The classification and distillation losses of NKD_SPEC.md (sections 1-3): each takes logits
-// [N, C] (F32 or F64, CPU for now), returns a 0-dim tensor of the logits' dtype (a mean over the
-// per-GPU batch N) and records one autograd node whose backward scales the gradient the fused
+// [N, C] (F32 or F64, on the CPU or a GPU: every input, the labels too, on the logits' device),
+// returns a 0-dim tensor of the logits' dtype and device (a mean over the per-GPU batch N; no host
+// synchronisation on a GPU) and records one autograd node whose backward scales the gradient the fused
 // forward pass already computed. Log-softmax is max-subtracted everywhere (finite at logits +-1e4).
 #pragma once
 #include <vector>

@@ -21,16 +21,16 @@ Tensor nkd_loss(const Tensor& student, const Tensor& teacher, const Tensor& labe
   const bool need_grad = any_requires_grad({student});
   const Tensor g = detail::grad_buffer(z, need_grad);
   const double t = options.temperature;
-  const double value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
+  Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
-    std::vector<Acc> loss(n);
-    detail::for_each_row(n, c,
-                         math::NkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
-                                            static_cast<Acc>(1 / t), static_cast<Acc>(options.gamma * t * t),
-                                            Acc(1) / Acc(n), loss.data(), detail::ptr_or_null<T>(g)});
-    return static_cast<double>(detail::strided_sum(loss, 0, 1) / Acc(n));
+    const Tensor loss = detail::scratch<Acc>(z, n);
+    detail::launch_rows(z, n, c,
+                        math::NkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
+                                           static_cast<Acc>(1 / t), static_cast<Acc>(options.gamma * t * t),
+                                           Acc(1) / Acc(n), loss.data<Acc>(), detail::ptr_or_null<T>(g)});
+    return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
   });
-  return detail::make_outputs("NkdLossBackward", {value}, z.dtype(), {student}, {{g}}, need_grad)[0];
+  return detail::make_outputs("NkdLossBackward", {value}, {student}, {{g}}, need_grad)[0];
 }
 
 }  // namespace nkd::losses

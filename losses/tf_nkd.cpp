@@ -10,19 +10,21 @@ namespace {
 
 // Pass 1 on the statistics logits z0, the batch means, pass 2 on z; returns the K batch-mean terms.
 template <typename T>
-std::vector<double> run_tf_nkd(const Tensor& z, const Tensor& z0, const detail::LabelView& lab, int k,
+std::vector<Tensor> run_tf_nkd(const Tensor& z, const Tensor& z0, const detail::LabelView& lab, int k,
                                const Tensor& g0, const Tensor& g1) {
   using Acc = math::SoftmaxAcc<T>;
   const int64_t n = z.size(0), c = z.size(1);
-  std::vector<Acc> y(n * k), mean(k), loss(n * k);
-  detail::for_each_row(n, c, math::TfNkdStatsKernel<T>{z0.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k,
-                                                      y.data()});
-  for (int kk = 0; kk < k; ++kk) mean[kk] = detail::strided_sum(y, kk, k) / Acc(n);
-  detail::for_each_row(n, c, math::TfNkdKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k, y.data(),
-                                                 mean.data(), Acc(1) / Acc(n), loss.data(),
-                                                 detail::ptr_or_null<T>(g0), detail::ptr_or_null<T>(g1)});
-  std::vector<double> values;
-  for (int kk = 0; kk < k; ++kk) values.push_back(static_cast<double>(detail::strided_sum(loss, kk, k) / Acc(n)));
+  const Tensor y = detail::scratch<Acc>(z, n * k), loss = detail::scratch<Acc>(z, n * k);
+  detail::launch_rows(z, n, c, math::TfNkdStatsKernel<T>{z0.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k,
+                                                        y.data<Acc>()});
+  const Tensor mean = detail::batch_means<Acc, Acc>(z, y.data<Acc>(), n, k, Acc(1));
+  detail::launch_rows(z, n, c, math::TfNkdKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c, k,
+                                                   y.data<Acc>(), mean.data<Acc>(), Acc(1) / Acc(n),
+                                                   loss.data<Acc>(), detail::ptr_or_null<T>(g0),
+                                                   detail::ptr_or_null<T>(g1)});
+  std::vector<Tensor> values;
+  for (int kk = 0; kk < k; ++kk)
+    values.push_back(detail::loss_value<T>(z, loss.data<Acc>(), n, k, kk, Acc(1), lab.bad_ptr()));
   return values;
 }
 
@@ -42,11 +44,11 @@ std::vector<Tensor> tf_nkd_loss(const Tensor& logits, const Tensor& labels, cons
   const int k = lab.is_soft() ? 2 : 1;
   const bool need_grad = any_requires_grad({logits});
   const Tensor g0 = detail::grad_buffer(z, need_grad), g1 = detail::grad_buffer(z, need_grad && k == 2);
-  const std::vector<double> values = dispatch_float(
+  std::vector<Tensor> values = dispatch_float(
       z.dtype(), kName, [&]<typename T>() { return run_tf_nkd<T>(z, z0, lab, k, g0, g1); });
   std::vector<std::vector<Tensor>> grads{{g0}};
   if (k == 2) grads.push_back({g1});
-  return detail::make_outputs("TfNkdLossBackward", values, z.dtype(), {logits}, std::move(grads), need_grad);
+  return detail::make_outputs("TfNkdLossBackward", std::move(values), {logits}, std::move(grads), need_grad);
 }
 
 }  // namespace nkd::losses

@@ -16,12 +16,14 @@ namespace {
 
 // pos[r, j] = position of class j in the descending sort of score[r, :], ties to the smaller index
 // (math::descending_position, evaluated in O(C log C) by a stable sort). NaN scores sort last.
+// On a GPU: one thread per (row, class) counts the classes ranked before it (math::UskdRankKernel).
 template <typename Acc>
-void rank_rows(const std::vector<Acc>& score, std::vector<int64_t>& pos, int64_t n, int64_t c) {
+void rank_rows(const Tensor& like, const Acc* score, int64_t* pos, int64_t n, int64_t c) {
+  if (like.is_cuda()) return detail::launch_flat(like, n * c, math::UskdRankKernel<Acc>{score, c, pos});
   cpu::parallel_for(n, std::max<int64_t>(1, cpu::kGrain / (c * 8)), [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> order(c);
     for (int64_t r = r0; r < r1; ++r) {
-      const Acc* s = score.data() + r * c;
+      const Acc* s = score + r * c;
       const auto key = [s](int64_t j) { return s[j] != s[j] ? math::neg_inf<Acc>() : s[j]; };
       std::iota(order.begin(), order.end(), int64_t{0});
       std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key(a) > key(b); });
@@ -37,25 +39,26 @@ struct UskdTensors {
 };
 
 template <typename T>
-double run_uskd(const UskdTensors& t, const detail::LabelView& lab, const UskdOptions& o) {
+Tensor run_uskd(const UskdTensors& t, const detail::LabelView& lab, const UskdOptions& o) {
   using Acc = math::SoftmaxAcc<T>;
-  const int64_t n = t.z.size(0), c = t.z.size(1);
+  const Tensor& z = t.z;
+  const int64_t n = z.size(0), c = z.size(1);
   const int k = lab.is_soft() ? 2 : 1;
   const int64_t* index = lab.index_ptr();
   const T* soft = lab.soft_ptr<T>();
-  std::vector<Acc> sq(n * k), mean(k), score(n * c), loss(n);
-  std::vector<int64_t> pos(n * c);
-  detail::for_each_row(n, c, math::UskdStatsKernel<T>{t.z0.data<T>(), index, soft, c, k, sq.data()});
-  for (int kk = 0; kk < k; ++kk) mean[kk] = detail::strided_sum(sq, kk, k) / Acc(n);
-  detail::for_each_row(n, c, math::UskdScoreKernel<T>{t.z0.data<T>(), t.u0.data<T>(), index, soft, c,
-                                                     o.rank_with_log_probs, score.data()});
-  rank_rows(score, pos, n, c);
-  detail::for_each_row(n, c, math::UskdKernel<T>{t.z.data<T>(), t.u.data<T>(), index, soft, c, k, sq.data(),
-                                                mean.data(), pos.data(), static_cast<Acc>(o.alpha),
-                                                static_cast<Acc>(o.beta), static_cast<Acc>(o.mu), Acc(1) / Acc(n),
-                                                loss.data(), detail::ptr_or_null<T>(t.gz),
-                                                detail::ptr_or_null<T>(t.gu)});
-  return static_cast<double>(detail::strided_sum(loss, 0, 1) / Acc(n));
+  const Tensor sq = detail::scratch<Acc>(z, n * k), score = detail::scratch<Acc>(z, n * c);
+  const Tensor loss = detail::scratch<Acc>(z, n), pos = detail::scratch<int64_t>(z, n * c);
+  detail::launch_rows(z, n, c, math::UskdStatsKernel<T>{t.z0.data<T>(), index, soft, c, k, sq.data<Acc>()});
+  const Tensor mean = detail::batch_means<Acc, Acc>(z, sq.data<Acc>(), n, k, Acc(1));
+  detail::launch_rows(z, n, c, math::UskdScoreKernel<T>{t.z0.data<T>(), t.u0.data<T>(), index, soft, c,
+                                                       o.rank_with_log_probs, score.data<Acc>()});
+  rank_rows(z, score.data<Acc>(), pos.data<int64_t>(), n, c);
+  detail::launch_rows(z, n, c, math::UskdKernel<T>{t.z.data<T>(), t.u.data<T>(), index, soft, c, k,
+                                                  sq.data<Acc>(), mean.data<Acc>(), pos.data<int64_t>(),
+                                                  static_cast<Acc>(o.alpha), static_cast<Acc>(o.beta),
+                                                  static_cast<Acc>(o.mu), Acc(1) / Acc(n), loss.data<Acc>(),
+                                                  detail::ptr_or_null<T>(t.gz), detail::ptr_or_null<T>(t.gu)});
+  return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
 }
 
 void check_uskd(const Tensor& fea_mid, const Tensor& logits, const Tensor& fc_weight, const Tensor& fc_bias,
@@ -64,6 +67,8 @@ void check_uskd(const Tensor& fea_mid, const Tensor& logits, const Tensor& fc_we
   detail::check_logits(kName, "logits", logits, 2);
   detail::check_logits(kName, "fea_mid", fea_mid, 1);
   const int64_t n = logits.size(0), c = logits.size(1), d = fea_mid.size(1);
+  NKD_CHECK(fea_mid.device() == logits.device(), kName, ": fea_mid ", describe(fea_mid), " and logits ",
+            describe(logits), " are on different devices");
   NKD_CHECK(fea_mid.size(0) == n && fea_mid.dtype() == logits.dtype(), kName, ": fea_mid ", describe(fea_mid),
             " does not match logits ", describe(logits));
   NKD_CHECK(fc_weight.defined() && fc_weight.ndim() == 2 && fc_weight.size(0) == c && fc_weight.size(1) == d,
@@ -97,10 +102,8 @@ Tensor uskd_loss(const Tensor& fea_mid, const Tensor& logits, const Tensor& labe
   const bool need_grad = any_requires_grad({logits, weak});
   t.gz = detail::grad_buffer(t.z, need_grad);
   t.gu = detail::grad_buffer(t.u, need_grad);
-  const double value =
-      dispatch_float(t.z.dtype(), kName, [&]<typename T>() { return run_uskd<T>(t, lab, options); });
-  return detail::make_outputs("UskdLossBackward", {value}, t.z.dtype(), {logits, weak}, {{t.gz, t.gu}},
-                              need_grad)[0];
+  Tensor value = dispatch_float(t.z.dtype(), kName, [&]<typename T>() { return run_uskd<T>(t, lab, options); });
+  return detail::make_outputs("UskdLossBackward", {value}, {logits, weak}, {{t.gz, t.gu}}, need_grad)[0];
 }
 
 }  // namespace nkd::losses

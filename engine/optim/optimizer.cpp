@@ -1,12 +1,16 @@
 // SGD, AdamW and gradient clipping: validation and state handling here, the per-element update in
-// optim_math.h (run by cpu::launch on the CPU).
+// optim_math.h (run by cpu::launch on the CPU; on CUDA parameters, collected into lists and run by
+// the multi-tensor kernels of optim_cuda.h, a few launches per step and no host synchronisation).
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/elementwise.h"
+#include "engine/optim/optim_cuda.h"
 #include "engine/optim/optim_math.h"
 #include "engine/optim/optimizer.h"
 
@@ -15,11 +19,26 @@ namespace {
 
 void check_param(const Tensor& p, const char* opt) {
   NKD_CHECK(p.is_contiguous(), opt, ": parameter ", describe(p), " must be contiguous");
-  ops::require_cpu(opt, {&p});
   const Tensor& g = p.grad();
-  NKD_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), opt, ": gradient ", describe(g),
-            " does not match parameter ", describe(p));
+  NKD_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), opt, ": gradient ",
+            describe(g), " does not match parameter ", describe(p));
 }
+
+// The CUDA parameters of one step, per dtype, launched together after the loop over the groups.
+template <template <typename> class Item>
+struct GpuLists {
+  Device device;
+  std::vector<Item<float>> f32;
+  std::vector<Item<double>> f64;
+  template <typename T>
+  void add(const Item<T>& it, Device d) {
+    NKD_CHECK((f32.empty() && f64.empty()) || d == device, "optimizer: parameters on ", device.str(), " and ",
+              d.str(), " (one device per optimizer)");
+    device = d;
+    if constexpr (std::is_same_v<T, float>) f32.push_back(it);
+    else f64.push_back(it);
+  }
+};
 
 std::string key(size_t group, size_t index, const char* buffer) {
   return "state." + std::to_string(group) + "." + std::to_string(index) + "." + buffer;
@@ -37,7 +56,8 @@ void load_buffers(const std::vector<std::pair<std::string, Tensor>>& state,
         if (n != k) continue;
         NKD_CHECK(t.shape() == groups[gi].params[pi].shape(), "optimizer state ", k, ": ",
                   describe(t), " does not match parameter ", describe(groups[gi].params[pi]));
-        slots[gi][pi] = t.to(groups[gi].params[pi].dtype()).contiguous().clone();
+        const Tensor& p = groups[gi].params[pi];
+        slots[gi][pi] = t.to(p.dtype()).to(p.device()).contiguous().clone();  // a CUDA run: state on its GPU
       }
     }
 }
@@ -63,6 +83,8 @@ Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
 
 void Sgd::step() {
   NoGradGuard no_grad;
+  GpuLists<gpu::SgdItem> gpu_items;
+  std::vector<Tensor> keep;  // contiguous copies of non-contiguous gradients, alive until launched
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& grp = groups_[gi];
     for (size_t pi = 0; pi < grp.params.size(); ++pi) {
@@ -74,13 +96,21 @@ void Sgd::step() {
       if (first && options_.momentum != 0) buf = empty_like(p);
       const Tensor g = p.grad().contiguous();
       dispatch_float(p.dtype(), "SGD", [&]<typename T>() {
-        cpu::launch(p.numel(), SgdKernel<T>{p.data<T>(), g.data<T>(), buf.defined() ? buf.data<T>() : nullptr,
-                                            lr_ * grp.lr_mult, options_.momentum,
-                                            options_.weight_decay * grp.decay_mult, options_.nesterov, first});
+        T* bp = buf.defined() ? buf.data<T>() : nullptr;
+        const double lr = lr_ * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
+        if (p.is_cuda()) {
+          keep.push_back(g);
+          gpu_items.add(gpu::SgdItem<T>{p.data<T>(), g.data<T>(), bp, p.numel(), lr, wd, first}, p.device());
+          return;
+        }
+        cpu::launch(p.numel(), SgdKernel<T>{p.data<T>(), g.data<T>(), bp, lr, options_.momentum, wd,
+                                            options_.nesterov, first});
       });
       p.storage()->bump_version();
     }
   }
+  if (!gpu_items.f32.empty()) gpu::sgd_step(gpu_items.device, gpu_items.f32, options_.momentum, options_.nesterov);
+  if (!gpu_items.f64.empty()) gpu::sgd_step(gpu_items.device, gpu_items.f64, options_.momentum, options_.nesterov);
 }
 
 std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
@@ -107,6 +137,8 @@ void AdamW::step() {
   ++steps_;
   const double bc1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));
   const double bc2 = 1 - std::pow(options_.beta2, static_cast<double>(steps_));
+  GpuLists<gpu::AdamWItem> gpu_items;
+  std::vector<Tensor> keep;  // contiguous copies of non-contiguous gradients, alive until launched
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const ParamGroup& grp = groups_[gi];
     for (size_t pi = 0; pi < grp.params.size(); ++pi) {
@@ -119,14 +151,22 @@ void AdamW::step() {
       }
       const Tensor g = p.grad().contiguous();
       dispatch_float(p.dtype(), "AdamW", [&]<typename T>() {
-        cpu::launch(p.numel(), AdamWKernel<T>{p.data<T>(), g.data<T>(), m_[gi][pi].data<T>(),
-                                              v_[gi][pi].data<T>(), lr_ * grp.lr_mult, options_.beta1,
-                                              options_.beta2, options_.eps,
-                                              options_.weight_decay * grp.decay_mult, bc1, bc2});
+        T *m = m_[gi][pi].data<T>(), *v = v_[gi][pi].data<T>();
+        const double lr = lr_ * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
+        if (p.is_cuda()) {
+          keep.push_back(g);
+          gpu_items.add(gpu::AdamWItem<T>{p.data<T>(), g.data<T>(), m, v, p.numel(), lr, wd}, p.device());
+          return;
+        }
+        cpu::launch(p.numel(), AdamWKernel<T>{p.data<T>(), g.data<T>(), m, v, lr, options_.beta1, options_.beta2,
+                                              options_.eps, wd, bc1, bc2});
       });
       p.storage()->bump_version();
     }
   }
+  const AdamWOptions& o = options_;
+  if (!gpu_items.f32.empty()) gpu::adamw_step(gpu_items.device, gpu_items.f32, o.beta1, o.beta2, o.eps, bc1, bc2);
+  if (!gpu_items.f64.empty()) gpu::adamw_step(gpu_items.device, gpu_items.f64, o.beta1, o.beta2, o.eps, bc1, bc2);
 }
 
 std::vector<std::pair<std::string, Tensor>> AdamW::state() const {
@@ -149,21 +189,66 @@ void AdamW::load_state(const std::vector<std::pair<std::string, Tensor>>& state)
   load_buffers(state, groups_, "exp_avg_sq", v_);
 }
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+namespace {
+
+// The GPU path of clip_grad_norm_async: partial sums of squares per block, the norm and factor
+// finished on the device, then every gradient scaled by the factor when it is < 1.
+Tensor clip_grad_norm_cuda(const std::vector<Tensor>& grads, double max_norm) {
+  const Device dev = grads.front().device();
+  std::vector<gpu::GradSlice<float>> f32;
+  std::vector<gpu::GradSlice<double>> f64;
+  std::vector<int64_t> f32_sizes, f64_sizes;
+  for (const Tensor& g : grads) {
+    NKD_CHECK(g.device() == dev, "clip_grad_norm: gradients on ", dev.str(), " and ", g.device().str());
+    NKD_CHECK(g.is_contiguous(), "clip_grad_norm: gradient ", describe(g), " is not contiguous");
+    dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {
+      if constexpr (std::is_same_v<T, float>) {
+        f32.push_back({g.data<float>(), g.numel()});
+        f32_sizes.push_back(g.numel());
+      } else {
+        f64.push_back({g.data<double>(), g.numel()});
+        f64_sizes.push_back(g.numel());
+      }
+    });
+  }
+  const int64_t n32 = gpu::num_partials(f32_sizes), n64 = gpu::num_partials(f64_sizes);
+  const Tensor partial = empty({std::max<int64_t>(n32 + n64, 1)}, {DType::F64, dev});
+  const Tensor norm_factor = empty({2}, {DType::F64, dev});
+  double* part = partial.data<double>();
+  if (!f32.empty()) gpu::grad_square_partials(dev, f32, part);
+  if (!f64.empty()) gpu::grad_square_partials(dev, f64, part + n32);
+  gpu::finish_norm(dev, part, n32 + n64, max_norm, norm_factor.data<double>());
+  if (!f32.empty()) gpu::scale_grads(dev, f32, norm_factor.data<double>());
+  if (!f64.empty()) gpu::scale_grads(dev, f64, norm_factor.data<double>());
+  for (const Tensor& g : grads) g.storage()->bump_version();
+  return norm_factor.narrow(0, 0, 1).reshape({});
+}
+
+}  // namespace
+
+Tensor clip_grad_norm_async(const std::vector<Tensor>& params, double max_norm) {
   NoGradGuard no_grad;
-  double sq = 0;
+  std::vector<Tensor> grads;
   for (const Tensor& p : params) {
-    const Tensor& g = p.grad();
-    if (!g.defined()) continue;
+    if (!p.grad().defined()) continue;
+    if (p.grad().is_cuda() && !p.grad().is_contiguous()) p.set_grad(p.grad().contiguous());
+    grads.push_back(p.grad());
+  }
+  if (!grads.empty() && grads.front().is_cuda()) return clip_grad_norm_cuda(grads, max_norm);
+  double sq = 0;
+  for (const Tensor& g : grads) {
     ops::require_cpu("clip_grad_norm", {&g});
     for (double v : to_vector<double>(g)) sq += v * v;
   }
   const double norm = std::sqrt(sq);
-  const double factor = max_norm / (norm + 1e-6);
+  const double factor = clip_factor(norm, max_norm);
   if (factor < 1.0)
-    for (const Tensor& p : params)
-      if (p.grad().defined()) ops::mul_(p.grad(), factor);
-  return norm;
+    for (const Tensor& g : grads) ops::mul_(g, factor);
+  return full({}, norm, {DType::F64, kCPU});
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  return clip_grad_norm_async(params, max_norm).item();  // SYNC on a GPU: the norm is read back
 }
 
 }  // namespace nkd::optim

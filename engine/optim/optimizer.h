@@ -76,5 +76,10 @@ class AdamW final : public Optimizer {
 // Scales all gradients so their global L2 norm is at most max_norm (torch.nn.utils.clip_grad_norm_:
 // factor max_norm / (norm + 1e-6) when norm > max_norm). Returns the norm before clipping.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same without a host synchronisation: on CUDA gradients the norm is summed, the factor
+// computed and the gradients scaled on the device (deterministic: fixed blocks, fixed reduction
+// order; the sum's rounding differs from the CPU's sequential one). Returns the norm as a 0-dim F64
+// tensor on the gradients' device. Gradients must all be on one device.
+Tensor clip_grad_norm_async(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace nkd::optim
