@@ -26,26 +26,39 @@ struct DecodePlan {
 };
 using PlanFn = std::function<DecodePlan(int width, int height)>;
 
+// CMYK / YCCK JPEG to RGB: Pillow's (Adobe-inverted files un-inverted, then
+// R = (255 - K) - (255 - K) C / 255 rounded) or OpenCV's imdecode (on the stored values whatever the
+// Adobe marker says: R = K - ((255 - C) K >> 8)); they differ by at most one level.
+enum class CmykToRgb { kPillow, kOpenCv };
+
 struct DecodeOptions {
   int64_t max_pixels = 89478485;  // Pillow's MAX_IMAGE_PIXELS
   // EXIF orientation (JPEG APP1 tag 0x0112): applied when true. Default false, as PIL/torchvision
   // (and so the mmcls pillow backend) do not apply it; cv2.imread does.
   bool exif_orientation = false;
+  CmykToRgb cmyk = CmykToRgb::kPillow;
   // DCT-domain downscaling by d in {2, 4, 8}: used only when the scaled crop stays at least
   // dct_gap times the output size on both axes (Pillow's reducing_gap idea: then the result is
   // indistinguishable from a full decode + antialiased resize).
   bool dct_scaling = true;
   double dct_gap = 2.0;
-  bool partial = true;  // decode only the crop window's rows and iMCU columns
+  // Decode only the crop window's rows and iMCU columns (plus one pixel of margin, so the result
+  // equals the same pixels of a full decode). With EXIF orientation, the window is mapped into the
+  // stored image's frame, decoded there, then rotated/flipped.
+  bool partial = true;
 };
 
 // The decoded pixels and where they sit: full-image coordinate u maps to image coordinate
-// u * scale - off (scale = 1/d). `crop` is the plan's crop in full-image coordinates.
+// u * scale + sub - off (scale = 1/d). `crop` is the plan's crop in full-image coordinates. Full
+// image = after EXIF orientation when that option is on. `sub` is 0 except along an axis that the
+// orientation flips while decoding at 1/d with a size not divisible by d: libjpeg's last scaled
+// pixel then covers a partial block, which the flip moves to the start (sub = (ceil(n/d) d - n)/d).
 struct Decoded {
   Image image;
   int full_w = 0, full_h = 0;
   double scale = 1.0;
   int off_x = 0, off_y = 0;
+  double sub_x = 0.0, sub_y = 0.0;
   Rect crop;
 };
 

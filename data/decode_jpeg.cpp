@@ -1,7 +1,8 @@
 // JPEG decoding with libjpeg-turbo. The error manager longjmps back to decode_jpeg (the default one
 // calls exit()), and "premature end of file" counts as an error (a truncated file is bad input).
 // Only the plan's crop window is decoded (jpeg_crop_scanline + jpeg_skip_scanlines), at a DCT
-// scale 1/d when the crop is large enough for the requested output; CMYK/YCCK become RGB.
+// scale 1/d when the crop is large enough for the requested output; CMYK/YCCK become RGB. With EXIF
+// orientation the window is mapped into the stored frame, decoded, then rotated/flipped.
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
@@ -66,6 +67,13 @@ inline int muldiv255(int a, int b) {
   const int t = a * b + 128;
   return ((t >> 8) + t) >> 8;
 }
+// OpenCV's icvCvt_CMYK2BGR (cv2.imdecode), on the values as stored.
+void cmyk_to_rgb_opencv(const uint8_t* in, uint8_t* out, int width) {
+  for (int x = 0; x < width; ++x, in += 4, out += 3) {
+    const int k = in[3];
+    for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>(k - (((255 - in[c]) * k) >> 8));
+  }
+}
 void cmyk_to_rgb(const uint8_t* in, uint8_t* out, int width, bool inverted) {
   for (int x = 0; x < width; ++x, in += 4, out += 3) {
     const int k = inverted ? 255 - in[3] : in[3];
@@ -90,7 +98,26 @@ int choose_scale(const DecodePlan& p, const DecodeOptions& o) {
   return 1;
 }
 
+// EXIF orientation o as axes (apply_orientation's mapping): for o >= 5 the oriented x axis runs
+// along the stored y axis and vice versa; flip_x / flip_y: the oriented axis runs backwards.
+struct Axes {
+  bool transpose, flip_x, flip_y;
+};
+Axes axes_of(int o) {
+  return {o >= 5, o == 2 || o == 3 || o == 6 || o == 7, o == 3 || o == 4 || o == 7 || o == 8};
+}
+// The interval [a, a + n) of an axis of length len, seen from the other end when `flip`.
+int flip_start(int a, int n, int len, bool flip) { return flip ? len - a - n : a; }
+
+// An oriented-frame rectangle in the stored frame (stored size w x h).
+Rect to_stored(Rect r, const Axes& a, int w, int h) {
+  const int along_x = flip_start(r.x, r.w, a.transpose ? h : w, a.flip_x);
+  const int along_y = flip_start(r.y, r.h, a.transpose ? w : h, a.flip_y);
+  return a.transpose ? Rect{along_y, along_x, r.h, r.w} : Rect{along_x, along_y, r.w, r.h};
+}
+
 // All libjpeg calls. Locals are trivially destructible: a longjmp out of libjpeg skips nothing.
+// The window is chosen and decoded in the stored frame; decode_jpeg orients the pixels afterwards.
 void read_body(Session& s, const uint8_t* data, size_t size, Work& w) {
   jpeg_decompress_struct& ci = s.cinfo;
   jpeg_create_decompress(&ci);
@@ -99,25 +126,28 @@ void read_body(Session& s, const uint8_t* data, size_t size, Work& w) {
   jpeg_read_header(&ci, TRUE);
   check_pixel_limit(ci.image_width, ci.image_height, *w.options);
   if (w.options->exif_orientation) w.orientation = read_orientation(ci);
-  const bool swap = w.orientation >= 5;
-  const int full_w = int(swap ? ci.image_height : ci.image_width);
-  const int full_h = int(swap ? ci.image_width : ci.image_height);
+  const Axes axes = axes_of(w.orientation);
+  const int stored_w = int(ci.image_width), stored_h = int(ci.image_height);
+  const int full_w = axes.transpose ? stored_h : stored_w;
+  const int full_h = axes.transpose ? stored_w : stored_h;
   const DecodePlan p = resolve_plan(*w.plan, full_w, full_h);
+  const Rect sc = to_stored(p.crop, axes, stored_w, stored_h);  // the crop in the stored frame
   const int d = choose_scale(p, *w.options);
   const bool cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
   ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   ci.scale_num = 1;
   ci.scale_denom = static_cast<unsigned int>(d);
   jpeg_start_decompress(&ci);
+  const int out_w = int(ci.output_width), out_h = int(ci.output_height);  // jpeg_crop_scanline changes them
   JDIMENSION x0 = 0, cw = ci.output_width, y0 = 0, y1 = ci.output_height;
-  if (w.options->partial && w.orientation == 1) {
+  if (w.options->partial) {
     // One pixel of margin: fancy upsampling replicates the edge of a cropped region, so the
     // crop's own border pixels must be interior to decode exactly as in a full decode.
-    x0 = JDIMENSION(std::max(p.crop.x / d - 1, 0));
-    cw = std::min<JDIMENSION>(JDIMENSION((p.crop.x + p.crop.w + d - 1) / d + 1), ci.output_width) - x0;
-    y0 = JDIMENSION(std::max(p.crop.y / d - 1, 0));
-    y1 = std::min<JDIMENSION>(JDIMENSION((p.crop.y + p.crop.h + d - 1) / d + 1), ci.output_height);
-    if (cw < ci.output_width) jpeg_crop_scanline(&ci, &x0, &cw);
+    x0 = JDIMENSION(std::max(sc.x / d - 1, 0));
+    cw = std::min<JDIMENSION>(JDIMENSION((sc.x + sc.w + d - 1) / d + 1), ci.output_width) - x0;
+    y0 = JDIMENSION(std::max(sc.y / d - 1, 0));
+    y1 = std::min<JDIMENSION>(JDIMENSION((sc.y + sc.h + d - 1) / d + 1), ci.output_height);
+    if (cw < ci.output_width) jpeg_crop_scanline(&ci, &x0, &cw);  // may widen to iMCU columns
     if (y0 > 0 && jpeg_skip_scanlines(&ci, y0) != y0) ERREXIT(&ci, JERR_INPUT_EOF);
   }
   w.out->image = Image(int(cw), int(y1 - y0), 3);
@@ -125,18 +155,29 @@ void read_body(Session& s, const uint8_t* data, size_t size, Work& w) {
   for (JDIMENSION r = 0; r < y1 - y0; ++r) {
     JSAMPROW row = cmyk ? w.scratch.data() : w.out->image.row(int(r));
     if (jpeg_read_scanlines(&ci, &row, 1) != 1) ERREXIT(&ci, JERR_INPUT_EOF);
-    if (cmyk) cmyk_to_rgb(row, w.out->image.row(int(r)), int(cw), ci.saw_Adobe_marker);
+    if (cmyk && w.options->cmyk == CmykToRgb::kOpenCv) {
+      cmyk_to_rgb_opencv(row, w.out->image.row(int(r)), int(cw));
+    } else if (cmyk) {
+      cmyk_to_rgb(row, w.out->image.row(int(r)), int(cw), ci.saw_Adobe_marker);
+    }
   }
-  if (y1 == ci.output_height && cw == ci.output_width) {
+  if (int(y1) == out_h) {  // every row read (of a full or column-cropped window)
     jpeg_finish_decompress(&ci);
   } else {
     jpeg_abort_decompress(&ci);
   }
+  // Where the decoded window sits in the oriented, scaled image.
+  const int along_x[3] = {axes.transpose ? int(y0) : int(x0), axes.transpose ? int(y1 - y0) : int(cw),
+                          axes.transpose ? out_h : out_w};
+  const int along_y[3] = {axes.transpose ? int(x0) : int(y0), axes.transpose ? int(cw) : int(y1 - y0),
+                          axes.transpose ? out_w : out_h};
   w.out->full_w = full_w;
   w.out->full_h = full_h;
   w.out->scale = 1.0 / d;
-  w.out->off_x = int(x0);
-  w.out->off_y = int(y0);
+  w.out->off_x = flip_start(along_x[0], along_x[1], along_x[2], axes.flip_x);
+  w.out->off_y = flip_start(along_y[0], along_y[1], along_y[2], axes.flip_y);
+  w.out->sub_x = axes.flip_x ? double(along_x[2] * d - full_w) / d : 0.0;
+  w.out->sub_y = axes.flip_y ? double(along_y[2] * d - full_h) / d : 0.0;
   w.out->crop = p.crop;
 }
 

@@ -1,6 +1,8 @@
 // EXIF orientation: reading tag 0x0112 from a JPEG APP1 segment (bounds-checked TIFF walk) and
 // applying it to pixels with the same mapping as PIL's ImageOps.exif_transpose.
+#include <cstddef>
 #include <cstring>
+#include <utility>
 
 #include "data/decode.h"
 
@@ -33,19 +35,31 @@ void apply_orientation(Image& image, int orientation) {
   const int W = image.width, H = image.height, C = image.channels;
   const bool swap = orientation >= 5;
   Image out(swap ? H : W, swap ? W : H, C);
+  // Source pixel of output (x, y): sx = ax x + bx y + cx, sy = ay x + by y + cy.
+  int ax = 1, bx = 0, cx = 0, ay = 0, by = 1, cy = 0;
+  switch (orientation) {
+    case 2: ax = -1; cx = W - 1; break;
+    case 3: ax = -1; cx = W - 1; by = -1; cy = H - 1; break;
+    case 4: by = -1; cy = H - 1; break;
+    case 5: ax = 0; bx = 1; ay = 1; by = 0; break;
+    case 6: ax = 0; bx = 1; ay = -1; by = 0; cy = H - 1; break;
+    case 7: ax = 0; bx = -1; cx = W - 1; ay = -1; by = 0; cy = H - 1; break;
+    default: ax = 0; bx = -1; cx = W - 1; ay = 1; by = 0; break;  // 8
+  }
+  const ptrdiff_t step = ptrdiff_t(ay * W + ax) * C;  // per output x
+  const ptrdiff_t row_step = ptrdiff_t(by * W + bx) * C;
+  const uint8_t* base = image.pixels.data() + ptrdiff_t(cy * W + cx) * C;
   for (int y = 0; y < out.height; ++y) {
-    for (int x = 0; x < out.width; ++x) {
-      int sx = x, sy = y;
-      switch (orientation) {
-        case 2: sx = W - 1 - x; break;
-        case 3: sx = W - 1 - x; sy = H - 1 - y; break;
-        case 4: sy = H - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = H - 1 - x; break;
-        case 7: sx = W - 1 - y; sy = H - 1 - x; break;
-        default: sx = W - 1 - y; sy = x; break;  // 8
+    const uint8_t* src = base + row_step * y;
+    uint8_t* dst = out.row(y);
+    if (C == 3) {
+      for (int x = 0; x < out.width; ++x, src += step, dst += 3) {
+        dst[0] = src[0];
+        dst[1] = src[1];
+        dst[2] = src[2];
       }
-      std::memcpy(&out.at(y, x, 0), &image.at(sy, sx, 0), size_t(C));
+    } else {
+      for (int x = 0; x < out.width; ++x, src += step, dst += C) std::memcpy(dst, src, size_t(C));
     }
   }
   image = std::move(out);

@@ -1,11 +1,68 @@
-// Loader: epoch start/stop, the worker loop, batch assembly and the bad-input policy.
+// Loader: epoch start/stop, the worker loop, batch assembly, the bad-input policy and the pinned
+// batch-buffer pool.
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 
 #include "data/loader.h"
+#include "engine/cuda/allocator.h"
+#include "engine/cuda/device.h"
 #include "engine/factory.h"
 
 namespace nkd::data {
+
+// Full-batch pinned buffers, recycled. A buffer comes back (release) when the last tensor over it
+// dies; the consumer may have queued an asynchronous copy from it on the GPU just before, so a
+// recycled buffer is handed out only after a cuda::synchronize that began after its release.
+// Releases are numbered: one synchronisation covers every release made before it started.
+class PinnedBatchPool : public std::enable_shared_from_this<PinnedBatchPool> {
+ public:
+  PinnedBatchPool(size_t bytes, Device device) : bytes_(bytes), device_(device) {}
+
+  std::shared_ptr<Storage> acquire() {
+    cuda::PinnedBuffer buf;
+    uint64_t stamp = 0, released = 0;
+    bool recycled = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        buf = std::move(free_.front().first);
+        stamp = free_.front().second;
+        free_.pop_front();
+        recycled = true;
+        released = releases_;
+      }
+    }
+    if (!recycled) {
+      buf = cuda::PinnedBuffer(bytes_);
+    } else if (stamp > fenced()) {
+      cuda::synchronize(device_);  // SYNC (worker thread): copies queued before the release are done
+      std::lock_guard<std::mutex> lock(mu_);
+      fenced_ = std::max(fenced_, released);
+    }
+    void* data = buf.data();
+    auto held = std::make_shared<cuda::PinnedBuffer>(std::move(buf));
+    return std::make_shared<Storage>(
+        data, bytes_, kCPU, [self = shared_from_this(), held](void*) { self->release(std::move(*held)); },
+        true);
+  }
+
+ private:
+  uint64_t fenced() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fenced_;
+  }
+  void release(cuda::PinnedBuffer buf) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.emplace_back(std::move(buf), ++releases_);
+  }
+
+  const size_t bytes_;
+  const Device device_;
+  std::mutex mu_;
+  std::deque<std::pair<cuda::PinnedBuffer, uint64_t>> free_;  // oldest release first
+  uint64_t releases_ = 0, fenced_ = 0;
+};
 
 Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Pipeline> pipeline,
                LoaderOptions options)
@@ -21,6 +78,14 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Pip
   NKD_CHECK(o_.layout != Layout::kNCHWFloat ||
                 (int(nm.mean.size()) == pipeline_->channels() && int(nm.std.size()) == pipeline_->channels()),
             "Loader: normalisation has ", nm.mean.size(), " channels, the pipeline ", pipeline_->channels());
+  const bool pin = o_.pinned == Pinning::kOn || (o_.pinned == Pinning::kAuto && cuda::is_available());
+  if (pin) {
+    NKD_CHECK(o_.pinned != Pinning::kOn || cuda::is_available(), "Loader: pinned batches need a GPU: ",
+              cuda::unavailable_reason());
+    const int64_t per = int64_t(pipeline_->channels()) * pipeline_->height() * pipeline_->width();
+    const size_t elem = o_.layout == Layout::kNCHWFloat ? sizeof(float) : 1;
+    pool_ = std::make_shared<PinnedBatchPool>(size_t(o_.batch_size * per) * elem, cuda_device(o_.device));
+  }
 }
 
 Loader::~Loader() { stop(); }
@@ -116,7 +181,7 @@ Batch Loader::build(int64_t number, std::vector<uint8_t>& scratch) {
   batch.epoch = epoch_;
   batch.number = number;
   const bool f32 = o_.layout == Layout::kNCHWFloat;
-  batch.images = f32 ? empty({n, C, H, W}) : empty({n, H, W, C}, {DType::U8, kCPU});
+  batch.images = alloc_images(n);
   scratch.resize(size_t(per));
   std::vector<int64_t> labels(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
@@ -132,6 +197,16 @@ Batch Loader::build(int64_t number, std::vector<uint8_t>& scratch) {
   }
   batch.labels = from_vector(labels, {n});
   return batch;
+}
+
+Tensor Loader::alloc_images(int64_t n) const {
+  const Pipeline& p = *pipeline_;
+  const int64_t C = p.channels(), H = p.height(), W = p.width();
+  const bool f32 = o_.layout == Layout::kNCHWFloat;
+  const Shape shape = f32 ? Shape{n, C, H, W} : Shape{n, H, W, C};
+  const DType dtype = f32 ? DType::F32 : DType::U8;
+  if (!pool_) return empty(shape, {dtype, kCPU});
+  return make_view(pool_->acquire(), 0, shape, contiguous_strides(shape), dtype);
 }
 
 // Fused normalisation and HWC -> CHW: out[c][i] = (in[i][c] - mean[c]) / std[c].

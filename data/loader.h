@@ -2,6 +2,8 @@
 // raw) ahead of the consumer, at most `prefetch` batches in flight. Augmentation randomness is
 // keyed by (seed, epoch, sample index), so batches are identical whatever the thread count. A bad
 // file is skipped with one warning line, counted, and replaced (strict = true makes it an error).
+// With a GPU, the batch images live in page-locked (pinned) host memory from a recycled pool, so the
+// consumer's batch.images.to(cuda_device(i)) can be an asynchronous copy (see LoaderOptions::pinned).
 #pragma once
 #include <condition_variable>
 #include <exception>
@@ -24,6 +26,9 @@
 namespace nkd::data {
 
 enum class Layout { kNCHWFloat, kNHWCUint8 };
+enum class Pinning { kAuto, kOff, kOn };
+
+class PinnedBatchPool;  // loader.cpp
 
 struct LoaderOptions {
   int64_t batch_size = 32;
@@ -38,10 +43,20 @@ struct LoaderOptions {
   int max_retries = 16;  // replacement attempts per sample before giving up
   std::optional<MixOptions> mix;  // Mixup/CutMix (F32 layout only)
   std::function<void(const std::string&)> warn;  // one line per skipped file; null: stderr
+  // Batch images in pinned host memory (Batch::images.storage()->pinned()). kAuto: when nkd has
+  // CUDA and a GPU is visible (cuda::is_available()), else ordinary memory; kOn: required (throws
+  // "built without CUDA" / the reason otherwise); kOff: ordinary memory. A pinned buffer returns to
+  // the loader's pool when the last tensor sharing it dies; before a worker rewrites it, the worker
+  // calls cuda::synchronize(cuda_device(device)) unless a later synchronisation already covered
+  // that release, so a copy the consumer queued from it on that device has finished.
+  Pinning pinned = Pinning::kAuto;
+  int device = 0;  // the CUDA device the consumer copies batches to
 };
 
 struct Batch {
-  Tensor images;       // F32 [N, C, H, W] normalised, or U8 [N, H, W, C]
+  Tensor images;       // F32 [N, C, H, W] normalised, or U8 [N, H, W, C]; contiguous; pinned storage
+                       // when Loader::pinned() (a last batch shorter than batch_size is a view of
+                       // a full-size buffer, so its storage is larger than the tensor)
   Tensor labels;       // I64 [N]
   Tensor soft_labels;  // F32 [N, classes] when mixing; undefined otherwise
   std::vector<int64_t> indices;  // dataset index actually used per row
@@ -66,6 +81,7 @@ class Loader {
   void stop();  // joins the workers; safe any time; next() returns nullopt until set_epoch()
   int64_t num_batches() const;
   int64_t samples_per_epoch() const { return sampler_.num_samples(); }
+  bool pinned() const { return pool_ != nullptr; }  // batch images in pinned host memory
   EpochStats stats() const;
   std::string summary() const;     // "epoch 3: 469 batches, 60000 samples, 2 bad files skipped"
 
@@ -80,6 +96,7 @@ class Loader {
   int64_t load_sample(int64_t index, uint8_t* out);
   void write_sample(const uint8_t* hwc, float* nchw) const;
   void record_bad(int64_t index, const std::string& reason);
+  Tensor alloc_images(int64_t n) const;
 
   std::shared_ptr<const Dataset> dataset_;
   std::shared_ptr<const Pipeline> pipeline_;
@@ -96,6 +113,7 @@ class Loader {
   bool started_ = false, stopping_ = false, halted_ = false;
   EpochStats stats_;
   std::set<int64_t> bad_seen_;
+  std::shared_ptr<PinnedBatchPool> pool_;  // null: ordinary memory
 };
 
 }  // namespace nkd::data

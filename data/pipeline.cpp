@@ -11,8 +11,28 @@ Normalization imagenet_normalization() {
 }
 Normalization fashion_mnist_normalization() { return {{0.2860f * 255.0f}, {0.3530f * 255.0f}}; }
 
+namespace {
+
+// The cv2 backend's decode settings: cv2.imdecode(IMREAD_COLOR) applies EXIF orientation,
+// decodes at full size and converts CMYK its own way.
+void use_cv2_decode(DecodeOptions& d, Filter filter, const char* who) {
+  NKD_CHECK(filter == Filter::kBilinear, who, ": the cv2 backend implements bilinear only");
+  d.exif_orientation = true;
+  d.dct_scaling = false;
+  d.cmyk = CmykToRgb::kOpenCv;
+}
+
+// The full-resolution pixels of `r` (full-image coordinates) in a decode at scale 1.
+ImageView full_scale_view(const Decoded& d, Rect r) {
+  NKD_CHECK(d.scale == 1.0, "cv2 backend: the image was decoded at scale ", d.scale, " (DCT scaling must be off)");
+  return view_of(d.image, {r.x - d.off_x, r.y - d.off_y, r.w, r.h});
+}
+
+}  // namespace
+
 ImagenetTrain::ImagenetTrain(ImagenetTrainOptions options) : o_(options) {
   normalization = imagenet_normalization();
+  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(decode, o_.filter, "ImagenetTrain");
 }
 
 void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const {
@@ -22,8 +42,12 @@ void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, u
   };
   Decoded d = dataset.load(index, decode, plan);
   convert_channels(d.image, 3);
-  const auto [view, box] = locate(d, d.crop);
-  resample(view, box, size, size, o_.filter, {0, 0, size, size}, out);
+  if (o_.backend == ResizeBackend::kCv2) {
+    resize_cv2_linear(full_scale_view(d, d.crop), size, size, {0, 0, size, size}, out);
+  } else {
+    const auto [view, box] = locate(d, d.crop);
+    resample(view, box, size, size, o_.filter, {0, 0, size, size}, out);
+  }
   if (rng.bernoulli(o_.flip)) hflip(out, size, size, 3);
   if (o_.rand_augment) rand_augment(out, size, size, 3, rng, *o_.rand_augment);
   if (o_.erasing) random_erasing(out, size, size, 3, rng, *o_.erasing);
@@ -31,6 +55,7 @@ void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, u
 
 ImagenetTest::ImagenetTest(ImagenetTestOptions options) : o_(options) {
   normalization = imagenet_normalization();
+  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(decode, o_.filter, "ImagenetTest");
 }
 
 void ImagenetTest::run(const Dataset& dataset, int64_t index, SampleRng&, uint8_t* out) const {
@@ -41,9 +66,13 @@ void ImagenetTest::run(const Dataset& dataset, int64_t index, SampleRng&, uint8_
   };
   Decoded d = dataset.load(index, decode, plan);
   convert_channels(d.image, 3);
-  const auto [view, box] = locate(d, d.crop);
   const Rect window = center_crop_rect(rw, rh, o_.size, o_.size);
-  resample(view, box, rw, rh, o_.filter, window, out);
+  if (o_.backend == ResizeBackend::kCv2) {
+    resize_cv2_linear(full_scale_view(d, d.crop), rw, rh, window, out);
+  } else {
+    const auto [view, box] = locate(d, d.crop);
+    resample(view, box, rw, rh, o_.filter, window, out);
+  }
 }
 
 PadCropFlip::PadCropFlip(PadCropOptions options) : o_(options) {

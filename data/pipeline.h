@@ -1,7 +1,9 @@
 // Pipelines: per-sample load + augmentation producing an HWC uint8 sample of a fixed size, plus
 // the normalisation (mean/std in 0-255 units) the loader fuses into the batch write. The
-// ImageNet pipelines follow NKD_SPEC.md 5.1 with the Pillow backend (torchvision semantics);
-// the Fashion-MNIST ones pad + random-crop + flip.
+// ImageNet pipelines follow NKD_SPEC.md 5.1 with either mmcls backend: Pillow (torchvision
+// semantics, "pil_resize" configs and Swin) or cv2 (the "standard CNN" configs: OpenCV decode with
+// EXIF orientation, integer crop, cv2.resize INTER_LINEAR); the Fashion-MNIST ones pad + random-crop
+// + flip.
 #pragma once
 #include <memory>
 #include <optional>
@@ -36,9 +38,13 @@ class Pipeline {
 };
 
 // ImageNet train: RandomResizedCrop(size) + horizontal flip (p = flip).
+// backend kCv2 (mmcls RandomResizedCrop(backend='cv2')): the crop is cut at integer pixels and
+// resized by resize_cv2_linear (bilinear only); the constructor sets the decode options to
+// cv2.imdecode's: EXIF orientation on, DCT scaling off (full size), OpenCV's CMYK conversion.
 struct ImagenetTrainOptions {
   int size = 224;
   Filter filter = Filter::kBilinear;
+  ResizeBackend backend = ResizeBackend::kPillow;
   RandomResizedCropOptions crop;
   double flip = 0.5;
   std::optional<RandAugmentOptions> rand_augment;  // after the flip (Swin recipe)
@@ -56,10 +62,12 @@ class ImagenetTrain : public Pipeline {
   ImagenetTrainOptions o_;
 };
 
-// ImageNet test: resize the short side to `resize`, centre-crop `size`.
+// ImageNet test: resize the short side to `resize`, centre-crop `size` (only that window of the
+// resized image is computed). backend kCv2: mmcls Resize(backend='cv2'), as for ImagenetTrain.
 struct ImagenetTestOptions {
   int resize = 256, size = 224;
   Filter filter = Filter::kBilinear;
+  ResizeBackend backend = ResizeBackend::kPillow;
 };
 class ImagenetTest : public Pipeline {
  public:

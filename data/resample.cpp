@@ -1,5 +1,7 @@
 // Pillow-exact resampling: precompute_coeffs / normalize_coeffs_8bpc / ImagingResample{Horizontal,
-// Vertical}_8bpc re-expressed on ImageView, computing only the output window that is needed.
+// Vertical}_8bpc re-expressed on ImageView, computing only the output window that is needed; and
+// OpenCV's INTER_LINEAR 8-bit arithmetic (resize_cv2_linear). Built with -ffp-contract=off so the
+// float sample positions round exactly as OpenCV's do.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -133,6 +135,108 @@ void resample(const ImageView& src, Box box, int out_w, int out_h, Filter filter
     }
     uint8_t* out = dst + size_t(row) * tmp_stride;
     for (size_t i = 0; i < tmp_stride; ++i) out[i] = clip8(acc[i]);
+  }
+}
+
+namespace {
+
+// OpenCV's INTER_RESIZE_COEF_BITS: weights are in 1/2048 units.
+constexpr int kCvCoefBits = 11;
+constexpr float kCvCoefScale = float(1 << kCvCoefBits);
+
+struct CvTaps {
+  std::vector<int> first;        // per output index of the window: the left/top source index
+  std::vector<int> second;       // the right/bottom one (clamped into the image)
+  std::vector<int16_t> w0, w1;   // fixed-point weights, w0 + w1 = 2048
+};
+
+// Sample positions and weights for outputs [first, first + n) of an in_size -> out_size resize.
+// The x axis clamps the position itself at the edges (weights 2048, 0); the y axis keeps the
+// weights and clamps the rows, as OpenCV's resizeGeneric does.
+CvTaps cv_taps(int in_size, int out_size, int first, int n, bool clamp_position) {
+  const double scale = 1.0 / (double(out_size) / double(in_size));
+  CvTaps t;
+  t.first.resize(size_t(n));
+  t.second.resize(size_t(n));
+  t.w0.resize(size_t(n));
+  t.w1.resize(size_t(n));
+  for (int i = 0; i < n; ++i) {
+    const double pos = (double(first + i) + 0.5) * scale - 0.5;
+    float f = float(pos);
+    int s = int(std::floor(f));
+    f -= float(s);
+    if (clamp_position && s < 0) {
+      f = 0.f;
+      s = 0;
+    }
+    if (clamp_position && s >= in_size - 1) {
+      f = 0.f;
+      s = in_size - 1;
+    }
+    const float c0 = 1.f - f;
+    t.w0[size_t(i)] = int16_t(std::lrint(c0 * kCvCoefScale));  // cvRound: nearest, ties to even
+    t.w1[size_t(i)] = int16_t(std::lrint(f * kCvCoefScale));
+    t.first[size_t(i)] = std::clamp(s, 0, in_size - 1);
+    t.second[size_t(i)] = std::clamp(s + 1, 0, in_size - 1);
+  }
+  return t;
+}
+
+// One source row through the horizontal pass: out[j][c] = S[x0][c] w0 + S[x1][c] w1 (int32, exact).
+template <int C>
+void cv_row(const uint8_t* in, const CvTaps& t, int32_t* out, int channels) {
+  const int nc = C > 0 ? C : channels;
+  for (size_t j = 0; j < t.first.size(); ++j) {
+    const uint8_t* a = in + size_t(t.first[j]) * nc;
+    const uint8_t* b = in + size_t(t.second[j]) * nc;
+    const int32_t w0 = t.w0[j], w1 = t.w1[j];
+    for (int c = 0; c < nc; ++c) out[j * size_t(nc) + c] = a[c] * w0 + b[c] * w1;
+  }
+}
+
+void cv_horizontal(const uint8_t* in, const CvTaps& t, int32_t* out, int channels) {
+  switch (channels) {
+    case 1: cv_row<1>(in, t, out, 1); break;
+    case 3: cv_row<3>(in, t, out, 3); break;
+    default: cv_row<0>(in, t, out, channels); break;
+  }
+}
+
+}  // namespace
+
+void resize_cv2_linear(const ImageView& src, int out_w, int out_h, Rect window, uint8_t* dst) {
+  NKD_CHECK(out_w > 0 && out_h > 0 && window.x >= 0 && window.y >= 0 && window.w > 0 &&
+                window.h > 0 && window.x + window.w <= out_w && window.y + window.h <= out_h,
+            "resize_cv2_linear: window outside the ", out_w, "x", out_h, " output");
+  NKD_CHECK(src.channels >= 1 && src.channels <= 4 && src.width > 0 && src.height > 0,
+            "resize_cv2_linear: ", src.width, "x", src.height, "x", src.channels, " source");
+  const int C = src.channels;
+  const CvTaps h = cv_taps(src.width, out_w, window.x, window.w, true);
+  const CvTaps v = cv_taps(src.height, out_h, window.y, window.h, false);
+  const size_t stride = size_t(window.w) * C;
+  // Two horizontally filtered rows, reused while consecutive outputs read the same source rows.
+  std::vector<int32_t> rows(2 * stride);
+  int held[2] = {-1, -1};
+  auto row = [&](int y) -> const int32_t* {
+    for (int k = 0; k < 2; ++k)
+      if (held[k] == y) return &rows[size_t(k) * stride];
+    const int k = held[0] == -1 || (held[1] != -1 && held[0] < held[1]) ? 0 : 1;  // replace the older row
+    held[k] = y;
+    cv_horizontal(src.data + size_t(y) * src.stride, h, &rows[size_t(k) * stride], C);
+    return &rows[size_t(k) * stride];
+  };
+  for (int r = 0; r < window.h; ++r) {
+    const int y0 = v.first[size_t(r)], y1 = v.second[size_t(r)];
+    const int32_t* s0 = row(y0);
+    const int32_t* s1 = row(y1);
+    const int32_t b0 = v.w0[size_t(r)], b1 = v.w1[size_t(r)];
+    uint8_t* out = dst + size_t(r) * stride;
+    for (size_t i = 0; i < stride; ++i) {
+      // OpenCV: 16-bit lanes of (h >> 4), multiply-high by the weight, then a rounding >> 2.
+      const int32_t t = (((s0[i] >> 4) * b0) >> 16) + (((s1[i] >> 4) * b1) >> 16);
+      const int32_t o = (t + 2) >> 2;
+      out[i] = uint8_t(o < 0 ? 0 : (o > 255 ? 255 : o));
+    }
   }
 }
 

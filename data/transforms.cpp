@@ -59,8 +59,8 @@ void hflip(uint8_t* hwc, int width, int height, int channels) {
 }
 
 std::pair<ImageView, Box> locate(const Decoded& d, Rect r) {
-  const double fx0 = r.x * d.scale - d.off_x, fx1 = (r.x + r.w) * d.scale - d.off_x;
-  const double fy0 = r.y * d.scale - d.off_y, fy1 = (r.y + r.h) * d.scale - d.off_y;
+  const double fx0 = r.x * d.scale + d.sub_x - d.off_x, fx1 = (r.x + r.w) * d.scale + d.sub_x - d.off_x;
+  const double fy0 = r.y * d.scale + d.sub_y - d.off_y, fy1 = (r.y + r.h) * d.scale + d.sub_y - d.off_y;
   Rect clip;
   clip.x = std::clamp(int(std::floor(fx0)), 0, d.image.width - 1);
   clip.y = std::clamp(int(std::floor(fy0)), 0, d.image.height - 1);

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 
 #include "engine/check.h"
 #include "engine/cuda/device.h"
@@ -40,7 +41,17 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   data_ = bytes == 0 ? nullptr : g_cuda_allocator.allocate(bytes, device);
 }
 
+Storage::Storage(void* data, size_t bytes, Device device, std::function<void(void*)> release, bool pinned)
+    : data_(data), bytes_(bytes), device_(device), release_(std::move(release)), pinned_(pinned) {
+  NKD_CHECK(release_, "Storage: adopted memory needs a release function");
+  NKD_CHECK(!pinned || device.is_cpu(), "Storage: only host memory can be pinned");
+}
+
 Storage::~Storage() {
+  if (release_) {
+    release_(data_);
+    return;
+  }
   if (data_ == nullptr) return;
   if (device_.is_cpu()) {
     std::free(data_);

@@ -1,10 +1,13 @@
 // Decoding: JPEG baseline / progressive / arithmetic / grayscale / CMYK, PNG 8 and 16 bit, palette,
-// alpha and interlace, magic-byte sniffing, partial (crop) decoding, DCT scaling and EXIF.
+// alpha and interlace, magic-byte sniffing, partial (crop) decoding, DCT scaling and EXIF, and
+// partial decoding combined with EXIF orientation (the crop mapped into the stored frame).
 #include <gtest/gtest.h>
 #include <png.h>
 
 #include "data/decode.h"
 #include "data/encode.h"
+#include "data/resample.h"
+#include "data/transforms.h"
 #include "tests/data/fixtures.h"
 
 namespace nkd::data {
@@ -180,6 +183,105 @@ TEST(Decode, OrientationMappingIsPils) {
     Image t = im;
     apply_orientation(t, o);
     EXPECT_EQ(t.pixels, expect[size_t(o - 2)]) << "orientation " << o;
+  }
+}
+
+// Pixels `r` (full-image coordinates) of a decode at scale 1.
+Image crop_of(const Decoded& d, Rect r) {
+  Image out(r.w, r.h, d.image.channels);
+  for (int y = 0; y < r.h; ++y)
+    for (int x = 0; x < r.w; ++x)
+      for (int c = 0; c < out.channels; ++c) out.at(y, x, c) = d.image.at(r.y - d.off_y + y, r.x - d.off_x + x, c);
+  return out;
+}
+
+TEST(Decode, CropDecodeWithExifEqualsOrientThenCrop) {
+  // Stored 300x200 (4:2:0, iMCU 16) and 4:4:4 (iMCU 8); crops in the oriented frame at, next to
+  // and away from iMCU boundaries and at every edge, for orientations 1-8: the partial decode
+  // (window mapped into the stored frame, decoded, rotated/flipped) must equal a full decode
+  // oriented and then cropped, bit for bit, with the window much smaller than the image.
+  const Image im = test_image(300, 200, 3, 12);
+  for (bool subsample : {true, false}) {
+    for (bool progressive : {false, true}) {
+      const auto plain = encode_jpeg(im, {.quality = 90, .progressive = progressive, .subsample = subsample});
+      for (int o = 1; o <= 8; ++o) {
+        const auto jpg = testing::with_exif_orientation(plain, o, o % 2 == 1);
+        DecodeOptions on;
+        on.exif_orientation = true;
+        DecodeOptions whole = on;
+        whole.partial = false;
+        const Decoded full = decode_image(jpg.data(), jpg.size(), whole);
+        const int W = full.image.width, H = full.image.height;
+        ASSERT_EQ(W, o >= 5 ? 200 : 300);
+        const Rect crops[] = {{37, 61, 50, 31}, {32, 48, 64, 48}, {31, 47, 66, 50}, {0, 0, 16, 16},
+                              {W - 17, H - 23, 17, 23}, {0, H - 40, 33, 40}, {W - 50, 0, 50, 29},
+                              {1, 1, W - 2, H - 2}, {0, 0, W, H}};
+        for (const Rect& r : crops) {
+          const Decoded d = decode_image(jpg.data(), jpg.size(), on, [&](int w, int h) {
+            EXPECT_EQ(w, W);
+            EXPECT_EQ(h, H);
+            return DecodePlan{r, 0, 0};
+          });
+          const std::string what = "orientation " + std::to_string(o) + " subsample " + std::to_string(subsample) +
+                                    " progressive " + std::to_string(progressive) + " crop " + std::to_string(r.x) +
+                                    "," + std::to_string(r.y) + " " + std::to_string(r.w) + "x" + std::to_string(r.h);
+          EXPECT_EQ(d.full_w, W) << what;
+          ASSERT_LE(d.off_x, r.x) << what;
+          ASSERT_LE(d.off_y, r.y) << what;
+          ASSERT_GE(d.off_x + d.image.width, r.x + r.w) << what;
+          ASSERT_GE(d.off_y + d.image.height, r.y + r.h) << what;
+          if (r.w <= 66 && r.h <= 66) {
+            EXPECT_LT(int64_t(d.image.width) * d.image.height, int64_t(W) * H / 4) << what;
+          }
+          EXPECT_EQ(max_abs_diff(crop_of(d, r), crop_of(full, r)), 0) << what;
+        }
+      }
+    }
+  }
+}
+
+TEST(Decode, CropDecodeWithExifAndDctScalingStaysAligned) {
+  // 1/2, 1/4 and 1/8 DCT scaling of a 604x410 image (not a multiple of 8: the last scaled pixel
+  // covers a partial block, which a flip moves to the start; Decoded::sub accounts for it). The
+  // crop resized through locate() must match a full-resolution decode + the same resize about as
+  // well in every orientation as without any orientation (a misplaced window shows at the edges
+  // of the test image's blobs).
+  const Image im = test_image(604, 410, 3, 13);
+  const auto plain = encode_jpeg(im, {.quality = 92});
+  for (int out : {60, 30, 15}) {
+    double base = -1;
+    for (int o = 1; o <= 8; ++o) {
+      const auto jpg = testing::with_exif_orientation(plain, o, false);
+      DecodeOptions on;
+      on.exif_orientation = true;
+      DecodeOptions exact = on;
+      exact.dct_scaling = false;
+      const Decoded ref = decode_image(jpg.data(), jpg.size(), exact);
+      const int W = ref.full_w, H = ref.full_h;
+      const Rect r{W / 7, H / 9, W - W / 7 - 3, H - H / 9 - 5};
+      const PlanFn plan = [&](int, int) { return DecodePlan{r, out, out}; };
+      const Decoded d = decode_image(jpg.data(), jpg.size(), on, plan);
+      ASSERT_LT(d.scale, 1.0) << "orientation " << o << " out " << out;
+      DecodeOptions full_scaled = on;
+      full_scaled.partial = false;
+      const Decoded f = decode_image(jpg.data(), jpg.size(), full_scaled, plan);
+      ASSERT_EQ(f.scale, d.scale);
+      std::vector<uint8_t> a(size_t(out) * out * 3), b(a.size()), c(a.size());
+      auto resize = [&](const Decoded& dec, std::vector<uint8_t>& dst) {
+        const auto [view, box] = locate(dec, r);
+        resample(view, box, out, out, Filter::kBilinear, {0, 0, out, out}, dst.data());
+      };
+      resize(d, a);
+      resize(f, b);
+      resize(ref, c);
+      EXPECT_EQ(a, b) << "partial vs full decode at the same scale, orientation " << o << " out " << out;
+      double mean = 0;
+      for (size_t i = 0; i < a.size(); ++i) mean += std::abs(int(a[i]) - int(c[i]));
+      mean /= double(a.size());
+      if (o == 1) base = mean;
+      EXPECT_LE(mean, base + 0.25) << "orientation " << o << " scale 1/" << 1 / d.scale << ": mean |diff| " << mean
+                                   << " vs " << base << " without orientation";
+    }
   }
 }
 

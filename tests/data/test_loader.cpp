@@ -1,11 +1,13 @@
 // Loader: epoch coverage, labels, fused normalisation, determinism across thread counts,
-// epochs that differ, the U8 NHWC layout, drop_last, Mixup soft labels and early shutdown.
+// epochs that differ, the U8 NHWC layout, drop_last, Mixup soft labels, early shutdown and the
+// pinned-memory option without a GPU (tests/data/test_loader_gpu.cpp covers it with one).
 #include <set>
 
 #include <gtest/gtest.h>
 
 #include "data/idx_dataset.h"
 #include "data/loader.h"
+#include "engine/cuda/device.h"
 #include "engine/factory.h"
 #include "tests/data/fixtures.h"
 
@@ -117,6 +119,19 @@ TEST(Loader, StoppingEarlyDoesNotHang) {
     EXPECT_FALSE(rep % 2 == 0 && loader.next().has_value());
   }  // destructors join the workers
   Loader never_started(ds, fashion_mnist_train(), {.batch_size = 4});
+}
+
+TEST(Loader, PinnedMemoryFallsBackWithoutAGpu) {
+  if (cuda::is_available()) GTEST_SKIP() << "a GPU is present: test_data_gpu covers pinned batches";
+  testing::TempDir dir;
+  auto ds = small_idx(dir, 20);
+  Loader automatic(ds, fashion_mnist_test(), {.batch_size = 8, .workers = 1, .shuffle = false});
+  EXPECT_FALSE(automatic.pinned());
+  automatic.set_epoch(0);
+  const auto b = automatic.next();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->images.storage()->pinned());
+  EXPECT_THROW(Loader(ds, fashion_mnist_test(), {.batch_size = 8, .workers = 1, .pinned = Pinning::kOn}), Error);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Transforms against hand-computed values: Pillow's resampling arithmetic on small cases, sizes and
 // centre-crop rounding, RandomResizedCrop (fallback cases and the distribution of its draws),
-// flips, and the Fashion-MNIST pad + random crop + flip.
+// flips, the Fashion-MNIST pad + random crop + flip, and OpenCV's INTER_LINEAR arithmetic
+// (resize_cv2_linear; parity with cv2 itself is ctest parity.cv2).
 #include <map>
 
 #include <gtest/gtest.h>
@@ -171,6 +172,94 @@ TEST(Transforms, RandomErasingBoxAndNoise) {
     none += random_erasing(px.data(), 16, 16, 3, rng, {.mean = {1, 2, 3}, .std = {1, 1, 1}}).empty();
   }
   EXPECT_NEAR(none / 400.0, 0.75, 0.07);  // p = 0.25
+}
+
+TEST(ResizeCv2, UpscaleIsHandComputed) {
+  // 2 -> 4: positions (x + 0.5) / 2 - 0.5 = -0.25 (clamped to pixel 0), 0.25, 0.75 and 1.25 (past
+  // the last pixel: clamped to it). 0.25 -> weights (1536, 512) / 2048 -> 50; 0.75 -> 150.
+  Image im(2, 1, 1);
+  im.pixels = {0, 200};
+  uint8_t out[4];
+  resize_cv2_linear(view_of(im), 4, 1, {0, 0, 4, 1}, out);
+  EXPECT_EQ(std::vector<uint8_t>(out, out + 4), (std::vector<uint8_t>{0, 50, 150, 200}));
+}
+
+TEST(ResizeCv2, VerticalStepTruncatesLikeOpenCv) {
+  // Column {6, 10}, 2 -> 5 rows. Row 3 sits at 3.5 * 0.4 - 0.5 = 0.9: weights round(0.1 * 2048) =
+  // 205 and 1843. The exact value 9.599 would round to 10; OpenCV computes
+  // ((6*2048 >> 4) * 205 >> 16) + ((10*2048 >> 4) * 1843 >> 16) = 2 + 35, (37 + 2) >> 2 = 9.
+  // Rows 0 and 1 sit at -0.3 and 0.1 (the row above is clamped), row 4 at 1.3 (clamped below).
+  Image im(1, 2, 1);
+  im.pixels = {6, 10};
+  uint8_t out[5];
+  resize_cv2_linear(view_of(im), 1, 5, {0, 0, 1, 5}, out);
+  EXPECT_EQ(std::vector<uint8_t>(out, out + 5), (std::vector<uint8_t>{6, 6, 8, 9, 10}));
+}
+
+TEST(ResizeCv2, IdentityHalvingAndWindowing) {
+  const Image im = testing::test_image(31, 17, 3, 2);
+  Image same(31, 17, 3);
+  resize_cv2_linear(view_of(im), 31, 17, {0, 0, 31, 17}, same.pixels.data());
+  EXPECT_EQ(testing::max_abs_diff(same, im), 0);
+  // Exactly half size: every output is the rounded mean of a 2x2 block (cv2's INTER_AREA fast
+  // path, which OpenCV takes for this case, gives the same numbers).
+  const Image even = testing::test_image(30, 16, 3, 3);
+  Image half(15, 8, 3);
+  resize_cv2_linear(view_of(even), 15, 8, {0, 0, 15, 8}, half.pixels.data());
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 15; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const int sum = even.at(2 * y, 2 * x, c) + even.at(2 * y, 2 * x + 1, c) + even.at(2 * y + 1, 2 * x, c) +
+                        even.at(2 * y + 1, 2 * x + 1, c);
+        ASSERT_EQ(half.at(y, x, c), (sum + 2) >> 2) << y << "," << x << "," << c;
+      }
+  // A window of the output equals the same pixels of the whole output; a crop view reads nothing
+  // outside itself (its edges are clamped, as cv2 does on a cropped array).
+  Image whole(45, 23, 3), part(9, 6, 3);
+  resize_cv2_linear(view_of(im), 45, 23, {0, 0, 45, 23}, whole.pixels.data());
+  resize_cv2_linear(view_of(im), 45, 23, {30, 11, 9, 6}, part.pixels.data());
+  for (int y = 0; y < 6; ++y)
+    for (int x = 0; x < 9; ++x)
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(part.at(y, x, c), whole.at(y + 11, x + 30, c));
+  Image crop(7, 5, 3), from_view(13, 4, 3), from_copy(13, 4, 3);
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 7; ++x)
+      for (int c = 0; c < 3; ++c) crop.at(y, x, c) = im.at(y + 6, x + 10, c);
+  resize_cv2_linear(view_of(im, {10, 6, 7, 5}), 13, 4, {0, 0, 13, 4}, from_view.pixels.data());
+  resize_cv2_linear(view_of(crop), 13, 4, {0, 0, 13, 4}, from_copy.pixels.data());
+  EXPECT_EQ(testing::max_abs_diff(from_view, from_copy), 0);
+  // A constant image stays constant, up- or downscaled.
+  Image flat(13, 9, 1);
+  std::fill(flat.pixels.begin(), flat.pixels.end(), uint8_t(201));
+  for (const auto& [w, h] : {std::pair{5, 4}, std::pair{40, 29}, std::pair{1, 1}}) {
+    std::vector<uint8_t> out(size_t(w) * h);
+    resize_cv2_linear(view_of(flat), w, h, {0, 0, w, h}, out.data());
+    for (uint8_t v : out) ASSERT_EQ(v, 201);
+  }
+}
+
+TEST(ResizeCv2, PipelinesUseIt) {
+  // cv2 backend: integer crop + resize_cv2_linear, EXIF on, DCT scaling off; bicubic is refused.
+  ImagenetTrain train({.backend = ResizeBackend::kCv2});
+  EXPECT_TRUE(train.decode.exif_orientation);
+  EXPECT_FALSE(train.decode.dct_scaling);
+  EXPECT_FALSE(ImagenetTrain().decode.exif_orientation);
+  EXPECT_THROW(ImagenetTrain({.filter = Filter::kBicubic, .backend = ResizeBackend::kCv2}), Error);
+  const Image im = testing::test_image(64, 48, 3, 4);
+  testing::MemoryDataset ds({im}, 1);
+  std::vector<uint8_t> out(224 * 224 * 3), expect(224 * 224 * 3);
+  SampleRng rng(5, 0, 0), replay(5, 0, 0);
+  train.run(ds, 0, rng, out.data());
+  const Rect r = random_resized_crop_params(64, 48, replay);
+  resize_cv2_linear(view_of(im, r), 224, 224, {0, 0, 224, 224}, expect.data());
+  if (replay.bernoulli(0.5)) hflip(expect.data(), 224, 224, 3);
+  EXPECT_EQ(out, expect);
+  ImagenetTest test({.resize = 32, .size = 24, .backend = ResizeBackend::kCv2});
+  std::vector<uint8_t> t(24 * 24 * 3), whole(42 * 32 * 3);
+  test.run(ds, 0, rng, t.data());
+  resize_cv2_linear(view_of(im), 42, 32, {0, 0, 42, 32}, whole.data());  // 32 * 64 / 48 = 42.67 -> 42
+  for (int y = 0; y < 24; ++y)
+    for (int x = 0; x < 24 * 3; ++x) ASSERT_EQ(t[size_t(y) * 72 + x], whole[size_t(y + 4) * 126 + 9 * 3 + x]);
 }
 
 }  // namespace
