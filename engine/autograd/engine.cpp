@@ -17,8 +17,17 @@ struct NodeState {
   int pending = 0;             // edges from nodes not yet run
 };
 
+// Leaf accumulators first, then newest first. An AccumulateGrad node is often older than every op
+// of the step (created at the leaf's first use, possibly steps ago), so by age alone it would run
+// only at the very end; run as soon as ready, it hands the data-parallel reducer each gradient
+// while backward continues (as PyTorch's engine does). Ties by sequence number: deterministic.
 struct NewestFirst {
-  bool operator()(const Node* a, const Node* b) const { return a->sequence_nr < b->sequence_nr; }
+  static bool leaf(const Node* n) { return dynamic_cast<const AccumulateGrad*>(n) != nullptr; }
+  bool operator()(const Node* a, const Node* b) const {
+    const bool la = leaf(a), lb = leaf(b);
+    if (la != lb) return lb;
+    return a->sequence_nr < b->sequence_nr;
+  }
 };
 
 Node* root_node(const Tensor& t) {

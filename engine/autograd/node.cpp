@@ -69,7 +69,24 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   } else {
     ops::add_(acc, g);
   }
+  for (const auto& [handle, hook] : post_hooks_) hook(acc);
   return {};
+}
+
+size_t AccumulateGrad::add_post_hook(PostHook hook) {
+  post_hooks_.emplace_back(next_hook_, std::move(hook));
+  return next_hook_++;
+}
+
+void AccumulateGrad::remove_post_hook(size_t handle) {
+  std::erase_if(post_hooks_, [handle](const auto& h) { return h.first == handle; });
+}
+
+AccumulateGrad& grad_accumulator(const Tensor& leaf) {
+  NKD_CHECK(leaf.defined() && leaf.is_leaf() && leaf.requires_grad(), "grad_accumulator: ",
+            leaf.defined() ? describe(leaf) : std::string("an undefined tensor"), " is not a leaf that requires grad");
+  std::shared_ptr<Node> n = gradient_edge_node(leaf);
+  return static_cast<AccumulateGrad&>(*n);
 }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {

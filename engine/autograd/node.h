@@ -2,6 +2,7 @@
 // which remembers the storage version a tensor had when saved so an in-place change is caught.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,16 +52,28 @@ class SavedTensor {
   uint32_t version_ = 0;
 };
 
-// Leaf accumulator: the only place where gradients of leaves are summed.
+// Leaf accumulator: the only place where gradients of leaves are summed. The engine runs it once
+// per backward, after every contribution to the leaf has been summed, so when its post hooks run
+// the leaf's .grad is final for this backward (the data-parallel reducer starts from there).
 class AccumulateGrad final : public Node {
  public:
+  using PostHook = std::function<void(const Tensor& grad)>;
   explicit AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf);
   const char* name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override;
+  // Called with the leaf's accumulated gradient after each apply that produced one; returns a
+  // handle for remove_post_hook.
+  size_t add_post_hook(PostHook hook);
+  void remove_post_hook(size_t handle);
 
  private:
   std::weak_ptr<TensorImpl> leaf_;
+  std::vector<std::pair<size_t, PostHook>> post_hooks_;
+  size_t next_hook_ = 0;
 };
+
+// The accumulator node of a leaf that requires grad (created if needed; lives as long as the leaf).
+AccumulateGrad& grad_accumulator(const Tensor& leaf);
 
 // True when recording is on and some input requires grad.
 bool any_requires_grad(const std::vector<Tensor>& inputs);
