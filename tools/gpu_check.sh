@@ -160,7 +160,7 @@ sanitizer() {
   local cs
   cs=$(command -v compute-sanitizer || find /usr/local/cuda*/bin -name compute-sanitizer 2>/dev/null | head -1)
   [[ -n "$cs" ]] || { echo "compute-sanitizer not found"; return 3; }
-  NKD_CUDA_SYNC_ALLOC=1 "$cs" "$@"
+  NKD_CUDA_SYNC_ALLOC=1 NKD_CUDNN_BENCHMARK=0 "$cs" "$@"  # heuristics: no algorithm search under the sanitizer
 }
 
 ctest_counts() {  # "N tests, F failed, S skipped" from a ctest log

@@ -7,8 +7,9 @@ packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev
-  python3-torch python3-torchvision python3-numpy python3-pil python3-skimage
+  python3-torch python3-torchvision python3-numpy python3-pil python3-skimage python3-opencv
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,6 +1,7 @@
 // Builds datasets, pipelines and loaders from the config (see data_setup.h).
 #include "apps/common/data_setup.h"
 
+#include "apps/common/distributed.h"
 #include "data/idx_dataset.h"
 #include "data/image_folder.h"
 #include "data/pipeline.h"
@@ -43,6 +44,7 @@ std::shared_ptr<const data::Dataset> make_dataset(const DataConfig& config, bool
 std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const PipelineConfig& p, int channels) {
   using namespace data;
   const Filter filter = p.filter == "bicubic" ? Filter::kBicubic : Filter::kBilinear;
+  const ResizeBackend backend = p.backend == "cv2" ? ResizeBackend::kCv2 : ResizeBackend::kPillow;
   std::shared_ptr<Pipeline> out;
   if (p.type == "pad_crop_flip" || p.type == "center") {
     out = std::make_shared<PadCropFlip>(PadCropOptions{
@@ -51,6 +53,7 @@ std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const Pi
     ImagenetTrainOptions o;
     o.size = p.size;
     o.filter = filter;
+    o.backend = backend;
     o.crop.scale_lo = p.scale_lo;
     o.crop.scale_hi = p.scale_hi;
     o.flip = p.flip;
@@ -58,8 +61,10 @@ std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const Pi
   } else if (p.type == "swin") {
     out = swin_train();
   } else {
-    out = std::make_shared<ImagenetTest>(ImagenetTestOptions{.resize = p.resize, .size = p.size, .filter = filter});
+    out = std::make_shared<ImagenetTest>(
+        ImagenetTestOptions{.resize = p.resize, .size = p.size, .filter = filter, .backend = backend});
   }
+  out->decode.exif_orientation = p.exif_orientation;
   NKD_CHECK(out->channels() == channels, "data pipeline '", p.type, "' gives ", out->channels(),
             " channels, the model expects in_channels = ", channels);
   if (!config.mean.empty()) {
@@ -85,6 +90,8 @@ std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, u
   o.shuffle = train;
   o.drop_last = false;
   o.seed = seed;
+  o.rank = dist_rank();  // data parallel: this rank's shard (padded to a multiple of the world)
+  o.world = dist_world();
   if (train && d.mix)
     o.mix = data::MixOptions{
         .mixup_alpha = d.mixup_alpha, .cutmix_alpha = d.cutmix_alpha, .cutmix_prob = d.cutmix_prob};

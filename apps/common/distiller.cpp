@@ -21,7 +21,8 @@ class Holder final : public layers::Module {
   void add(const std::string& name, std::shared_ptr<layers::Module> m) { register_module(name, m); }
 };
 
-Tensor on_cpu(const Tensor& t) { return t.is_cuda() ? t.to(kCPU) : t; }
+// Labels follow the logits: the losses run on the logits' device (CPU loops or CUDA kernels).
+Tensor on_device(const Tensor& t, Device d) { return t.defined() && t.device() != d ? t.to(d) : t; }
 
 }  // namespace
 
@@ -58,28 +59,30 @@ void Distiller::set_train_mode() {
 }
 
 StepOutput Distiller::forward_train(const Tensor& images, const Tensor& labels, const Tensor& soft_labels) {
-  const Tensor gt = soft_labels.defined() ? soft_labels : labels;
   nets::ClassifierOutput s;
   if (uskd_) s = student_->forward_with_mid(images);
   else s.logits = student_->forward(images);
-  const Tensor logits = on_cpu(s.logits);
+  const Tensor& logits = s.logits;
+  const Device dev = logits.device();
+  const Tensor hard = on_device(labels, dev);
+  const Tensor gt = soft_labels.defined() ? on_device(soft_labels, dev) : hard;
   StepOutput out;
   Tensor ori = losses::cross_entropy(logits, gt, {.label_smoothing = cfg_.label_smoothing});
   Tensor teacher_logits;
   if (teacher_) {
     NoGradGuard no_grad;
-    teacher_logits = on_cpu(teacher_->forward(images));
+    teacher_logits = teacher_->forward(images);
   }
   std::vector<std::pair<std::string, Tensor>> extra;
-  if (cfg_.dkd) extra.emplace_back("loss_dkd", losses::dkd_loss(logits, teacher_logits, labels, *cfg_.dkd));
+  if (cfg_.dkd) extra.emplace_back("loss_dkd", losses::dkd_loss(logits, teacher_logits, hard, *cfg_.dkd));
   if (cfg_.kd) {
     extra.emplace_back("loss_kd", losses::kd_loss(logits, teacher_logits, *cfg_.kd));
     ori = ops::mul(ori, 1.0 - cfg_.kd->alpha);
   }
   if (cfg_.nkd) extra.emplace_back("loss_nkd", losses::nkd_loss(logits, teacher_logits, gt, *cfg_.nkd));
   if (cfg_.uskd)
-    extra.emplace_back("loss_uskd", losses::uskd_loss(on_cpu(s.mid_feature), logits, gt, on_cpu(uskd_->weight),
-                                                      on_cpu(uskd_->bias), *cfg_.uskd));
+    extra.emplace_back("loss_uskd", losses::uskd_loss(s.mid_feature, logits, gt, uskd_->weight, uskd_->bias,
+                                                      *cfg_.uskd));
   if (cfg_.tf_nkd) {
     const auto terms = losses::tf_nkd_loss(logits, gt);
     for (size_t k = 0; k < terms.size(); ++k) extra.emplace_back("loss_tf_nkd" + std::to_string(k), terms[k]);

@@ -12,7 +12,8 @@
 namespace nkd::apps {
 
 EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device device,
-                    const std::vector<int64_t>& topk, const std::function<void(const Prediction&)>& on_prediction) {
+                    const std::vector<int64_t>& topk, const std::function<void(const Prediction&)>& on_prediction,
+                    int64_t count_first) {
   const auto start = std::chrono::steady_clock::now();
   NoGradGuard no_grad;
   net.eval();
@@ -25,7 +26,8 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
     const Tensor logits = net.forward(batch->images.to(device)).to(kCPU).contiguous();
     const auto z = to_vector<float>(logits);
     const auto labels = to_vector<int64_t>(batch->labels);
-    const int64_t n = logits.size(0), c = logits.size(1);
+    const int64_t c = logits.size(1);
+    const int64_t n = count_first < 0 ? logits.size(0) : std::min(logits.size(0), count_first - r.images);
     std::vector<int64_t> order(static_cast<size_t>(c));
     for (int64_t i = 0; i < n; ++i) {
       const float* row = z.data() + i * c;
@@ -50,6 +52,7 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
     }
     r.images += n;
   }
+  r.correct = correct;
   for (int64_t c : correct) r.accuracy.push_back(r.images ? 100.0 * double(c) / double(r.images) : 0.0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

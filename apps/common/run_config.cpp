@@ -39,6 +39,11 @@ PipelineConfig parse_pipeline(const Config& c, const std::string& p, bool train)
   q.resize = int(c.integer(p + ".resize", 256));
   q.flip = c.number(p + ".flip", train ? 0.5 : 0.0);
   q.filter = c.choice(p + ".filter", "bilinear", {"bilinear", "bicubic"});
+  q.backend = c.choice(p + ".backend", "pillow", {"pillow", "cv2"});
+  if (q.backend == "cv2" && q.filter != "bilinear") c.fail(p + ".filter", "the cv2 backend is bilinear only");
+  if (q.backend == "cv2" && q.type != "random_resized_crop" && q.type != "resize_crop")
+    c.fail(p + ".backend", "cv2 applies to random_resized_crop and resize_crop only");
+  q.exif_orientation = c.boolean(p + ".exif_orientation", q.backend == "cv2");
   const auto scale = c.numbers(p + ".scale", {0.08, 1.0});
   if (scale.size() != 2 || !(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1))
     c.fail(p + ".scale", "expected [lo, hi] with 0 < lo <= hi <= 1");

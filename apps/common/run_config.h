@@ -24,6 +24,8 @@ struct PipelineConfig {
   int size = 28, pad = 0, resize = 256;
   double flip = 0;
   std::string filter = "bilinear";  // bilinear | bicubic
+  std::string backend = "pillow";   // resize_crop / random_resized_crop: pillow | cv2 (mmcls backend)
+  bool exif_orientation = false;    // apply EXIF orientation when decoding (default: backend == cv2)
   double scale_lo = 0.08, scale_hi = 1.0;
 };
 

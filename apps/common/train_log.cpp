@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "apps/common/distributed.h"
 #include "engine/check.h"
 #include "engine/cuda/allocator.h"
 
@@ -23,6 +24,7 @@ std::string timestamp() {
 }  // namespace
 
 TrainLog::TrainLog(const std::string& work_dir) {
+  if (!is_main_rank()) return;  // data parallel: rank 0 logs, the others stay quiet
   const std::string stamp = timestamp();
   human_path_ = work_dir + "/" + stamp + ".log";
   human_.open(human_path_, std::ios::app);
@@ -31,12 +33,14 @@ TrainLog::TrainLog(const std::string& work_dir) {
 }
 
 void TrainLog::line(const std::string& text) {
+  if (!human_.is_open()) return;
   std::cout << text << std::endl;
   human_ << text << "\n";
   human_.flush();
 }
 
 void TrainLog::record(const nlohmann::json& rec) {
+  if (!json_.is_open()) return;
   json_ << rec.dump() << "\n";
   json_.flush();
 }

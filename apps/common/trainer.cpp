@@ -12,10 +12,14 @@
 #include "apps/common/checkpoint.h"
 #include "apps/common/data_setup.h"
 #include "apps/common/distiller.h"
+#include "apps/common/distributed.h"
 #include "apps/common/evaluate.h"
 #include "apps/common/train_log.h"
+#include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/math_mode.h"
+#include "engine/ops/elementwise.h"
 #include "engine/optim/optimizer.h"
 #include "layers/basic.h"
 #include "layers/safetensors.h"
@@ -57,6 +61,10 @@ struct Window {  // log-interval accumulators
   double total = 0, data_time = 0;
   int64_t steps = 0, images = 0;
   Clock::time_point start = Clock::now();
+  // Single-GPU runs: each loss term's sum, then the total's, kept on the device (0-dim tensors)
+  // and read back once per log interval (Trainer::read_device_sums).
+  std::vector<Tensor> device_sums;
+  int64_t first_iter = -1;  // the window's first iteration (1-based), for the NaN message
 };
 
 class Trainer {
@@ -68,6 +76,8 @@ class Trainer {
   void resume(const std::string& path);
   bool run_epoch(int64_t epoch);
   void step(const data::Batch& batch, double data_time);
+  void step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time);
+  void read_device_sums();
   void log_window(int64_t epoch, int64_t iter_in_epoch);
   void save(const std::string& file, int64_t epoch, int64_t iter_in_epoch);
   void validate(int64_t epoch);
@@ -84,11 +94,13 @@ class Trainer {
   Window window_;
   Clock::time_point run_start_ = Clock::now();
   double last_top1_ = -1, last_top5_ = -1;
+  std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
+  int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
 };
 
 Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
     : cfg_(config), opts_(options), log_((fs::create_directories(options.work_dir), options.work_dir)) {
-  layers::write_file_atomic(opts_.work_dir + "/config.toml", cfg_.resolved);
+  if (is_main_rank()) layers::write_file_atomic(opts_.work_dir + "/config.toml", cfg_.resolved);
   train_loader_ = make_loader(cfg_, true, cfg_.seed);
   if (opts_.validate) val_loader_ = make_loader(cfg_, false, cfg_.seed);
   iters_per_epoch_ = train_loader_->num_batches();
@@ -96,8 +108,16 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   for (const std::string& m : model_->load_messages()) log_.line(m);
   layers::seed_random_layers(*model_, cfg_.seed);
   if (opts_.device.is_cuda()) cuda::init(opts_.device);
+  if (opts_.deterministic) cuda::set_deterministic(true);  // cuDNN: deterministic algorithms only
   model_->to(opts_.device);
   for (const auto& [n, p] : model_->trainable_parameters()) params_.push_back(p);
+  if (dist::Communicator* comm = communicator()) {  // data parallel: rank 0's weights, bucketed all-reduce
+    std::vector<Tensor> state;
+    for (const auto& [n, t] : model_->state_dict()) state.push_back(t);
+    dp_ = std::make_unique<DataParallel>(*comm, params_, state);
+    log_.line(dp_->summary() + "; total batch " + std::to_string(cfg_.data.batch_size * comm->world_size()));
+    if (opts_.validate) val_size_ = make_dataset(cfg_.data, false)->size();
+  }
   const OptimConfig& o = cfg_.optim;
   if (o.type == "sgd")
     opt_ = std::make_unique<optim::Sgd>(param_groups(*model_, o),
@@ -137,15 +157,53 @@ void Trainer::step(const data::Batch& batch, double data_time) {
   StepOutput out = model_->forward_train(images, batch.labels, batch.soft_labels);
   opt_->zero_grad();
   out.total.backward();
-  if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm(params_, cfg_.optim.grad_clip);
-  const double total = out.total.item();
+  if (dp_) dp_->after_backward();  // gradients averaged over the ranks
+  if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm_async(params_, cfg_.optim.grad_clip);
+  if (!dp_ && opts_.device.is_cuda()) return step_on_gpu(out, batch, data_time);
+  double total = out.total.item();
+  std::vector<double> terms;
+  for (const auto& [n, t] : out.losses) terms.push_back(t.item());
+  if (dp_) {  // the ranks' losses averaged (log, NaN check) and a stop signal on any rank stops all
+    std::vector<double> v = terms;
+    v.push_back(total);
+    v.push_back(g_stop_signal.load() ? 1.0 : 0.0);
+    v = dp_->average(v);
+    if (v.back() > 0 && !g_stop_signal.load()) g_stop_signal.store(SIGTERM);
+    total = v[v.size() - 2];
+    terms.assign(v.begin(), v.end() - 2);
+  }
   NKD_CHECK(std::isfinite(total), "the loss is ", total, " at iteration ", iter_ + 1,
             " (lower optimizer.lr, or check the data); the last checkpoint is kept");
   opt_->step();
   if (window_.losses.empty())
     for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
-  for (size_t i = 0; i < out.losses.size(); ++i) window_.losses[i].second += out.losses[i].second.item();
+  for (size_t i = 0; i < out.losses.size(); ++i) window_.losses[i].second += terms[i];
   window_.total += total;
+  window_.data_time += data_time;
+  window_.images += batch.images.size(0) * dist_world();
+  ++window_.steps;
+  ++iter_;
+  ++run_iters_;
+}
+
+// The rest of a single-GPU step: no host synchronisation. The loss terms are summed on the device
+// and checked for NaN/inf when read back at the next log (before any checkpoint is written).
+void Trainer::step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time) {
+  {
+    NoGradGuard no_grad;
+    std::vector<Tensor>& sums = window_.device_sums;
+    if (sums.empty()) {
+      for (const auto& [n, t] : out.losses) sums.push_back(t.detach().clone());
+      sums.push_back(out.total.detach().clone());
+      window_.first_iter = iter_ + 1;
+    } else {
+      for (size_t i = 0; i < out.losses.size(); ++i) sums[i] = ops::add(sums[i], out.losses[i].second.detach());
+      sums.back() = ops::add(sums.back(), out.total.detach());
+    }
+  }
+  opt_->step();
+  if (window_.losses.empty())
+    for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
   window_.data_time += data_time;
   window_.images += batch.images.size(0);
   ++window_.steps;
@@ -153,7 +211,18 @@ void Trainer::step(const data::Batch& batch, double data_time) {
   ++run_iters_;
 }
 
+void Trainer::read_device_sums() {
+  std::vector<Tensor>& sums = window_.device_sums;
+  if (sums.empty()) return;
+  for (size_t i = 0; i + 1 < sums.size(); ++i) window_.losses[i].second = sums[i].item();  // SYNC: log interval
+  window_.total = sums.back().item();
+  NKD_CHECK(std::isfinite(window_.total), "the loss is ", window_.total, " in iterations ", window_.first_iter,
+            " to ", iter_, " (lower optimizer.lr, or check the data); the last checkpoint is kept");
+  sums.clear();
+}
+
 void Trainer::log_window(int64_t epoch, int64_t iter_in_epoch) {
+  read_device_sums();
   if (window_.steps == 0) return;
   const double secs = seconds_since(window_.start), n = double(window_.steps);
   const double per_iter = seconds_since(run_start_) / double(std::max<int64_t>(run_iters_, 1));
@@ -180,6 +249,7 @@ void Trainer::log_window(int64_t epoch, int64_t iter_in_epoch) {
 }
 
 void Trainer::save(const std::string& file, int64_t epoch, int64_t iter_in_epoch) {
+  if (!is_main_rank()) return;  // one writer; every rank resumes from it
   CheckpointState s;
   s.model = model_->model_state();
   s.optimizer = opt_->state();
@@ -196,7 +266,9 @@ void Trainer::save(const std::string& file, int64_t epoch, int64_t iter_in_epoch
 }
 
 void Trainer::validate(int64_t epoch) {
-  const EvalResult r = evaluate(model_->student(), *val_loader_, opts_.device, {1, 5});
+  EvalResult r = evaluate(model_->student(), *val_loader_, opts_.device, {1, 5}, nullptr,
+                          dp_ ? real_images_of_rank(val_size_) : -1);
+  combine_over_ranks(r);  // data parallel: totals over the ranks
   last_top1_ = r.accuracy[0];
   last_top5_ = r.accuracy[1];
   std::ostringstream os;
@@ -264,7 +336,7 @@ int Trainer::run() {
   const double secs = seconds_since(run_start_);
   nlohmann::json result = {{"top1", last_top1_}, {"top5", last_top5_}, {"train_seconds", secs},
                            {"epochs", cfg_.epochs - start_epoch_}, {"iterations", run_iters_}};
-  layers::write_file_atomic(opts_.work_dir + "/result.json", result.dump(2) + "\n");
+  if (is_main_rank()) layers::write_file_atomic(opts_.work_dir + "/result.json", result.dump(2) + "\n");
   log_.line("done in " + format_duration(secs) +
             (last_top1_ >= 0 ? ", final top-1 " + std::to_string(last_top1_) : ""));
   return 0;

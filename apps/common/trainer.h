@@ -15,7 +15,7 @@ struct TrainOptions {
   std::string resume;  // "" (fresh), "auto" (latest in work_dir, if any) or a checkpoint path
   bool validate = true;
   Device device = kCPU;
-  bool deterministic = false;  // recorded in the log; CPU kernels are deterministic anyway
+  bool deterministic = false;  // cuDNN restricted to deterministic algorithms; CPU kernels always are
   int64_t stop_after_iters = 0;  // > 0: act as if interrupted after that many iterations (tests)
 };
 

@@ -6,10 +6,14 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/common/cli.h"
+#include "apps/common/distributed.h"
 #include "apps/common/run_config.h"
 #include "apps/common/trainer.h"
 
 int main(int argc, char** argv) {
+  int gpus = 0;  // --gpus N is taken out first: the workers get the other arguments as they are
+  if (const int rc = nkd::apps::run_main("nkd_distill", [&] { gpus = nkd::apps::take_gpus_flag(argc, argv); return 0; }))
+    return rc;
   CLI::App app{
       "nkd_distill: train a student with knowledge distillation (NKD, tf-NKD, KD, USKD, DKD) from a TOML config"};
   std::string config_path, work_dir, resume, device = "auto";
@@ -27,8 +31,14 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto (default: cuda when available)");
   app.add_option("--stop-after-iters", stop_after,
                  "stop as if interrupted after N iterations (checkpoint, exit 0); for tests");
+  app.add_option("--gpus", gpus, "data parallel on N GPUs of this machine: starts N worker processes "
+                 "(also: mpirun -np N, srun, torchrun variables; see README)");
   CLI11_PARSE(app, argc, argv);
+  if (gpus > 0) return nkd::apps::run_main("nkd_distill", [&] { return nkd::apps::spawn_workers(gpus, argc, argv); });
   return nkd::apps::run_main("nkd_distill", [&] {
+    const nkd::Device rank_device = nkd::apps::init_distributed(device);  // mpirun, srun, torchrun, --gpus
+    // --device is checked before the config and the data: a machine without the GPU fails at once.
+    const nkd::Device run_device = nkd::apps::communicator() ? rank_device : nkd::apps::parse_device(device);
     nkd::apps::Config config = nkd::apps::load_config(config_path, overrides);
     if (seed >= 0) config.set("runner.seed=" + std::to_string(seed));
     const nkd::apps::RunConfig run = nkd::apps::parse_run_config(config, nkd::apps::ConfigUse::kTrain);
@@ -36,10 +46,12 @@ int main(int argc, char** argv) {
     options.work_dir = work_dir.empty() ? "work_dirs/" + std::filesystem::path(config_path).stem().string() : work_dir;
     options.resume = app.count("--resume") && resume.empty() ? "auto" : resume;
     options.validate = !no_validate;
-    options.device = nkd::apps::parse_device(device);
+    options.device = run_device;
     options.stop_after_iters = stop_after;
     options.deterministic = deterministic;
     nkd::apps::install_stop_handlers();
-    return nkd::apps::train(run, options);
+    const int rc = nkd::apps::train(run, options);
+    nkd::apps::shutdown_distributed();
+    return rc;
   });
 }

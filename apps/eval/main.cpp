@@ -12,6 +12,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/data_setup.h"
 #include "apps/common/distiller.h"
+#include "apps/common/distributed.h"
 #include "apps/common/evaluate.h"
 #include "apps/common/weights.h"
 #include "engine/check.h"
@@ -34,14 +35,19 @@ std::vector<int64_t> parse_topk(const std::string& s) {
 int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
         const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict) {
   using namespace nkd::apps;
+  const nkd::Device rank_device = init_distributed(device_name);  // mpirun, srun, torchrun, --gpus
+  // --device is checked before the config and the data: a machine without the GPU fails at once.
+  const nkd::Device device = communicator() ? rank_device : parse_device(device_name);
   Config config = load_config(config_path, overrides);
   const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
   const std::vector<int64_t> topk = parse_topk(topk_s);
-  const nkd::Device device = parse_device(device_name);
+  NKD_CHECK(out_path.empty() || dist_world() == 1, "--out is written by a single-process run only (",
+            dist_world(), " ranks here)");
   if (device.is_cuda()) nkd::cuda::init(device);
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
-  std::cout << load_weights(checkpoint, *net, cfg.student.net, strict, "student").summary("student", checkpoint)
-            << std::endl;
+  const std::string loaded =
+      load_weights(checkpoint, *net, cfg.student.net, strict, "student").summary("student", checkpoint);
+  if (is_main_rank()) std::cout << loaded << std::endl;
   net->to(device);
   auto dataset = make_dataset(cfg.data, false);
   auto pipeline = make_pipeline(cfg.data, cfg.data.val, int(cfg.student.options.in_channels));
@@ -49,6 +55,8 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
   lo.batch_size = cfg.data.val_batch_size ? cfg.data.val_batch_size : cfg.data.batch_size;
   lo.workers = cfg.data.workers;
   lo.shuffle = false;
+  lo.rank = dist_rank();  // data parallel: this rank's shard; the padding is not counted
+  lo.world = dist_world();
   nkd::data::Loader loader(dataset, pipeline, lo);
   std::ofstream csv;
   if (!out_path.empty()) {
@@ -56,22 +64,31 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
     NKD_CHECK(csv.good(), "--out: cannot write '", out_path, "'");
     csv << "index,image,label,top1,top2,top3,top4,top5,score1,score2,score3,score4,score5\n";
   }
-  const EvalResult r = evaluate(*net, loader, device, topk, [&](const Prediction& p) {
+  EvalResult r = evaluate(*net, loader, device, topk, [&](const Prediction& p) {
     if (!csv.is_open()) return;
     csv << p.index << "," << dataset->describe(p.index) << "," << p.label;
     for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.classes.size() ? std::to_string(p.classes[j]) : "");
     for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.scores.size() ? std::to_string(p.scores[j]) : "");
     csv << "\n";
-  });
+  }, communicator() ? real_images_of_rank(dataset->size()) : -1);
+  combine_over_ranks(r);
+  if (!is_main_rank()) {
+    shutdown_distributed();
+    return 0;
+  }
   std::cout << std::fixed << std::setprecision(2) << "nkd_eval: " << checkpoint << " on " << r.images << " images:";
   for (size_t k = 0; k < topk.size(); ++k) std::cout << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
   std::cout << std::endl;
+  shutdown_distributed();
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  int gpus = 0;  // --gpus N is taken out first: the workers get the other arguments as they are
+  if (const int rc = nkd::apps::run_main("nkd_eval", [&] { gpus = nkd::apps::take_gpus_flag(argc, argv); return 0; }))
+    return rc;
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
   std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
   std::vector<std::string> overrides;
@@ -84,7 +101,9 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
+  app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
   CLI11_PARSE(app, argc, argv);
+  if (gpus > 0) return nkd::apps::run_main("nkd_eval", [&] { return nkd::apps::spawn_workers(gpus, argc, argv); });
   return nkd::apps::run_main(
       "nkd_eval", [&] { return run(config_path, checkpoint, overrides, topk, out, device, !no_strict); });
 }

@@ -1,5 +1,7 @@
 // Config loading: _base_ inheritance and overrides, --set, and the error messages that name the
 // key and the file (unknown keys, wrong types and values, missing teacher or dataset).
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "apps/common/run_config.h"
@@ -146,6 +148,28 @@ TEST(Config, ShippedConfigsParse) {
       }
     }
   EXPECT_GE(parsed, 19);
+}
+
+// The resize backend per config, as mmcls runs them (NKD_SPEC.md 5.1): cv2 for the "standard CNN"
+// pipeline (ResNets, MobileNet v1), Pillow for pil_resize (MobileNetV2, ShuffleNetV2) and Swin;
+// EXIF orientation everywhere (mmcls decodes with cv2.imdecode).
+TEST(Config, ResizeBackendFollowsMmcls) {
+  TempDir dir;
+  testing::write_text(dir / "teacher.safetensors", "");
+  const std::map<std::string, std::string> expect = {
+      {"res18.toml", "cv2"}, {"res50.toml", "cv2"}, {"mv1.toml", "cv2"}, {"res34_distill_res18.toml", "cv2"},
+      {"res50_distill_mv1.toml", "cv2"}, {"mv2.toml", "pillow"}, {"shufflev2.toml", "pillow"},
+      {"swin-t.toml", "pillow"}};
+  for (const auto& [name, backend] : expect) {
+    Config c = Config::load(std::string(NKD_SOURCE_DIR) + "/configs/imagenet/" + name);
+    c.set("data.root=" + dir.path);
+    if (c.has("model.teacher")) c.set("model.teacher.checkpoint=" + dir / "teacher.safetensors");
+    const RunConfig r = parse_run_config(c, ConfigUse::kTrain);
+    EXPECT_EQ(r.data.train.backend, backend) << name;
+    EXPECT_EQ(r.data.val.backend, backend) << name;
+    EXPECT_TRUE(r.data.train.exif_orientation) << name;
+    EXPECT_TRUE(r.data.val.exif_orientation) << name;
+  }
 }
 
 }  // namespace
