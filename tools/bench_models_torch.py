@@ -9,6 +9,7 @@ On "cuda": CUDA-event timing, TF32 off, cudnn.benchmark on, the peak memory of t
 mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
 mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms", ...}]}.
 """
+import contextlib
 import json
 import statistics
 import sys
@@ -41,6 +42,9 @@ def build(name):
         model = tvm.mobilenet_v2()
         model.classifier[0] = nn.Identity()
         return model
+    if name == "swin_tiny":  # torchvision's swin_t (>= 0.13) without drop path, as nkd_bench's swin_tiny
+        return tvm.SwinTransformer(patch_size=[4, 4], embed_dim=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
+                                   window_size=[7, 7], stochastic_depth_prob=0.0)
     return {"resnet18": tvm.resnet18, "resnet34": tvm.resnet34, "resnet50": tvm.resnet50,
             "shufflenet_v2": tvm.shufflenet_v2_x1_0}[name]()
 
@@ -73,7 +77,8 @@ def run(name, spec, dev, amp):
     labels = (torch.arange(spec["batch"]) * 37 % 1000).to(dev)
     sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     cuda = dev.type == "cuda"
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp)
+    # A CPU-only torch refuses even a disabled CUDA autocast: no context at all without AMP.
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
     def train_step():
         sgd.zero_grad()
@@ -120,7 +125,10 @@ def main():
     results = []
     for name in spec["nets"]:
         print("torch:", name, file=sys.stderr, flush=True)
-        results.append(bench(name, spec))
+        try:
+            results.append(bench(name, spec))
+        except Exception as e:  # one net that fails (e.g. an old torchvision) must not lose the others
+            print(f"torch: {name} failed: {e!r}", file=sys.stderr, flush=True)
     on = " on " + torch.cuda.get_device_name() if spec.get("device") == "cuda" else ""
     json.dump({"torch": torch.__version__ + on, "threads": torch.get_num_threads(), "results": results}, sys.stdout)
     sys.stdout.write("\n")

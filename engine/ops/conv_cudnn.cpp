@@ -217,9 +217,28 @@ std::string describe_geom(const ConvGeom& g) {
                           "], dilation [", g.dil_h, ", ", g.dil_w, "], groups ", g.groups);
 }
 
+// The FFT and non-fused Winograd algorithms trade accuracy for speed: on an H100 (2026-11-26) one
+// of them, picked by the search for a 1-channel 5x5 float convolution, gave an input gradient 1e-3
+// (relative) away from the exact sum, where cuDNN's other algorithms and the CPU agree to 1e-6. For
+// float they are used only when TF32 is allowed (the user has accepted ~1e-3 errors); doubles keep
+// them (their error stays near 1e-12).
+template <Dir D>
+bool reduced_precision(int algo) {
+  if constexpr (D == Dir::Fwd)
+    return algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT || algo == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+           algo == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+  else if constexpr (D == Dir::BwdData)
+    return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+           algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+  else
+    return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+           algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
 // Appends the usable candidates of a ranked list to `out`: succeeded, deterministic when asked, no
-// tensor-core math when TF32 is off for float, a workspace (queried under the math it will run
-// with) no larger than `max_ws`, not already listed. Each keeps the math it was ranked under.
+// tensor-core math and no reduced-precision algorithm when TF32 is off for float, a workspace
+// (queried under the math it will run with) no larger than `max_ws`, not already listed. Each
+// keeps the math it was ranked under.
 template <typename T, Dir D>
 void collect(cudnnHandle_t h, const Descs& d, const std::vector<typename Api<D>::Perf>& perfs,
              size_t max_ws, std::vector<Choice>& out) {
@@ -227,6 +246,7 @@ void collect(cudnnHandle_t h, const Descs& d, const std::vector<typename Api<D>:
   for (const auto& p : perfs) {
     if (p.status != CUDNN_STATUS_SUCCESS) continue;
     if (cuda::deterministic() && p.determinism != CUDNN_DETERMINISTIC) continue;
+    if (fma_only && reduced_precision<D>(static_cast<int>(p.algo))) continue;
     if (fma_only && (p.mathType == CUDNN_TENSOR_OP_MATH ||
                      p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;
