@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `nkd_bench gpu-ops` (apps/bench/bench_gpu_ops.cpp): times each op alone on the GPU
-with CUDA events, float32 with TF32 off (as nkd's default), cudnn.benchmark on, at the ops given as
-JSON in argv[1]:
+with CUDA events, float32 with TF32 off (as nkd's default; "tf32": true turns it on),
+cudnn.benchmark on, at the ops given as JSON in argv[1]:
   {"runs": 20, "warmup": 3, "ops": [{"name": ..., "kind": "conv"|"bn"|"relu"|"linear", "n", "c", "h",
    "w", "k", "r", "stride", "pad"}, ...]}
 A backward pass is timed after an untimed forward, from a ones cotangent, with only the inputs of that
@@ -65,8 +65,8 @@ def time_pass(inputs, fn, grads, runs, warmup):
 def main():
     spec = json.loads(sys.argv[1])
     torch.backends.cudnn.benchmark = True
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = bool(spec.get("tf32", False))
+    torch.backends.cuda.matmul.allow_tf32 = bool(spec.get("tf32", False))
     torch.manual_seed(0)
     dev = torch.device("cuda")
     results = []

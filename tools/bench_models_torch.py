@@ -4,8 +4,9 @@ cross entropy, backward, SGD with momentum 0.9 and weight decay 1e-4) and an inf
 no grad) of the torchvision models, float32, at the settings given as JSON in argv[1]:
   {"nets": ["resnet18", ...], "batch": 16, "size": 224, "threads": 2, "runs": 5, "warmup": 1,
    "device": "cpu"|"cuda"}
-On "cuda": CUDA-event timing, TF32 off, cudnn.benchmark on, the peak memory of the training step
-("peak_mib"), and a second run in channels_last + bf16 autocast ("amp_train_ms", "amp_infer_ms").
+On "cuda": CUDA-event timing, TF32 off (unless "tf32": true), cudnn.benchmark on, the peak memory
+of the training step ("peak_mib"), and a second run in channels_last + bf16 autocast
+("amp_train_ms", "amp_infer_ms").
 mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
 mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms", ...}]}.
 """
@@ -119,8 +120,8 @@ def main():
     spec = json.loads(sys.argv[1])
     torch.set_num_threads(spec["threads"])
     torch.backends.cudnn.benchmark = True
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = bool(spec.get("tf32", False))
+    torch.backends.cuda.matmul.allow_tf32 = bool(spec.get("tf32", False))
     torch.manual_seed(0)
     results = []
     for name in spec["nets"]:

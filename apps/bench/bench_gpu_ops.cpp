@@ -16,6 +16,7 @@
 #include "apps/bench/torch_peer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/math_mode.h"
 #include "engine/cuda/timer.h"
 #include "engine/factory.h"
 #include "engine/ops/activation.h"
@@ -139,7 +140,7 @@ double time_pass(const Bench& b, const Pass& pass, Device dev, int runs, int war
 // tools/bench_gpu_ops_torch.py: name + pass -> median ms; empty without PyTorch on a GPU.
 std::map<std::string, double> time_torch(const std::vector<GpuOp>& ops, int runs, int warmup) {
   std::map<std::string, double> out;
-  json spec = {{"runs", runs}, {"warmup", warmup}, {"ops", json::array()}};
+  json spec = {{"runs", runs}, {"warmup", warmup}, {"tf32", cuda::allow_tf32()}, {"ops", json::array()}};
   for (const GpuOp& o : ops)
     spec["ops"].push_back({{"name", o.name}, {"kind", o.kind}, {"n", o.n}, {"c", o.c}, {"h", o.h}, {"w", o.w},
                            {"k", o.k}, {"r", o.r}, {"stride", o.stride}, {"pad", o.pad}});
@@ -170,8 +171,9 @@ int bench_gpu_ops(int argc, char** argv) {
     else if (a == "--runs" && has_value) runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && has_value) warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") with_torch = false;
+    else if (a == "--tf32") cuda::set_allow_tf32(true);
     else {
-      std::cerr << "usage: nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch]\n";
+      std::cerr << "usage: nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]\n";
       return 2;
     }
   }
@@ -197,7 +199,8 @@ int bench_gpu_ops(int argc, char** argv) {
     nkd_ms.push_back(row);
   }
   const std::map<std::string, double> torch = with_torch ? time_torch(ops, runs, warmup) : std::map<std::string, double>{};
-  std::cout << "GPU ops at ResNet-50 shapes, batch " << batch << ", F32 (TF32 off in both), CUDA-event median of "
+  std::cout << "GPU ops at ResNet-50 shapes, batch " << batch << ", F32 (TF32 " << (cuda::allow_tf32() ? "on" : "off")
+            << " in both), CUDA-event median of "
             << runs << " runs after " << warmup << " warm-up; ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
             << "| op | pass | nkd | PyTorch | ratio |\n|---|---|---|---|---|\n";
   for (size_t i = 0; i < ops.size(); ++i) {

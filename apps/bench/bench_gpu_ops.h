@@ -5,7 +5,8 @@
 
 namespace nkd::apps {
 
-// argv holds the arguments after "gpu-ops": [--batch N] [--runs N] [--warmup N] [--no-torch].
+// argv holds the arguments after "gpu-ops": [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]
+// (TF32 tensor cores for float convolutions and matmuls, in nkd and PyTorch alike).
 // Prints a Markdown table; returns the exit code.
 int bench_gpu_ops(int argc, char** argv);
 

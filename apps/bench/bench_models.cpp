@@ -23,6 +23,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/math_mode.h"
 #include "engine/cuda/timer.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
@@ -106,7 +107,7 @@ std::map<std::string, Timing> time_torch(const Settings& s) {
   std::map<std::string, Timing> out;
   const json spec = {{"nets", s.nets},   {"batch", s.batch},   {"size", s.size},
                      {"threads", s.threads}, {"runs", s.runs}, {"warmup", s.warmup},
-                     {"device", s.device.is_cuda() ? "cuda" : "cpu"}};
+                     {"device", s.device.is_cuda() ? "cuda" : "cpu"}, {"tf32", cuda::allow_tf32()}};
   const std::optional<json> peer = run_torch_peer("bench_models_torch.py", spec, "torch, torchvision");
   if (!peer) return out;
   const json& r = *peer;
@@ -137,7 +138,9 @@ std::string mib(double v) {
 
 void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::map<std::string, Timing>& torch) {
   const bool gpu = s.device.is_cuda();
-  std::cout << "Models, F32, " << (gpu ? "GPU (TF32 off)" : "CPU, " + std::to_string(s.threads) + " threads")
+  const std::string where = gpu ? std::string("GPU (TF32 ") + (cuda::allow_tf32() ? "on" : "off") + " in both)"
+                                : "CPU, " + std::to_string(s.threads) + " threads";
+  std::cout << "Models, F32, " << where
             << ", batch " << s.batch << ", " << s.size << "x" << s.size << ", 1000 classes: images/s (median ms of "
             << s.runs << " runs after " << s.warmup
             << " warm-up); train step = forward + cross entropy + backward + SGD (momentum, weight decay); "
@@ -172,6 +175,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--runs" && has_value) s.runs = std::max(1, std::atoi(argv[++i]));
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") s.torch = false;
+    else if (a == "--tf32") cuda::set_allow_tf32(true);
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
     else return false;
@@ -187,7 +191,7 @@ int bench_models(int argc, char** argv) {
   Settings s;
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench model [names...] [--batch N] [--size N] [--threads N] [--runs N] "
-                 "[--warmup N] [--no-torch] [--device cpu|cuda]\n";
+                 "[--warmup N] [--no-torch] [--device cpu|cuda] [--tf32]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {

@@ -164,7 +164,7 @@ int bench_conv(int runs, int warmup, int threads, bool with_torch) {
 int usage() {
   std::cerr << "usage: nkd_bench conv [--runs N] [--warmup N] [--threads N] [--no-torch]\n"
                "       nkd_bench model [names...] [options]   (see nkd_bench model --help)\n"
-               "       nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch]\n";
+               "       nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]\n";
   return 2;
 }
 

@@ -9,6 +9,7 @@
 #include "apps/common/distributed.h"
 #include "apps/common/run_config.h"
 #include "apps/common/trainer.h"
+#include "engine/cuda/math_mode.h"
 
 int main(int argc, char** argv) {
   int gpus = 0;  // --gpus N is taken out first: the workers get the other arguments as they are
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   std::string config_path, work_dir, resume, device = "auto";
   std::vector<std::string> overrides;
   int64_t seed = -1, stop_after = 0;
-  bool deterministic = false, no_validate = false;
+  bool deterministic = false, no_validate = false, tf32 = false;
   app.add_option("CONFIG", config_path, "TOML config (e.g. configs/fashion_mnist/student_nkd.toml)")->required();
   app.add_option("--work-dir", work_dir, "where logs and checkpoints go (default work_dirs/<config name>)");
   app.add_option("--resume", resume, "continue from a checkpoint: 'auto' (the latest in the work dir) or a path")
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "random seed (overrides runner.seed)");
   app.add_flag("--deterministic", deterministic, "deterministic kernels (CPU runs always are)");
   app.add_flag("--no-validate", no_validate, "skip evaluation during training");
+  app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores "
+               "(faster, ~1e-3 relative error; default exact F32, also NKD_ALLOW_TF32=1)");
   app.add_option("--set", overrides, "override a config key: --set optimizer.lr=0.05 (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto (default: cuda when available)");
   app.add_option("--stop-after-iters", stop_after,
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
     options.device = run_device;
     options.stop_after_iters = stop_after;
     options.deterministic = deterministic;
+    if (tf32) nkd::cuda::set_allow_tf32(true);
     nkd::apps::install_stop_handlers();
     const int rc = nkd::apps::train(run, options);
     nkd::apps::shutdown_distributed();

@@ -17,6 +17,7 @@
 #include "apps/common/weights.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/math_mode.h"
 
 namespace {
 
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
   std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
   std::vector<std::string> overrides;
-  bool no_strict = false;
+  bool no_strict = false, tf32 = false;
   app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
   app.add_option("CHECKPOINT", checkpoint, ".safetensors or .pth/.pt (nkd, mmcls or torchvision names)")->required();
   app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
@@ -101,9 +102,12 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
+  app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores");
   app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
   CLI11_PARSE(app, argc, argv);
   if (gpus > 0) return nkd::apps::run_main("nkd_eval", [&] { return nkd::apps::spawn_workers(gpus, argc, argv); });
-  return nkd::apps::run_main(
-      "nkd_eval", [&] { return run(config_path, checkpoint, overrides, topk, out, device, !no_strict); });
+  return nkd::apps::run_main("nkd_eval", [&] {
+    if (tf32) nkd::cuda::set_allow_tf32(true);
+    return run(config_path, checkpoint, overrides, topk, out, device, !no_strict);
+  });
 }
