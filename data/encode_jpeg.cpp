@@ -77,7 +77,7 @@ std::vector<uint8_t> encode_jpeg(const Image& image, const JpegEncodeOptions& op
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   FILE* f = std::fopen(path.c_str(), "wb");
   NKD_CHECK(f != nullptr, "write_file: cannot create ", path);
-  const size_t n = std::fwrite(bytes.data(), 1, bytes.size(), f);
+  const size_t n = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);  // data() may be null
   const bool ok = std::fclose(f) == 0 && n == bytes.size();
   NKD_CHECK(ok, "write_file: writing ", path, " failed");
 }

@@ -16,8 +16,9 @@ namespace {
 
 using detail::cat;
 
+// `bytes` little-endian bytes of v; bytes past the 8th are zero (a run of zero fields at once).
 void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  for (int i = 0; i < bytes; ++i) out += static_cast<char>(i < 8 ? (v >> (8 * i)) & 0xff : 0);
 }
 
 class PickleWriter {
