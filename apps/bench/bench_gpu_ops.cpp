@@ -184,9 +184,13 @@ int bench_gpu_ops(int argc, char** argv) {
   const Device dev = cuda_device(0);
   const std::vector<GpuOp> ops = resnet50_ops(batch);
   std::vector<std::vector<double>> nkd_ms;
+  std::vector<std::vector<Pass>> passes;  // per op, for the table
+  std::vector<bool> flops;
   for (const GpuOp& op : ops) {
     std::cerr << "nkd: " << op.name << "\n";
     const Bench b = make_bench(op, dev);
+    passes.push_back(b.passes);
+    flops.push_back(b.flops);
     std::vector<double> row;
     for (const Pass& p : b.passes) {
       try {
@@ -204,13 +208,12 @@ int bench_gpu_ops(int argc, char** argv) {
             << runs << " runs after " << warmup << " warm-up; ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
             << "| op | pass | nkd | PyTorch | ratio |\n|---|---|---|---|---|\n";
   for (size_t i = 0; i < ops.size(); ++i) {
-    const Bench b = make_bench(ops[i], dev);
-    for (size_t j = 0; j < b.passes.size(); ++j) {
-      const Pass& p = b.passes[j];
+    for (size_t j = 0; j < passes[i].size(); ++j) {
+      const Pass& p = passes[i][j];
       const double mine = nkd_ms[i][j];
       const auto it = torch.find(ops[i].name + "|" + p.name);
-      std::cout << "| " << ops[i].name << " | " << p.name << " | " << (mine > 0 ? rate(p.work, mine, b.flops) : "failed")
-                << " | " << (it != torch.end() ? rate(p.work, it->second, b.flops) : "-") << " | ";
+      std::cout << "| " << ops[i].name << " | " << p.name << " | " << (mine > 0 ? rate(p.work, mine, flops[i]) : "failed")
+                << " | " << (it != torch.end() ? rate(p.work, it->second, flops[i]) : "-") << " | ";
       char ratio[32] = "-";
       if (it != torch.end() && mine > 0) std::snprintf(ratio, sizeof ratio, "%.2f", it->second / mine);
       std::cout << ratio << " |\n";
