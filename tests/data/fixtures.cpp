@@ -134,4 +134,13 @@ int max_abs_diff(const Image& a, const Image& b) {
   return m;
 }
 
+std::shared_ptr<IdxDataset> idx_28x28(TempDir& dir, int64_t n) {
+  std::vector<uint8_t> px(static_cast<size_t>(n) * 28 * 28), lb(static_cast<size_t>(n));
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 2654435761u) >> 13);
+  for (int64_t i = 0; i < n; ++i) lb[size_t(i)] = uint8_t(i % 10);
+  write_idx(dir / "im", {n, 28, 28}, px.data());
+  write_idx(dir / "lb", {n}, lb.data());
+  return std::make_shared<IdxDataset>(dir / "im", dir / "lb");
+}
+
 }  // namespace nkd::data::testing

@@ -2,10 +2,12 @@
 // (any colour type / bit depth), an in-memory dataset, and helpers to patch file headers.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/idx_dataset.h"
 #include "data/image.h"
 
 namespace nkd::data::testing {
@@ -50,5 +52,8 @@ class MemoryDataset : public Dataset {
 };
 
 int max_abs_diff(const Image& a, const Image& b);
+
+// n pseudo-random 28x28 images with labels i % 10, written as IDX files into dir (im, lb).
+std::shared_ptr<IdxDataset> idx_28x28(TempDir& dir, int64_t n);
 
 }  // namespace nkd::data::testing

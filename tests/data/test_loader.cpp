@@ -14,15 +14,6 @@
 namespace nkd::data {
 namespace {
 
-std::shared_ptr<IdxDataset> small_idx(testing::TempDir& dir, int64_t n) {
-  std::vector<uint8_t> px(static_cast<size_t>(n) * 28 * 28), lb(static_cast<size_t>(n));
-  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 2654435761u) >> 13);
-  for (int64_t i = 0; i < n; ++i) lb[size_t(i)] = uint8_t(i % 10);
-  write_idx(dir / "im", {n, 28, 28}, px.data());
-  write_idx(dir / "lb", {n}, lb.data());
-  return std::make_shared<IdxDataset>(dir / "im", dir / "lb");
-}
-
 std::vector<Batch> epoch(Loader& loader, int64_t e) {
   loader.set_epoch(e);
   std::vector<Batch> out;
@@ -32,7 +23,7 @@ std::vector<Batch> epoch(Loader& loader, int64_t e) {
 
 TEST(Loader, TestPipelineCoversTheEpochWithNormalisedPixels) {
   testing::TempDir dir;
-  auto ds = small_idx(dir, 37);
+  auto ds = testing::idx_28x28(dir, 37);
   Loader loader(ds, fashion_mnist_test(), {.batch_size = 8, .workers = 3, .shuffle = false});
   const auto batches = epoch(loader, 0);
   ASSERT_EQ(batches.size(), 5u);
@@ -59,7 +50,7 @@ TEST(Loader, TestPipelineCoversTheEpochWithNormalisedPixels) {
 
 TEST(Loader, SameBatchesWhateverTheThreadCount) {
   testing::TempDir dir;
-  auto ds = small_idx(dir, 50);
+  auto ds = testing::idx_28x28(dir, 50);
   Loader one(ds, fashion_mnist_train(), {.batch_size = 16, .workers = 1, .seed = 11});
   Loader four(ds, fashion_mnist_train(), {.batch_size = 16, .workers = 4, .prefetch = 2, .seed = 11});
   for (int64_t e : {0, 1}) {
@@ -79,7 +70,7 @@ TEST(Loader, SameBatchesWhateverTheThreadCount) {
 
 TEST(Loader, Uint8LayoutDropLastAndDistributedShards) {
   testing::TempDir dir;
-  auto ds = small_idx(dir, 21);
+  auto ds = testing::idx_28x28(dir, 21);
   Loader loader(ds, fashion_mnist_test(),
                 {.batch_size = 4, .workers = 2, .shuffle = false, .drop_last = true, .rank = 1,
                  .world = 2, .layout = Layout::kNHWCUint8});
@@ -95,7 +86,7 @@ TEST(Loader, Uint8LayoutDropLastAndDistributedShards) {
 
 TEST(Loader, MixupGivesSoftLabels) {
   testing::TempDir dir;
-  auto ds = small_idx(dir, 16);
+  auto ds = testing::idx_28x28(dir, 16);
   Loader loader(ds, fashion_mnist_train(), {.batch_size = 8, .workers = 2, .mix = MixOptions{}});
   const auto batches = epoch(loader, 0);
   ASSERT_TRUE(batches[0].soft_labels.defined());
@@ -110,7 +101,7 @@ TEST(Loader, MixupGivesSoftLabels) {
 
 TEST(Loader, StoppingEarlyDoesNotHang) {
   testing::TempDir dir;
-  auto ds = small_idx(dir, 200);
+  auto ds = testing::idx_28x28(dir, 200);
   for (int rep = 0; rep < 5; ++rep) {
     Loader loader(ds, fashion_mnist_train(), {.batch_size = 4, .workers = 4, .prefetch = 3});
     loader.set_epoch(0);
@@ -124,7 +115,7 @@ TEST(Loader, StoppingEarlyDoesNotHang) {
 TEST(Loader, PinnedMemoryFallsBackWithoutAGpu) {
   if (cuda::is_available()) GTEST_SKIP() << "a GPU is present: test_data_gpu covers pinned batches";
   testing::TempDir dir;
-  auto ds = small_idx(dir, 20);
+  auto ds = testing::idx_28x28(dir, 20);
   Loader automatic(ds, fashion_mnist_test(), {.batch_size = 8, .workers = 1, .shuffle = false});
   EXPECT_FALSE(automatic.pinned());
   automatic.set_epoch(0);

@@ -13,15 +13,6 @@
 namespace nkd::data {
 namespace {
 
-std::shared_ptr<IdxDataset> idx(testing::TempDir& dir, int64_t n) {
-  std::vector<uint8_t> px(static_cast<size_t>(n) * 28 * 28), lb(static_cast<size_t>(n));
-  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t((i * 2654435761u) >> 13);
-  for (int64_t i = 0; i < n; ++i) lb[size_t(i)] = uint8_t(i % 10);
-  write_idx(dir / "im", {n, 28, 28}, px.data());
-  write_idx(dir / "lb", {n}, lb.data());
-  return std::make_shared<IdxDataset>(dir / "im", dir / "lb");
-}
-
 class LoaderGpu : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -31,7 +22,7 @@ class LoaderGpu : public ::testing::Test {
 
 TEST_F(LoaderGpu, PinnedBatchesMatchAndCopyAsynchronously) {
   testing::TempDir dir;
-  auto ds = idx(dir, 203);  // 203 = 12 x 16 + 11: a short last batch
+  auto ds = testing::idx_28x28(dir, 203);  // 203 = 12 x 16 + 11: a short last batch
   for (Layout layout : {Layout::kNCHWFloat, Layout::kNHWCUint8}) {
     LoaderOptions o{.batch_size = 16, .workers = 3, .seed = 9, .layout = layout};
     LoaderOptions po = o, oo = o;
@@ -75,7 +66,7 @@ TEST_F(LoaderGpu, PinnedBatchesMatchAndCopyAsynchronously) {
 
 TEST_F(LoaderGpu, BatchesOutliveTheLoader) {
   testing::TempDir dir;
-  auto ds = idx(dir, 40);
+  auto ds = testing::idx_28x28(dir, 40);
   std::optional<Batch> kept;
   {
     Loader loader(ds, fashion_mnist_test(), {.batch_size = 8, .workers = 2, .shuffle = false, .pinned = Pinning::kOn});
