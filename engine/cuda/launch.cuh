@@ -1,6 +1,8 @@
 // Kernel launch helpers with 64-bit indexing. launch(n, f, stream) runs an NKD_HD functor f(i) for
 // every i in [0, n) with a grid-stride loop: the same functors cpu::launch runs on the host.
-// Include only from .cu files.
+// launch_vec(n, f, aligned, stream) runs f.template run<V>(i) over groups of V elements with one
+// 16-byte access per operand (Pack), for the memory-bound contiguous kernels. Include only from
+// .cu files.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -31,6 +33,53 @@ __device__ __forceinline__ int64_t global_stride() {
 template <typename F>
 __global__ void __launch_bounds__(kBlockSize) flat_kernel(int64_t n, F f) {
   for (int64_t i = global_index(); i < n; i += global_stride()) f(i);
+}
+
+// V consecutive elements, loaded and stored as one access of sizeof(T) * V bytes.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+// The V elements at p + i (p + i aligned to the Pack), or zeros when p is null.
+template <int V, typename T>
+__device__ __forceinline__ Pack<T, V> load_pack(const T* p, int64_t i) {
+  if (p == nullptr) return Pack<T, V>{};
+  return *reinterpret_cast<const Pack<T, V>*>(p + i);
+}
+template <int V, typename T>
+__device__ __forceinline__ void store_pack(T* p, int64_t i, const Pack<T, V>& v) {
+  *reinterpret_cast<Pack<T, V>*>(p + i) = v;
+}
+// Elements per 16-byte Pack.
+template <typename T>
+inline constexpr int kVecOf = 16 / static_cast<int>(sizeof(T)) > 0 ? 16 / static_cast<int>(sizeof(T)) : 1;
+
+inline bool aligned16(const void* p) {
+  return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// f.template run<V>(i) for i = 0, V, 2 V, ... below n - n % V, then f.template run<1>(i) for the
+// n % V last elements.
+template <int V, typename F>
+__global__ void __launch_bounds__(kBlockSize) vec_kernel(int64_t n, F f) {
+  const int64_t body = n - n % V;
+  for (int64_t i = global_index() * V; i < body; i += global_stride() * V) f.template run<V>(i);
+  const int64_t tail = body + global_index();
+  if (tail < n) f.template run<1>(tail);
+}
+
+// Queues f over [0, n) with Packs of kVecOf<T> elements when `aligned` (every operand's pointer
+// 16-byte aligned: see aligned16), else one element at a time; checks the launch.
+template <typename T, typename F>
+void launch_vec(int64_t n, const F& f, bool aligned, cudaStream_t stream) {
+  if (n <= 0) return;
+  constexpr int kVec = kVecOf<T>;
+  if (aligned && kVec > 1) {
+    vec_kernel<kVec, F><<<grid_size((n + kVec - 1) / kVec), kBlockSize, 0, stream>>>(n, f);
+  } else {
+    vec_kernel<1, F><<<grid_size(n), kBlockSize, 0, stream>>>(n, f);
+  }
+  NKD_CUDA_CHECK_LAUNCH();
 }
 
 // Queues f(i), i in [0, n), on `stream`; checks the launch.

@@ -4,7 +4,12 @@
 //                  gradients); env NKD_DETERMINISTIC=1 sets the initial value. Tests turn it on.
 //   allow_tf32     float convolutions / GEMMs may use TF32 tensor cores (10-bit mantissa inputs);
 //                  off by default, env NKD_ALLOW_TF32=1 sets the initial value.
-// The flags are read when an op runs; the conv algorithm cache keys on both.
+//   exact_conv     float convolutions leave out cuDNN's FFT, FFT-tiling and non-fused Winograd
+//                  algorithms, whose results can be ~1e-3 (relative) off the exact sum on small
+//                  reductions; off by default (as PyTorch's cudnn.benchmark, which admits them: they
+//                  are the fastest for many 3x3 convolutions), env NKD_CONV_EXACT=1 sets the
+//                  initial value. The CPU-parity tests turn it on.
+// The flags are read when an op runs; the conv algorithm cache keys on all three.
 #pragma once
 #include <atomic>
 #include <cstdlib>
@@ -25,6 +30,10 @@ inline std::atomic<bool>& allow_tf32_flag() {
   static std::atomic<bool> flag{env_flag("NKD_ALLOW_TF32")};
   return flag;
 }
+inline std::atomic<bool>& exact_conv_flag() {
+  static std::atomic<bool> flag{env_flag("NKD_CONV_EXACT")};
+  return flag;
+}
 
 }  // namespace detail
 
@@ -35,16 +44,23 @@ inline void set_deterministic(bool on) {
 inline bool allow_tf32() { return detail::allow_tf32_flag().load(std::memory_order_relaxed); }
 inline void set_allow_tf32(bool on) { detail::allow_tf32_flag().store(on, std::memory_order_relaxed); }
 
-// Sets the deterministic mode for a scope and restores the previous value after it.
-class DeterministicGuard {
+inline bool exact_conv() { return detail::exact_conv_flag().load(std::memory_order_relaxed); }
+inline void set_exact_conv(bool on) { detail::exact_conv_flag().store(on, std::memory_order_relaxed); }
+
+// Sets one mode for a scope and restores the previous value after it.
+template <bool (*Get)(), void (*Set)(bool)>
+class ModeGuard {
  public:
-  explicit DeterministicGuard(bool on) : previous_(deterministic()) { set_deterministic(on); }
-  ~DeterministicGuard() { set_deterministic(previous_); }
-  DeterministicGuard(const DeterministicGuard&) = delete;
-  DeterministicGuard& operator=(const DeterministicGuard&) = delete;
+  explicit ModeGuard(bool on) : previous_(Get()) { Set(on); }
+  ~ModeGuard() { Set(previous_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
 
  private:
   bool previous_;
 };
+using DeterministicGuard = ModeGuard<deterministic, set_deterministic>;
+using Tf32Guard = ModeGuard<allow_tf32, set_allow_tf32>;
+using ExactConvGuard = ModeGuard<exact_conv, set_exact_conv>;
 
 }  // namespace nkd::cuda

@@ -85,7 +85,11 @@ class Conv2dBackward final : public Node {
         const T* dy = gy.data<T>();
         if (gx.defined()) gpu::conv2d_backward_data<T>(d, geom_, dy, w.data<T>(), gx.data<T>());
         if (gw.defined()) gpu::conv2d_backward_filter<T>(d, geom_, dy, x.data<T>(), gw.data<T>());
-        if (gb.defined()) gpu::channel_sum<T>(d, output_channels(geom_), dy, gb.data<T>());
+        if (gb.defined()) {
+          const gpu::BatchNormShape s = output_channels(geom_);
+          const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(s)}, {DType::F64, d});
+          gpu::channel_sum<T>(d, s, dy, gb.data<T>(), scratch.data<double>());
+        }
         return;
       }
       if (gx.defined() || gw.defined()) {

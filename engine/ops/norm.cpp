@@ -173,8 +173,9 @@ class BatchNormBackward final : public Node {
     Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       if (x.is_cuda()) {
-        const Tensor scratch = empty({3 * s_.C}, {DType::F64, x.device()});  // k, a, bx per channel
-        return gpu::batch_norm_backward<T>(x.device(), {s_.N, s_.C, s_.L}, training_, x.data<T>(),
+        const gpu::BatchNormShape bs{s_.N, s_.C, s_.L};
+        const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
+        return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
                                            g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
                                            ptr_or_null<T>(w), mut_or_null<T>(gx),
                                            mut_or_null<T>(gw), mut_or_null<T>(gb),
@@ -343,8 +344,9 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
   const bool update = o.training && (rm.defined() || rv.defined());
   const Tensor rm_new = update && rm.defined() ? empty({s.C}, x.options()) : Tensor();
   const Tensor rv_new = update && rv.defined() ? empty({s.C}, x.options()) : Tensor();
-  const Tensor scratch = empty({2 * s.C}, {DType::F64, x.device()});  // scale, shift per channel
-  gpu::batch_norm_forward<T>(x.device(), {s.N, s.C, s.L}, o.training, o.eps, o.momentum,
+  const gpu::BatchNormShape bs{s.N, s.C, s.L};
+  const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
+  gpu::batch_norm_forward<T>(x.device(), bs, o.training, o.eps, o.momentum,
                              xc.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
                              mut_or_null<T>(rm_new), mut_or_null<T>(rv_new), ptr_or_null<T>(wc),
                              ptr_or_null<T>(bc), y.data<T>(), mean.data<T>(), invstd.data<T>(),

@@ -15,31 +15,99 @@ struct On {
   cudaStream_t stream;
 };
 
+// The contiguous kernels, V elements per access (cuda::launch_vec): the same per-element
+// expressions as the functors of pointwise_kernels.h, whose scalar loads kept too few bytes in
+// flight to reach the memory bandwidth (relu ran at 0.69x PyTorch, docs/PERF.md).
+template <typename Op, typename T>
+struct UnaryFwdVec {
+  Op op;
+  const T* x;
+  T* y;
+  template <int V>
+  __device__ void run(int64_t i) const {
+    const cuda::Pack<T, V> a = cuda::load_pack<V>(x, i);
+    cuda::Pack<T, V> o;
+#pragma unroll
+    for (int k = 0; k < V; ++k) o.v[k] = op.template fwd<T>(a.v[k]);
+    cuda::store_pack<V>(y, i, o);
+  }
+};
+
+template <typename Op, typename T>
+struct UnaryBwdVec {
+  Op op;
+  const T *g, *x, *y;  // x, y: null when Op does not need them (read as zeros)
+  T* gx;
+  template <int V>
+  __device__ void run(int64_t i) const {
+    const cuda::Pack<T, V> gv = cuda::load_pack<V>(g, i), xv = cuda::load_pack<V>(x, i),
+                           yv = cuda::load_pack<V>(y, i);
+    cuda::Pack<T, V> o;
+#pragma unroll
+    for (int k = 0; k < V; ++k) o.v[k] = op.template bwd<T>(gv.v[k], xv.v[k], yv.v[k]);
+    cuda::store_pack<V>(gx, i, o);
+  }
+};
+
+template <typename F, typename T>
+struct BinaryVec {
+  F f;
+  const T *a, *b;
+  T* out;
+  template <int V>
+  __device__ void run(int64_t i) const {
+    const cuda::Pack<T, V> av = cuda::load_pack<V>(a, i), bv = cuda::load_pack<V>(b, i);
+    cuda::Pack<T, V> o;
+#pragma unroll
+    for (int k = 0; k < V; ++k) o.v[k] = f(av.v[k], bv.v[k]);
+    cuda::store_pack<V>(out, i, o);
+  }
+};
+
+template <typename T>
+struct AddInplaceVec {
+  T* a;
+  const T* b;
+  template <int V>
+  __device__ void run(int64_t i) const {
+    cuda::Pack<T, V> av = cuda::load_pack<V>(a, i);
+    const cuda::Pack<T, V> bv = cuda::load_pack<V>(b, i);
+#pragma unroll
+    for (int k = 0; k < V; ++k) av.v[k] += bv.v[k];
+    cuda::store_pack<V>(a, i, av);
+  }
+};
+
 }  // namespace
 
 template <typename Op, typename T>
 void unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n) {
   On on(device);
-  cuda::launch(n, detail::UnaryFwdKernel<Op, T>{op, x, y}, on.stream);
+  cuda::launch_vec<T>(n, UnaryFwdVec<Op, T>{op, x, y}, cuda::aligned16(x) && cuda::aligned16(y),
+                      on.stream);
 }
 
 template <typename Op, typename T>
 void unary_backward(Device device, const Op& op, const T* g, const T* x, const T* y, T* gx,
                     int64_t n) {
   On on(device);
-  cuda::launch(n, detail::UnaryBwdKernel<Op, T>{op, g, x, y, gx}, on.stream);
+  const bool aligned = cuda::aligned16(g) && cuda::aligned16(x) && cuda::aligned16(y) &&
+                       cuda::aligned16(gx);
+  cuda::launch_vec<T>(n, UnaryBwdVec<Op, T>{op, g, x, y, gx}, aligned, on.stream);
 }
 
 template <typename F, typename T>
 void binary(Device device, const T* a, const T* b, T* out, int64_t n) {
   On on(device);
-  cuda::launch(n, detail::BinaryKernel<F, T>{F{}, a, b, out}, on.stream);
+  cuda::launch_vec<T>(n, BinaryVec<F, T>{F{}, a, b, out},
+                      cuda::aligned16(a) && cuda::aligned16(b) && cuda::aligned16(out), on.stream);
 }
 
 template <typename T>
 void add_inplace(Device device, T* a, const T* b, int64_t n) {
   On on(device);
-  cuda::launch(n, detail::AddInplaceKernel<T>{a, b}, on.stream);
+  cuda::launch_vec<T>(n, AddInplaceVec<T>{a, b}, cuda::aligned16(a) && cuda::aligned16(b),
+                      on.stream);
 }
 
 #define NKD_INSTANTIATE_UNARY(Op)                                                              \

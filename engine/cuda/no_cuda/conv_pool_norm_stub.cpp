@@ -35,7 +35,9 @@ void batch_norm_backward(Device, const BatchNormShape&, bool, const T*, const T*
   fail("batch_norm backward");
 }
 template <typename T>
-void channel_sum(Device, const BatchNormShape&, const T*, T*) { fail("conv2d bias backward"); }
+void channel_sum(Device, const BatchNormShape&, const T*, T*, double*) {
+  fail("conv2d bias backward");
+}
 template <typename T>
 void add_channel_bias(Device, const BatchNormShape&, T*, const T*) { fail("conv2d bias"); }
 
@@ -60,7 +62,7 @@ void global_avg_pool_forward(Device, const pool::Geom&, const T*, T*) { fail("gl
                                       T*, T*, T*, double*);                                       \
   template void batch_norm_backward<T>(Device, const BatchNormShape&, bool, const T*, const T*,   \
                                        const T*, const T*, const T*, T*, T*, T*, double*);        \
-  template void channel_sum<T>(Device, const BatchNormShape&, const T*, T*);                      \
+  template void channel_sum<T>(Device, const BatchNormShape&, const T*, T*, double*);             \
   template void add_channel_bias<T>(Device, const BatchNormShape&, T*, const T*);                 \
   template void max_pool2d_forward<T>(Device, const pool::Geom&, const T*, T*, int64_t*);         \
   template void avg_pool2d_forward<T>(Device, const pool::Geom&, bool, bool, const T*, T*);       \

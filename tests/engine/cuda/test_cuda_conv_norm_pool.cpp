@@ -169,6 +169,9 @@ TEST(CudaConv, ParityResNetShapesF32) {
   conv_parity({"depthwise_3x3_s2", {2, 96, 56, 56}, {96, 1, 3, 3}, false, {.stride = 2, .padding = 1, .groups = 96}}, 500);
   conv_parity({"depthwise_3x3_s1_bias", {2, 32, 28, 28}, {32, 1, 3, 3}, true, {.padding = 1, .groups = 32}}, 600);
   conv_parity({"grouped_3x3_g4_bias", {2, 64, 14, 14}, {128, 16, 3, 3}, true, {.padding = 1, .groups = 4}}, 700);
+  // The bias sum over several chunks per channel, and over odd planes (no vector accesses).
+  conv_parity({"3x3_bias_chunks", {16, 8, 32, 32}, {8, 8, 3, 3}, true, {.padding = 1}}, 800);
+  conv_parity({"1x1_bias_odd_plane", {4, 16, 5, 5}, {8, 16, 1, 1}, true, {}}, 900);
 }
 
 TEST(CudaConv, AlgorithmCacheHit) {
@@ -195,6 +198,11 @@ TEST(CudaConv, AlgorithmCacheHit) {
     step();
   }
   EXPECT_EQ(ops::gpu::conv_algo_cache_stats().searches, 6);
+  {
+    const cuda::ExactConvGuard exact(!cuda::exact_conv());  // and so is the other exact mode
+    step();
+  }
+  EXPECT_EQ(ops::gpu::conv_algo_cache_stats().searches, 9);
 }
 
 // Deterministic mode: two backward passes give bitwise-identical gradients (wgrad is where cuDNN's
@@ -300,10 +308,22 @@ TEST(CudaBatchNorm, RunningStatsParity) {
   EXPECT_TRUE(all_close(both_g.to(kCPU), both_c, 1e-6, 1e-6, "strided running_mean"));
 }
 
-TEST(CudaBatchNorm, ParityResNetShapeF32) {
+// F32 against the CPU over shapes that take each path of the kernels: several chunks per channel
+// with 16-byte accesses (56x56), chunk boundaries inside planes (30x30), planes narrower than a
+// block without vector accesses (7x7), BatchNorm1d (L = 1), and a large common offset (the
+// one-pass shifted variance must not cancel).
+TEST(CudaBatchNorm, ParityF32AcrossShapes) {
   NKD_REQUIRE_CUDA();
+  struct Case {
+    Shape x;
+    double offset;
+  };
+  for (const Case& k : {Case{{2, 64, 56, 56}, 0}, Case{{64, 8, 30, 30}, 0}, Case{{64, 8, 30, 30}, 100},
+                        Case{{16, 3, 7, 7}, 0}, Case{{300, 5}, 0}, Case{{4, 6, 3, 3}, -50}})
   for (bool training : {true, false}) {
-    V cpu_in = bn_inputs({2, 64, 56, 56}, DType::F32, 120);
+    SCOPED_TRACE(to_string(k.x) + " offset " + std::to_string(k.offset) + (training ? " train" : " eval"));
+    V cpu_in = bn_inputs(k.x, DType::F32, 120);
+    cpu_in[0] = ops::add(cpu_in[0], k.offset).detach().contiguous();
     V gpu_in;
     for (size_t i = 0; i < cpu_in.size(); ++i) {
       gpu_in.push_back(cpu_in[i].to(gpu()));

@@ -1,5 +1,6 @@
 // The CUDA backend without a usable GPU (label cpu, runs everywhere): device queries never throw,
-// NKD_FORCE_CPU=1 hides devices, and using a CUDA device fails with a clear nkd::Error.
+// NKD_FORCE_CPU=1 hides devices, using a CUDA device fails with a clear nkd::Error, and the
+// numerical-mode switches of math_mode.h work without a GPU.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -7,6 +8,7 @@
 
 #include "engine/config.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/math_mode.h"
 #include "engine/factory.h"
 
 namespace nkd {
@@ -84,6 +86,27 @@ TEST(CudaDevice, CpuTensorsStillWork) {
   const Tensor x = full({3}, 2.0);
   EXPECT_TRUE(x.to(kCPU).same(x));  // to() the device a tensor is on is a no-op
   EXPECT_EQ(to_vector<float>(x)[2], 2.0f);
+}
+
+// The numerical-mode guards set their mode for a scope and restore the previous value, nested too.
+TEST(CudaMathMode, GuardsRestoreThePreviousMode) {
+  const bool exact = cuda::exact_conv(), det = cuda::deterministic(), tf32 = cuda::allow_tf32();
+  {
+    const cuda::ExactConvGuard outer(!exact);
+    EXPECT_EQ(cuda::exact_conv(), !exact);
+    {
+      const cuda::ExactConvGuard inner(exact);
+      EXPECT_EQ(cuda::exact_conv(), exact);
+    }
+    EXPECT_EQ(cuda::exact_conv(), !exact);
+    const cuda::DeterministicGuard d(!det);
+    const cuda::Tf32Guard t(!tf32);
+    EXPECT_EQ(cuda::deterministic(), !det);
+    EXPECT_EQ(cuda::allow_tf32(), !tf32);
+  }
+  EXPECT_EQ(cuda::exact_conv(), exact);
+  EXPECT_EQ(cuda::deterministic(), det);
+  EXPECT_EQ(cuda::allow_tf32(), tf32);
 }
 
 }  // namespace

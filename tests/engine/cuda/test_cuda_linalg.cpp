@@ -91,17 +91,7 @@ void expect_gpu_matches_cpu(const std::string& what, const Fn& fn, const V& host
   }
 }
 
-// Sets the TF32 switch for a scope and restores it after.
-class Tf32Guard {
- public:
-  explicit Tf32Guard(bool on) : previous_(cuda::allow_tf32()) { cuda::set_allow_tf32(on); }
-  ~Tf32Guard() { cuda::set_allow_tf32(previous_); }
-  Tf32Guard(const Tf32Guard&) = delete;
-  Tf32Guard& operator=(const Tf32Guard&) = delete;
-
- private:
-  bool previous_;
-};
+using cuda::Tf32Guard;
 
 // F64 central-difference gradient check of fn run on the GPU (inputs moved there and the outputs
 // back inside fn, both differentiable).

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/autograd/node.h"
+#include "engine/cuda/math_mode.h"
 #include "engine/factory.h"
 #include "tests/engine/cuda/cuda_test.h"
 #include "tests/support/compare.h"
@@ -61,6 +62,7 @@ std::string param_name(const ::testing::TestParamInfo<OpCase>& info) {
 
 TEST_P(CudaParity, ForwardAndBackward) {
   NKD_REQUIRE_CUDA();
+  const cuda::ExactConvGuard exact(true);  // compared with the CPU at 1e-4: no FFT / Winograd
   const OpCase& c = GetParam();
   const std::vector<Tensor> cpu_in = make_inputs(c, DType::F32, true);
   const std::vector<Tensor> gpu_in = gpu_inputs(c);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/math_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/activation.h"
 #include "engine/ops/conv.h"
@@ -60,6 +61,7 @@ TinyNet make_net() {
 
 TEST(CudaTrainStep, ThreeSgdStepsMatchTheCpu) {
   NKD_REQUIRE_CUDA();
+  const cuda::ExactConvGuard exact(true);  // compared with the CPU: no FFT / Winograd
   const TinyNet base = make_net();
   TinyNet cpu = base.to(kCPU), gpu_net = base.to(gpu());
   optim::Sgd cpu_sgd({{cpu.params}}, {.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4});
