@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -14,12 +15,21 @@
 
 #include "engine/factory.h"
 #include "layers/half.h"
+#include "layers/zip_reader.h"
 
 namespace nkd::layers {
 namespace {
 
 using json = nlohmann::json;
 constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB, as the reference implementation
+// Metadata key of the data section's CRC-32 (8 hex digits), written by nkd and checked on reading.
+constexpr const char* kCrcKey = "nkd.data_crc32";
+
+std::string hex32(uint32_t v) {
+  char s[9];
+  std::snprintf(s, sizeof s, "%08x", v);
+  return s;
+}
 
 struct FileDType {
   const char* name;
@@ -162,6 +172,13 @@ Safetensors parse_safetensors(const uint8_t* data, size_t size, const std::strin
   if (covered != data_size)
     fail(origin, "data section has " + std::to_string(data_size - covered) +
                      " trailing bytes not covered by any tensor, at byte " + std::to_string(8 + hlen + covered));
+  if (const auto it = out.metadata.find(kCrcKey); it != out.metadata.end()) {
+    const std::string actual = hex32(crc32(data + 8 + hlen, data_size));
+    if (actual != it->second)
+      fail(origin, "the tensor data does not match its checksum (CRC-32 " + actual + ", the header says " +
+                       it->second + "): the file was damaged after it was written");
+    out.metadata.erase(it);  // the file's own, not the writer's metadata
+  }
   // Keep the file's order of tensors as they appear in the data section.
   for (const Entry* e : by_offset)
     out.tensors.emplace_back(e->name, make_tensor(*e->dt, e->shape, data + 8 + hlen + e->begin));
@@ -197,19 +214,24 @@ Safetensors load_safetensors(const std::string& path) {
 std::string serialize_safetensors(const NamedTensors& tensors,
                                   const std::map<std::string, std::string>& metadata) {
   json h = json::object();
-  if (!metadata.empty()) h["__metadata__"] = metadata;
   std::vector<Tensor> host;
   uint64_t offset = 0;
+  uint32_t crc = 0;
   for (const auto& [name, t] : tensors) {
     NKD_CHECK(!h.contains(name), "safetensors: duplicate tensor name '", name, "'");
+    NKD_CHECK(name != "__metadata__", "safetensors: '__metadata__' cannot name a tensor");
     const Tensor c = t.detach().to(kCPU).contiguous();
     NKD_CHECK(c.dtype() != DType::F16 && c.dtype() != DType::BF16, "safetensors: writing ",
               nkd::name(c.dtype()), " is not supported");
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * size_of(c.dtype());
     h[name] = {{"dtype", nkd::name(c.dtype())}, {"shape", c.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
+    crc = crc32(static_cast<const uint8_t*>(c.raw_data()), bytes, crc);
     host.push_back(c);
   }
+  std::map<std::string, std::string> meta = metadata;
+  meta[kCrcKey] = hex32(crc);
+  h["__metadata__"] = meta;
   std::string header = h.dump();
   header.append((8 - header.size() % 8) % 8, ' ');
   std::string out(8, '\0');

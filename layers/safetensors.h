@@ -1,7 +1,9 @@
 // safetensors checkpoints, read and written by nkd itself: 8-byte little-endian header length,
 // a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, raw
 // little-endian data. Reading validates everything before touching the data and names the
-// problem and its byte offset; writing is atomic (temporary file + rename).
+// problem and its byte offset; writing is atomic (temporary file + rename). nkd records the data
+// section's CRC-32 in the metadata ("nkd.data_crc32") and checks it when reading, so a file damaged
+// after it was written is rejected instead of loaded; files from other writers have no checksum.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -13,7 +15,7 @@ namespace nkd::layers {
 
 struct Safetensors {
   NamedTensors tensors;  // in file order; F16/BF16 tensors are converted to F32
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata;  // without nkd's checksum key
 };
 
 // Parses an in-memory file; `origin` names it in errors. Throws nkd::Error on malformed input.

@@ -1,7 +1,8 @@
 // Zip directory parsing with explicit bounds checks (no third-party zip library involved).
 #include "layers/zip_reader.h"
 
-#include <array>
+#include <zlib.h>
+
 #include <unordered_set>
 
 #include "engine/check.h"
@@ -23,18 +24,8 @@ uint64_t rd(const uint8_t* p, int bytes) {
 }  // namespace
 
 uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  if (size == 0) return crc;  // zlib returns its initial value for a null buffer
+  return static_cast<uint32_t>(::crc32_z(crc, data, size));
 }
 
 void ZipReader::fail(const std::string& what, uint64_t offset) const {

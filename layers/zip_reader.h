@@ -37,6 +37,7 @@ class ZipReader {
   mutable std::vector<bool> crc_checked_;
 };
 
+// CRC-32 (zip, gzip, PNG: zlib's) of data, continuing from crc (0 to start).
 uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
 
 }  // namespace nkd::layers

@@ -1,8 +1,10 @@
 // Checkpoint files (see checkpoint.h).
 #include "apps/common/checkpoint.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "engine/check.h"
 #include "layers/safetensors.h"
@@ -69,11 +71,27 @@ void update_latest(const std::string& work_dir, const std::string& file) {
   fs::rename(tmp, link);  // atomic replace
 }
 
-std::string find_latest(const std::string& work_dir) {
-  const fs::path link = fs::path(work_dir) / "latest.safetensors";
+std::vector<std::string> resume_candidates(const std::string& work_dir) {
+  std::vector<std::string> out;
   std::error_code ec;
-  if (!fs::exists(link, ec)) return "";
-  return link.string();
+  const fs::path link = fs::path(work_dir) / "latest.safetensors";
+  fs::path target;
+  if (fs::exists(link, ec)) {
+    out.push_back(link.string());
+    target = fs::canonical(link, ec);
+  }
+  std::vector<std::pair<fs::file_time_type, fs::path>> others;
+  for (const auto& e : fs::directory_iterator(work_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool ours = (name.starts_with("epoch_") || name.starts_with("iter_")) && name.ends_with(".safetensors");
+    if (!ours || !e.is_regular_file(ec) || fs::equivalent(e.path(), target, ec)) continue;
+    others.emplace_back(fs::last_write_time(e.path(), ec), e.path());
+  }
+  std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second.filename() > b.second.filename();
+  });
+  for (const auto& [time, path] : others) out.push_back(path.string());
+  return out;
 }
 
 }  // namespace nkd::apps

@@ -26,7 +26,9 @@ void save_checkpoint(const std::string& path, const CheckpointState& state);
 CheckpointState load_checkpoint(const std::string& path);
 // Points work_dir/latest.safetensors at `file` (a name inside work_dir), atomically.
 void update_latest(const std::string& work_dir, const std::string& file);
-// The checkpoint `latest.safetensors` points to, or "" when there is none.
-std::string find_latest(const std::string& work_dir);
+// The checkpoints of work_dir to resume from, best first: the one `latest.safetensors` points to,
+// then every other epoch_N / iter_N checkpoint, the most recently written first (`--resume auto`
+// falls back along this list when a file cannot be loaded). Empty when there is none.
+std::vector<std::string> resume_candidates(const std::string& work_dir);
 
 }  // namespace nkd::apps

@@ -74,6 +74,7 @@ class Trainer {
 
  private:
   void resume(const std::string& path);
+  void resume_auto();
   bool run_epoch(int64_t epoch);
   void step(const data::Batch& batch, double data_time);
   void step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time);
@@ -129,12 +130,34 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   optim::LrScheduleOptions lr = cfg_.lr;
   if (cfg_.warmup_by_epoch) lr.warmup_iters *= iters_per_epoch_;
   schedule_ = std::make_unique<optim::LrSchedule>(o.lr, lr, cfg_.epochs, iters_per_epoch_);
-  std::string path = opts_.resume;
-  if (path == "auto") {
-    path = find_latest(opts_.work_dir);
-    if (path.empty()) log_.line("resume auto: no checkpoint in " + opts_.work_dir + ", starting fresh");
+  if (opts_.resume == "auto") {
+    resume_auto();
+  } else if (!opts_.resume.empty()) {
+    resume(opts_.resume);
   }
-  if (!path.empty()) resume(path);
+}
+
+// The newest checkpoint of the work dir that loads; a damaged or unreadable one is reported and
+// the next older one tried, so that one bad file costs an epoch, not the run.
+void Trainer::resume_auto() {
+  const std::vector<std::string> candidates = resume_candidates(opts_.work_dir);
+  if (candidates.empty()) {
+    log_.line("resume auto: no checkpoint in " + opts_.work_dir + ", starting fresh");
+    return;
+  }
+  std::string reasons;
+  for (const std::string& path : candidates) {
+    try {
+      resume(path);
+      return;
+    } catch (const Error& e) {
+      log_.line("resume auto: cannot resume from " + path + ": " + e.what() +
+                "; trying the next older checkpoint");
+      reasons += "\n  " + path + ": " + e.what();
+    }
+  }
+  NKD_FAIL("resume auto: none of the ", candidates.size(), " checkpoints in ", opts_.work_dir,
+           " can be used (move them away to start fresh):", reasons);
 }
 
 void Trainer::resume(const std::string& path) {

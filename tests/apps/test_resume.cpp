@@ -1,6 +1,7 @@
 // Kill-and-resume through the nkd_distill binary: a run stopped mid-epoch (by --stop-after-iters or
 // by a real SIGTERM) and resumed with --resume auto ends with exactly the same weights and optimizer
-// state, bit for bit, as an uninterrupted run; for plain training and for NKD with a train-mode teacher.
+// state, bit for bit, as an uninterrupted run; for plain training and for NKD with a train-mode teacher;
+// a damaged newest checkpoint makes --resume auto fall back to the one before.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -73,6 +74,36 @@ TEST(Resume, StopMidEpochAndResumeGivesTheSameWeights) {
   ASSERT_EQ(testing::run(distill(dir / "nkd.toml --work-dir " + dir / "d --stop-after-iters 3"), &out), 0) << out;
   ASSERT_EQ(testing::run(distill(dir / "nkd.toml --work-dir " + dir / "d --resume"), &out), 0) << out;
   expect_same_tensors(dir / "c/epoch_1.safetensors", dir / "d/epoch_1.safetensors");
+}
+
+// Flips a bit of the file's last byte (inside the tensor data).
+void damage(const std::string& path, char bit = 0x04) {
+  std::string bytes = testing::read_text(path);
+  bytes.back() ^= bit;
+  testing::write_text(path, bytes);
+}
+
+// --resume auto with a damaged newest checkpoint says so, resumes from the one before and ends with
+// the weights of an uninterrupted run; with every checkpoint damaged it stops with the reasons
+// instead of silently starting over.
+TEST(Resume, DamagedLatestFallsBackToTheCheckpointBefore) {
+  TempDir dir;
+  testing::write_fake_fashion_mnist(dir / "data", 96, 32);  // 3 iterations per epoch
+  testing::write_text(dir / "c.toml", config_text(dir / "data", 3));
+  std::string out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "a"), &out), 0) << out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "b --stop-after-iters 7"), &out), 0) << out;
+  ASSERT_TRUE(std::filesystem::exists(dir / "b/iter_7.safetensors")) << out;
+  damage(dir / "b/iter_7.safetensors");
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "b --resume auto"), &out), 0) << out;
+  EXPECT_NE(out.find("does not match its checksum"), std::string::npos) << out;
+  EXPECT_NE(out.find("resumed from " + dir / "b/epoch_2.safetensors"), std::string::npos) << out;
+  expect_same_tensors(dir / "a/epoch_3.safetensors", dir / "b/epoch_3.safetensors");
+
+  for (const auto& f : std::filesystem::directory_iterator(dir / "b"))
+    if (f.path().extension() == ".safetensors" && !f.is_symlink()) damage(f.path(), 0x08);
+  EXPECT_NE(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "b --resume auto"), &out), 0) << out;
+  EXPECT_NE(out.find("none of the"), std::string::npos) << out;
 }
 
 TEST(Resume, SigtermWritesACheckpointAndResumeMatches) {

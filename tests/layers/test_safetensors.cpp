@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "engine/factory.h"
 #include "layers/safetensors.h"
@@ -110,6 +111,29 @@ TEST(Safetensors, RejectsMalformedFilesWithAClearMessage) {
   expect_rejected(with_header(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows");
   expect_rejected(with_header(R"({"__metadata__":{"a":1}})", 0), "is not a string");
   expect_rejected(with_header(R"({"t":{"dtype":"F32","shape":[2]}})", 8), "needs dtype, shape and data_offsets");
+}
+
+// nkd's files carry the data section's CRC-32: a flipped data bit is rejected with a message that
+// says so; the checksum key is not part of the metadata handed back; files without one still load.
+TEST(Safetensors, DamagedDataIsRejectedByTheChecksum) {
+  const std::string good = serialize_safetensors(sample(), {{"epoch", "3"}});
+  const Safetensors ok = parse_safetensors(reinterpret_cast<const uint8_t*>(good.data()), good.size(), "mem");
+  EXPECT_EQ(ok.metadata, (std::map<std::string, std::string>{{"epoch", "3"}}));
+  EXPECT_NE(good.find("\"nkd.data_crc32\""), std::string::npos);
+  for (const size_t from_end : {size_t{1}, size_t{9}, size_t{40}}) {
+    std::string bad = good;
+    bad[bad.size() - from_end] ^= 0x10;  // one bit of the data section
+    try {
+      parse_safetensors(reinterpret_cast<const uint8_t*>(bad.data()), bad.size(), "damaged.safetensors");
+      ADD_FAILURE() << "a damaged data section was accepted (byte " << from_end << " from the end)";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("damaged.safetensors: the tensor data does not match its checksum"),
+                std::string::npos) << e.what();
+    }
+  }
+  // Another writer's file (no checksum key) loads as before.
+  const std::string plain = with_header(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8);
+  EXPECT_EQ(parse_safetensors(reinterpret_cast<const uint8_t*>(plain.data()), plain.size(), "plain").tensors.size(), 1u);
 }
 
 TEST(Safetensors, RandomMutationsNeverCrash) {
