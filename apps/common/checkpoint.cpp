@@ -2,6 +2,7 @@
 #include "apps/common/checkpoint.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <utility>
@@ -80,18 +81,49 @@ std::vector<std::string> resume_candidates(const std::string& work_dir) {
     out.push_back(link.string());
     target = fs::canonical(link, ec);
   }
-  std::vector<std::pair<fs::file_time_type, fs::path>> others;
+  std::vector<std::pair<fs::file_time_type, std::string>> others;
+  for (const char* prefix : {"epoch_", "iter_"})
+    for (const std::string& p : checkpoints_named(work_dir, prefix))
+      if (!fs::equivalent(p, target, ec)) others.emplace_back(fs::last_write_time(p, ec), p);
+  std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second > b.second;
+  });
+  for (const auto& [time, path] : others) out.push_back(path);
+  return out;
+}
+
+std::vector<std::string> checkpoints_named(const std::string& work_dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
   for (const auto& e : fs::directory_iterator(work_dir, ec)) {
     const std::string name = e.path().filename().string();
-    const bool ours = (name.starts_with("epoch_") || name.starts_with("iter_")) && name.ends_with(".safetensors");
-    if (!ours || !e.is_regular_file(ec) || fs::equivalent(e.path(), target, ec)) continue;
-    others.emplace_back(fs::last_write_time(e.path(), ec), e.path());
+    if (name.starts_with(prefix) && name.ends_with(".safetensors") && e.is_regular_file(ec))
+      out.push_back(e.path().string());
   }
-  std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : a.second.filename() > b.second.filename();
-  });
-  for (const auto& [time, path] : others) out.push_back(path.string());
+  std::sort(out.begin(), out.end());
   return out;
+}
+
+namespace {
+// N of "<prefix>N.safetensors", or -1.
+int64_t number_in(const std::string& path, const std::string& prefix) {
+  const std::string name = fs::path(path).filename().string();
+  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - std::strlen(".safetensors"));
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+}  // namespace
+
+void prune_checkpoints(const std::string& work_dir, int64_t keep, int64_t iter) {
+  std::vector<std::pair<int64_t, std::string>> epochs;
+  for (const std::string& p : checkpoints_named(work_dir, "epoch_"))
+    if (const int64_t n = number_in(p, "epoch_"); n >= 0) epochs.emplace_back(n, p);
+  std::sort(epochs.rbegin(), epochs.rend());
+  std::error_code ec;
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep, 0)); i < epochs.size(); ++i)
+    fs::remove(epochs[i].second, ec);
+  for (const std::string& p : checkpoints_named(work_dir, "iter_"))
+    if (const int64_t n = number_in(p, "iter_"); n >= 0 && n < iter) fs::remove(p, ec);
 }
 
 }  // namespace nkd::apps

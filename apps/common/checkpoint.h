@@ -30,5 +30,10 @@ void update_latest(const std::string& work_dir, const std::string& file);
 // then every other epoch_N / iter_N checkpoint, the most recently written first (`--resume auto`
 // falls back along this list when a file cannot be loaded). Empty when there is none.
 std::vector<std::string> resume_candidates(const std::string& work_dir);
+// Deletes all but the `keep` highest-numbered epoch_N checkpoints of work_dir, and the iter_N
+// checkpoints (interruption points) with N below `iter`, which a later epoch file supersedes.
+void prune_checkpoints(const std::string& work_dir, int64_t keep, int64_t iter);
+// The files of work_dir whose names start with `prefix` and end with ".safetensors".
+std::vector<std::string> checkpoints_named(const std::string& work_dir, const std::string& prefix);
 
 }  // namespace nkd::apps

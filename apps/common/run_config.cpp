@@ -171,9 +171,13 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.eval_interval = c.integer("runner.eval_interval", 1);
   r.log_interval = c.integer("runner.log_interval", 100);
   r.checkpoint_interval = c.integer("runner.checkpoint_interval", 1);
+  r.max_keep_checkpoints = c.integer("runner.max_keep_checkpoints", -1);
+  r.save_best = c.boolean("runner.save_best", false);
   r.seed = uint64_t(c.integer("runner.seed", 0));
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");
   if (r.log_interval < 1) c.fail("runner.log_interval", "must be at least 1");
+  if (r.max_keep_checkpoints == 0 || r.max_keep_checkpoints < -1)
+    c.fail("runner.max_keep_checkpoints", "must be at least 1 (or -1: keep all)");
   c.reject_unread();
   if (use == ConfigUse::kTrain) {
     if (r.distill.needs_teacher() && !r.teacher)

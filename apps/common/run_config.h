@@ -75,6 +75,8 @@ struct RunConfig {
   bool warmup_by_epoch = false;  // warmup_iters counted in epochs
   int64_t epochs = 1;
   int64_t eval_interval = 1, log_interval = 100, checkpoint_interval = 1;
+  int64_t max_keep_checkpoints = -1;  // epoch checkpoints kept (the newest); -1: all (mmcv max_keep_ckpts)
+  bool save_best = false;  // keep the checkpoint of the best val top-1 (mmcls save_best)
   uint64_t seed = 0;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };

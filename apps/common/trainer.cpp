@@ -80,8 +80,12 @@ class Trainer {
   void step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time);
   void read_device_sums();
   void log_window(int64_t epoch, int64_t iter_in_epoch);
+  void write_checkpoint(const std::string& file, int64_t epoch, int64_t iter_in_epoch,
+                        const std::map<std::string, std::string>& extra = {});
   void save(const std::string& file, int64_t epoch, int64_t iter_in_epoch);
   void validate(int64_t epoch);
+  void find_best();
+  void keep_if_best(int64_t epoch);
 
   const RunConfig& cfg_;
   TrainOptions opts_;
@@ -95,6 +99,8 @@ class Trainer {
   Window window_;
   Clock::time_point run_start_ = Clock::now();
   double last_top1_ = -1, last_top5_ = -1;
+  double best_top1_ = -1;  // the best val top-1 of the run so far (resumed runs: of the best file)
+  int64_t best_epoch_ = 0;
   std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
   int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
 };
@@ -172,6 +178,7 @@ void Trainer::resume(const std::string& path) {
   iter_ = s.iter;
   log_.line("resumed from " + path + ": epoch " + std::to_string(s.epoch + 1) + ", iteration " +
             std::to_string(s.iter_in_epoch) + " of the epoch (" + std::to_string(s.iter) + " in all)");
+  find_best();
 }
 
 void Trainer::step(const data::Batch& batch, double data_time) {
@@ -271,8 +278,8 @@ void Trainer::log_window(int64_t epoch, int64_t iter_in_epoch) {
   window_ = Window{};
 }
 
-void Trainer::save(const std::string& file, int64_t epoch, int64_t iter_in_epoch) {
-  if (!is_main_rank()) return;  // one writer; every rank resumes from it
+void Trainer::write_checkpoint(const std::string& file, int64_t epoch, int64_t iter_in_epoch,
+                               const std::map<std::string, std::string>& extra) {
   CheckpointState s;
   s.model = model_->model_state();
   s.optimizer = opt_->state();
@@ -284,8 +291,53 @@ void Trainer::save(const std::string& file, int64_t epoch, int64_t iter_in_epoch
   s.extra["config"] = cfg_.resolved;
   s.extra["student_net"] = cfg_.student.net;
   s.extra["kind"] = model_->plain() ? "classifier" : "distiller";
+  for (const auto& [k, v] : extra) s.extra[k] = v;
   save_checkpoint(opts_.work_dir + "/" + file, s);
+}
+
+void Trainer::save(const std::string& file, int64_t epoch, int64_t iter_in_epoch) {
+  if (!is_main_rank()) return;  // one writer; every rank resumes from it
+  write_checkpoint(file, epoch, iter_in_epoch);
   update_latest(opts_.work_dir, file);
+  if (cfg_.max_keep_checkpoints > 0 && iter_in_epoch == 0)
+    prune_checkpoints(opts_.work_dir, cfg_.max_keep_checkpoints, iter_);
+}
+
+constexpr const char* kBestPrefix = "best_accuracy_top-1_epoch_";
+
+// The best top-1 so far, from the best checkpoint a resumed run finds in its work dir.
+void Trainer::find_best() {
+  for (const std::string& path : checkpoints_named(opts_.work_dir, kBestPrefix)) {
+    try {
+      const CheckpointState s = load_checkpoint(path);
+      const double top1 = std::stod(s.extra.at("accuracy_top-1"));
+      if (top1 > best_top1_) {
+        best_top1_ = top1;
+        best_epoch_ = s.epoch;
+      }
+    } catch (const std::exception& e) {
+      log_.line(std::string("save_best: ignoring ") + path + ": " + e.what());
+    }
+  }
+}
+
+// After a validation: a new best top-1 is recorded, and with runner.save_best its checkpoint
+// replaces the previous best one.
+void Trainer::keep_if_best(int64_t epoch) {
+  if (last_top1_ <= best_top1_) return;
+  best_top1_ = last_top1_;
+  best_epoch_ = epoch + 1;
+  if (!cfg_.save_best || !is_main_rank()) return;
+  const std::string file = kBestPrefix + std::to_string(epoch + 1) + ".safetensors";
+  const std::vector<std::string> previous = checkpoints_named(opts_.work_dir, kBestPrefix);
+  std::ostringstream top1;
+  top1.precision(17);
+  top1 << last_top1_;
+  write_checkpoint(file, epoch + 1, 0, {{"accuracy_top-1", top1.str()}});
+  std::error_code ec;
+  for (const std::string& p : previous)
+    if (fs::path(p).filename() != file) fs::remove(p, ec);
+  log_.line("save_best: accuracy_top-1 " + std::to_string(last_top1_) + " is the best so far: " + file);
 }
 
 void Trainer::validate(int64_t epoch) {
@@ -346,7 +398,10 @@ int Trainer::run() {
     if (finished) {
       log_.record({{"mode", "epoch"}, {"epoch", epoch + 1}, {"seconds", seconds_since(epoch_start)}});
       const bool last = epoch + 1 == cfg_.epochs;
-      if (opts_.validate && ((epoch + 1) % cfg_.eval_interval == 0 || last) && !g_stop_signal.load()) validate(epoch);
+      if (opts_.validate && ((epoch + 1) % cfg_.eval_interval == 0 || last) && !g_stop_signal.load()) {
+        validate(epoch);
+        keep_if_best(epoch);
+      }
     }
     if (!finished || g_stop_signal.load() || (stop_flag && epoch + 1 < cfg_.epochs)) {
       const int sig = g_stop_signal.load();
@@ -359,9 +414,15 @@ int Trainer::run() {
   const double secs = seconds_since(run_start_);
   nlohmann::json result = {{"top1", last_top1_}, {"top5", last_top5_}, {"train_seconds", secs},
                            {"epochs", cfg_.epochs - start_epoch_}, {"iterations", run_iters_}};
+  if (best_top1_ >= 0) {
+    result["best_top1"] = best_top1_;
+    result["best_epoch"] = best_epoch_;
+  }
   if (is_main_rank()) layers::write_file_atomic(opts_.work_dir + "/result.json", result.dump(2) + "\n");
   log_.line("done in " + format_duration(secs) +
-            (last_top1_ >= 0 ? ", final top-1 " + std::to_string(last_top1_) : ""));
+            (last_top1_ >= 0 ? ", final top-1 " + std::to_string(last_top1_) : "") +
+            (best_top1_ >= 0 ? ", best top-1 " + std::to_string(best_top1_) + " (epoch " +
+                                   std::to_string(best_epoch_) + ")" : ""));
   return 0;
 }
 

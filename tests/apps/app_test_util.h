@@ -2,6 +2,7 @@
 // Fashion-MNIST-like IDX dataset (learnable: each class has its own bright band), and reading
 // checkpoints back.
 #pragma once
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -68,5 +69,14 @@ inline std::string read_text(const std::string& path) {
 }
 
 inline void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// The sorted names of dir's entries that start with `prefix`.
+inline std::vector<std::string> names_in(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().starts_with(prefix)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 }  // namespace nkd::apps::testing

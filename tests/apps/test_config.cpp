@@ -81,6 +81,8 @@ TEST(Config, WrongValuesNameTheKeyAndTheFile) {
       {"[optimizer]\ntype = \"adam\"\n", "not one of: sgd, adamw"},
       {"[model.student]\nnet = \"resnet19\"\n", "unknown net 'resnet19'"},
       {"[runner]\nepochs = 0\n", "must be at least 1"},
+      {"[runner]\nmax_keep_checkpoints = 0\n", "runner.max_keep_checkpoints"},
+      {"[runner]\nsave_best = \"yes\"\n", "runner.save_best"},
       {"[data.train]\nflip = 2\n", "probability"},
   };
   for (const auto& [text, expect] : cases) {

@@ -1,14 +1,20 @@
 // Kill-and-resume through the nkd_distill binary: a run stopped mid-epoch (by --stop-after-iters or
 // by a real SIGTERM) and resumed with --resume auto ends with exactly the same weights and optimizer
 // state, bit for bit, as an uninterrupted run; for plain training and for NKD with a train-mode teacher;
-// a damaged newest checkpoint makes --resume auto fall back to the one before.
+// a damaged newest checkpoint makes --resume auto fall back to the one before; checkpoint retention
+// (max_keep_checkpoints) and the best-checkpoint (save_best) across a resume.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -104,6 +110,54 @@ TEST(Resume, DamagedLatestFallsBackToTheCheckpointBefore) {
     if (f.path().extension() == ".safetensors" && !f.is_symlink()) damage(f.path(), 0x08);
   EXPECT_NE(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "b --resume auto"), &out), 0) << out;
   EXPECT_NE(out.find("none of the"), std::string::npos) << out;
+}
+
+// The val records of a work dir's JSON-lines logs: epoch -> top-1.
+std::map<int64_t, double> val_top1(const std::string& work) {
+  std::map<int64_t, double> out;
+  for (const auto& f : std::filesystem::directory_iterator(work))
+    if (f.path().string().ends_with(".log.jsonl")) {
+      std::istringstream lines(testing::read_text(f.path()));
+      for (std::string line; std::getline(lines, line);) {
+        const nlohmann::json r = nlohmann::json::parse(line);
+        if (r.value("mode", "") == "val") out[r["epoch"].get<int64_t>()] = r["accuracy_top-1"].get<double>();
+      }
+    }
+  return out;
+}
+
+// runner.max_keep_checkpoints keeps the newest epoch files (an interruption's iter file goes once
+// an epoch file supersedes it); runner.save_best keeps exactly the checkpoint of the best val top-1
+// (across a resume), which nkd_eval scores as the log did; result.json names it.
+TEST(Resume, MaxKeepAndSaveBestAcrossAResume) {
+  TempDir dir;
+  testing::write_fake_fashion_mnist(dir / "data", 96, 64);
+  testing::write_text(dir / "c.toml", config_text(dir / "data", 5) + "max_keep_checkpoints = 2\nsave_best = true\n");
+  const std::string work = dir / "w";
+  std::string out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --work-dir " + work + " --stop-after-iters 8"), &out), 0) << out;
+  EXPECT_TRUE(std::filesystem::exists(work + "/iter_8.safetensors")) << out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --work-dir " + work + " --resume auto"), &out), 0) << out;
+  EXPECT_EQ(testing::names_in(work, "epoch_"), (std::vector<std::string>{"epoch_4.safetensors", "epoch_5.safetensors"}));
+  EXPECT_TRUE(testing::names_in(work, "iter_").empty());
+
+  const std::map<int64_t, double> top1 = val_top1(work);
+  ASSERT_EQ(top1.size(), 5u) << out;
+  std::cout << "[ val      ] top-1 by epoch:";
+  for (const auto& [epoch, v] : top1) std::cout << " " << epoch << ": " << v;
+  std::cout << "\n";
+  const auto best = std::max_element(top1.begin(), top1.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+  const std::vector<std::string> best_files = testing::names_in(work, "best_");
+  ASSERT_EQ(best_files, std::vector<std::string>{"best_accuracy_top-1_epoch_" + std::to_string(best->first) + ".safetensors"})
+      << out;
+  const nlohmann::json result = nlohmann::json::parse(testing::read_text(work + "/result.json"));
+  EXPECT_DOUBLE_EQ(result["best_top1"].get<double>(), best->second);
+  EXPECT_EQ(result["best_epoch"].get<int64_t>(), best->first);
+  ASSERT_EQ(testing::run(std::string(NKD_EVAL_BIN) + " " + dir / "c.toml " + work + "/" + best_files[0], &out), 0) << out;
+  char expect[64];
+  std::snprintf(expect, sizeof expect, "accuracy_top-1 %.2f", best->second);
+  EXPECT_NE(out.find(expect), std::string::npos) << expect << " in\n" << out;
 }
 
 TEST(Resume, SigtermWritesACheckpointAndResumeMatches) {
