@@ -23,11 +23,7 @@ template <typename TD, typename TS>
 void copy_kernel(TD* dst, StridedIndex di, const TS* src, StridedIndex si, int64_t n) {
   // Row by row over the last dim, so the index arithmetic runs once per row, not per element
   // (the per-element form, detail::CopyKernel, is what the GPU runs).
-  const int nd = di.ndim;
-  if (nd == 0) {
-    dst[0] = static_cast<TD>(src[0]);
-    return;
-  }
+  const int nd = di.ndim;  // at least 1 (coalesce_copy)
   const int64_t inner = di.size[nd - 1], ds = di.stride[nd - 1], ss = si.stride[nd - 1];
   StridedIndex drow = di, srow = si;
   drow.ndim = srow.ndim = nd - 1;
@@ -62,16 +58,15 @@ void copy_impl(const Tensor& dst, const Tensor& src_in) {
     return;
   }
   const Tensor s = src.shape() == dst.shape() ? src : src.detach().expand(dst.shape());
-  const StridedIndex di = make_strided_index(dst.shape(), dst.strides(), "copy_");
-  const StridedIndex si = make_strided_index(s.shape(), s.strides(), "copy_");
+  const CopyDims dims = coalesce_copy(dst.shape(), dst.strides(), s.strides(), "copy_");
   if (dst.is_cuda()) {
-    gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), di, s.dtype(), s.raw_data(), si,
-                      n);
+    gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), s.dtype(), s.raw_data(), dims, n);
     return;
   }
   dispatch_all(dst.dtype(), "copy_", [&]<typename TD>() {
     dispatch_all(s.dtype(), "copy_", [&]<typename TS>() {
-      copy_kernel(static_cast<TD*>(dst.raw_data()), di, static_cast<const TS*>(s.raw_data()), si, n);
+      copy_kernel(static_cast<TD*>(dst.raw_data()), dims.dst, static_cast<const TS*>(s.raw_data()),
+                  dims.src, n);
     });
   });
 }

@@ -31,16 +31,30 @@ void require_dtype(const char* op, DType dt, std::initializer_list<const Tensor*
               describe(*t));
 }
 
-StridedIndex make_strided_index(const Shape& shape, const Strides& strides, const char* op) {
+CopyDims coalesce_copy(const Shape& shape, const Strides& dst, const Strides& src, const char* op) {
   NKD_CHECK(shape.size() <= kMaxDims, op, ": at most ", kMaxDims, " dims are supported, got ",
             to_string(shape));
-  StridedIndex idx;
-  idx.ndim = static_cast<int>(shape.size());
+  CopyDims c;
+  int n = 0;  // dims kept so far, outermost first
   for (size_t d = 0; d < shape.size(); ++d) {
-    idx.size[d] = shape[d];
-    idx.stride[d] = strides[d];
+    if (shape[d] == 1) continue;
+    if (n > 0 && c.dst.stride[n - 1] == dst[d] * shape[d] && c.src.stride[n - 1] == src[d] * shape[d]) {
+      c.dst.size[n - 1] = c.src.size[n - 1] = c.dst.size[n - 1] * shape[d];  // merged into dim n - 1
+      c.dst.stride[n - 1] = dst[d];
+      c.src.stride[n - 1] = src[d];
+      continue;
+    }
+    c.dst.size[n] = c.src.size[n] = shape[d];
+    c.dst.stride[n] = dst[d];
+    c.src.stride[n] = src[d];
+    ++n;
   }
-  return idx;
+  if (n == 0) {  // one element (or a shape of size-1 dims)
+    c.dst.size[0] = c.src.size[0] = 1;
+    n = 1;
+  }
+  c.dst.ndim = c.src.ndim = n;
+  return c;
 }
 
 }  // namespace nkd::ops

@@ -127,14 +127,19 @@ NKD_CUDA_BINARY_OPS(NKD_INSTANTIATE_BINARY)
 template void add_inplace<float>(Device, float*, const float*, int64_t);
 template void add_inplace<double>(Device, double*, const double*, int64_t);
 
-void copy_strided(Device device, DType dst_dtype, void* dst, const StridedIndex& di,
-                  DType src_dtype, const void* src, const StridedIndex& si, int64_t n) {
+void copy_strided(Device device, DType dst_dtype, void* dst, DType src_dtype, const void* src,
+                  const CopyDims& dims, int64_t n) {
   On on(device);
+  const bool small = n < (int64_t{1} << 31);  // 32-bit index arithmetic
+  const CopyIndex32 index32 = small ? CopyIndex32(dims) : CopyIndex32();
   dispatch_all(dst_dtype, "copy_", [&]<typename TD>() {
     dispatch_all(src_dtype, "copy_", [&]<typename TS>() {
-      const detail::CopyKernel<TD, TS> k{static_cast<TD*>(dst), di, static_cast<const TS*>(src),
-                                         si};
-      cuda::launch(n, k, on.stream);
+      auto* d = static_cast<TD*>(dst);
+      const auto* s = static_cast<const TS*>(src);
+      if (small)
+        cuda::launch(n, detail::CopyKernel32<TD, TS>{d, s, index32}, on.stream);
+      else
+        cuda::launch(n, detail::CopyKernel<TD, TS>{d, dims.dst, s, dims.src}, on.stream);
     });
   });
 }

@@ -48,9 +48,9 @@ void binary(Device device, const T* a, const T* b, T* out, int64_t n);
 template <typename T>
 void add_inplace(Device device, T* a, const T* b, int64_t n);
 
-// dst[di(i)] = src[si(i)] converted, for i in [0, n); any dtypes of dispatch_all.
-void copy_strided(Device device, DType dst_dtype, void* dst, const StridedIndex& di,
-                  DType src_dtype, const void* src, const StridedIndex& si, int64_t n);
+// dst[dims.dst(i)] = src[dims.src(i)] converted, for i in [0, n); any dtypes of dispatch_all.
+void copy_strided(Device device, DType dst_dtype, void* dst, DType src_dtype, const void* src,
+                  const CopyDims& dims, int64_t n);
 void fill(Device device, DType dtype, void* out, double value, int64_t n);
 // out[i] = draw(spec.first + i): the same Philox numbers as the CPU. dtype F32 or F64.
 void random(Device device, DType dtype, void* out, const detail::RandomSpec& spec, int64_t n);

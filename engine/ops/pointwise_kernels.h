@@ -58,6 +58,19 @@ struct CopyKernel {
   }
 };
 
+// The same for fewer than 2^31 elements: both offsets from one 32-bit divmod per dim.
+template <typename TD, typename TS>
+struct CopyKernel32 {
+  TD* dst;
+  const TS* src;
+  CopyIndex32 index;
+  NKD_HD void operator()(int64_t i) const {
+    int64_t d = 0, s = 0;
+    index.offsets(static_cast<uint32_t>(i), d, s);
+    dst[d] = static_cast<TD>(src[s]);
+  }
+};
+
 template <typename T>
 struct FillKernel {
   T* out;  // [n]

@@ -32,6 +32,7 @@ void run_functor(Device device, int64_t n, const Kernel& kernel);
   template void run_functor(Device, int64_t, const math::ScatterColumnsKernel<T, math::ScatterMode::Add>&); \
   template void run_functor(Device, int64_t, const math::ScatterColumnsKernel<T, math::ScatterMode::Zero>&); \
   template void run_functor(Device, int64_t, const math::IndexAddKernel<T>&);                      \
+  template void run_functor(Device, int64_t, const math::IndexAddScanKernel<T>&);                  \
   template void run_functor(Device, int64_t, const math::DropoutKernel<T>&);
 #define NKD_SHAPE_CUDA_INSTANTIATE_ALL()                                                         \
   NKD_SHAPE_CUDA_INSTANTIATE_DATA(float) NKD_SHAPE_CUDA_INSTANTIATE_DATA(double)                 \

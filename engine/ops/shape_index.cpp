@@ -234,7 +234,13 @@ class IndexSelectBackward final : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     const Tensor gc = g[0].contiguous();
     Tensor gx = zeros(x_, gc.options());
+    const bool scan = gx.is_cuda() && geo_.d * geo_.j <= math::kIndexAddScanMaxWork;
     dispatch_float(gc.dtype(), name(), [&]<typename T>() {
+      if (scan) {
+        launch_on(gx.device(), gx.numel(),
+                  math::IndexAddScanKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()});
+        return;
+      }
       launch_on(gx.device(), geo_.outer * geo_.inner,
                 math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
                 std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));

@@ -104,6 +104,27 @@ struct IndexAddKernel {
   }
 };
 
+// The same sums per gx element: gx[o, k, i] = the sum over j with index[j] == k of g[o, j, i], in
+// j order from zero: IndexAddKernel's additions in its order, so both give the same bits. Each
+// thread scans the whole index, which pays on the GPU when D * J is small and the columns few
+// (Swin's relative position bias: D = 169, J = 2401, 3-24 columns walking 2401 steps each).
+template <typename T>
+struct IndexAddScanKernel {
+  SelectGeometry geo;
+  const T* g;            // [outer, J, inner]
+  const int64_t* index;  // [J]
+  T* gx;                 // [outer, D, inner]
+  NKD_HD void operator()(int64_t e) const {
+    const int64_t i = e % geo.inner, k = (e / geo.inner) % geo.d, o = e / (geo.inner * geo.d);
+    T acc = T(0);
+    for (int64_t j = 0; j < geo.j; ++j)
+      if (index[j] == k) acc += g[(o * geo.j + j) * geo.inner + i];
+    gx[e] = acc;
+  }
+};
+// IndexAddScanKernel's work is D * J per column: the GPU uses it up to this.
+inline constexpr int64_t kIndexAddScanMaxWork = int64_t{1} << 20;
+
 // out[n, c] = (index[n] == c) for n < N, c < C.
 template <typename T>
 struct OneHotKernel {
@@ -120,6 +141,28 @@ struct ShiftGeometry {
   int64_t out_size[kMaxDims] = {};
   int64_t in_size[kMaxDims] = {};
   int64_t shift[kMaxDims] = {};  // roll: in [0, size); pad: the left padding (may be negative)
+  bool fast = false;             // outputs below 2^31 elements: 32-bit divisions by out_div
+  FastDivmod out_div[kMaxDims];
+
+  // Sets fast and out_div from out_size (host; after out_size is final).
+  void prepare_division() {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; ++d) n *= out_size[d];
+    fast = n < (int64_t{1} << 31);
+    for (int d = 0; fast && d < ndim; ++d)
+      out_div[d] = FastDivmod(static_cast<uint32_t>(out_size[d] > 0 ? out_size[d] : 1));
+  }
+  // The coordinate of dim d in the flat output index `rest`, which becomes rest / out_size[d].
+  NKD_HD int64_t next_coordinate(int d, int64_t& rest) const {
+    if (fast) {
+      const uint32_t r = static_cast<uint32_t>(rest), q = out_div[d].div(r);
+      rest = q;
+      return r - q * out_div[d].divisor;
+    }
+    const int64_t k = rest % out_size[d];
+    rest /= out_size[d];
+    return k;
+  }
 };
 
 template <typename T>
@@ -130,8 +173,7 @@ struct RollKernel {
   NKD_HD void operator()(int64_t e) const {
     int64_t src = 0, stride = 1, rest = e;
     for (int d = geo.ndim - 1; d >= 0; --d) {
-      const int64_t n = geo.in_size[d], k = rest % n;
-      rest /= n;
+      const int64_t n = geo.in_size[d], k = geo.next_coordinate(d, rest);
       const int64_t s = k >= geo.shift[d] ? k - geo.shift[d] : k - geo.shift[d] + n;
       src += s * stride;
       stride *= n;
@@ -149,8 +191,7 @@ struct PadKernel {
   NKD_HD void operator()(int64_t e) const {
     int64_t src = 0, stride = 1, rest = e;
     for (int d = geo.ndim - 1; d >= 0; --d) {
-      const int64_t k = rest % geo.out_size[d];
-      rest /= geo.out_size[d];
+      const int64_t k = geo.next_coordinate(d, rest);
       const int64_t s = k - geo.shift[d];
       if (s < 0 || s >= geo.in_size[d]) {
         y[e] = value;

@@ -109,8 +109,9 @@ namespace {
 
 // Runs a ShiftGeometry functor (RollKernel / PadKernel) on every dtype a data mover accepts.
 template <template <typename> class Kernel>
-Tensor shift_copy(const Tensor& x, const math::ShiftGeometry& geo, const Shape& out_shape,
+Tensor shift_copy(const Tensor& x, math::ShiftGeometry geo, const Shape& out_shape,
                   const char* op, double value = 0.0) {
+  geo.prepare_division();
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty(out_shape, xc.options());
   dispatch_all(xc.dtype(), op, [&]<typename T>() {

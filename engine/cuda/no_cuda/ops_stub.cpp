@@ -49,8 +49,7 @@ NKD_CUDA_BINARY_OPS(NKD_INSTANTIATE_BINARY)
 NKD_INSTANTIATE_TYPED(float)
 NKD_INSTANTIATE_TYPED(double)
 
-void copy_strided(Device, DType, void*, const StridedIndex&, DType, const void*,
-                  const StridedIndex&, int64_t) {
+void copy_strided(Device, DType, void*, DType, const void*, const CopyDims&, int64_t) {
   fail("copy_");
 }
 void fill(Device, DType, void*, double, int64_t) { fail("fill"); }
