@@ -17,6 +17,7 @@
 
 #include "engine/check.h"
 #include "engine/cuda/device.h"
+#include "engine/factory.h"
 
 extern char** environ;
 
@@ -162,6 +163,23 @@ int spawn_workers(int n, int argc, char** argv) {
 
 DataParallel::DataParallel(dist::Communicator& comm, std::vector<Tensor> params, const std::vector<Tensor>& state)
     : comm_(comm), reducer_((dist::broadcast_tensors(comm, state, 0), comm), std::move(params)) {}
+
+DataParallel::~DataParallel() {
+  // The last flag's collective must end before its buffer goes (not while unwinding: a failed
+  // peer would make the wait last the timeout).
+  if (stop_work_ && std::uncaught_exceptions() == 0) stop_work_->wait();
+}
+
+bool DataParallel::stop_agreed(bool local_stop) {
+  bool previous = false;
+  if (stop_work_) {
+    stop_work_->wait();
+    previous = stop_flag_.item() > 0;  // SYNC: the collective queued one step ago
+  }
+  stop_flag_ = full({1}, local_stop ? 1.0 : 0.0, {DType::F32, comm_.device()});
+  stop_work_ = comm_.all_reduce_async(stop_flag_, dist::ReduceOp::kMax);
+  return previous;
+}
 
 std::string DataParallel::summary() const {
   std::ostringstream os;

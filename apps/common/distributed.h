@@ -38,17 +38,24 @@ int take_gpus_flag(int& argc, char** argv);
 class DataParallel {
  public:
   DataParallel(dist::Communicator& comm, std::vector<Tensor> params, const std::vector<Tensor>& state);
+  ~DataParallel();
   void after_backward() { reducer_.finalize(); }  // before clipping and the optimizer step
-  // SYNC: per-rank host values averaged over ranks (losses for the log, the NaN check).
+  // SYNC: per-rank host values averaged over ranks (the logged losses, the NaN check).
   std::vector<double> average(const std::vector<double>& values) {
     return comm_.all_reduce_values(values, dist::ReduceOp::kAvg);
   }
-  bool any(bool flag) { return comm_.all_reduce_values({flag ? 1.0 : 0.0}, dist::ReduceOp::kMax)[0] > 0; }
+  // Once per step on every rank: queues an all-reduce (max) of this step's local stop flag and
+  // returns the previous step's result (false at the first call). Reading one step late lets the
+  // host read a collective the device finished while it runs the current step, instead of waiting
+  // for the current step itself; every rank gets the same answer at the same step.
+  bool stop_agreed(bool local_stop);
   std::string summary() const;  // "data parallel: 2 ranks (mpirun, mpi), 3 gradient buckets: 1.0, 25.0, 19.7 MB"
 
  private:
   dist::Communicator& comm_;
   dist::Reducer reducer_;
+  Tensor stop_flag_;  // the last step's flag, its all-reduce in flight
+  std::unique_ptr<dist::Work> stop_work_;
 };
 
 // For evaluation over the ranks: the number of this rank's images that are real (the sampler pads

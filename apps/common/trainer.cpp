@@ -61,8 +61,8 @@ struct Window {  // log-interval accumulators
   double total = 0, data_time = 0;
   int64_t steps = 0, images = 0;
   Clock::time_point start = Clock::now();
-  // Single-GPU runs: each loss term's sum, then the total's, kept on the device (0-dim tensors)
-  // and read back once per log interval (Trainer::read_device_sums).
+  // Each loss term's sum, then the total's, kept on the device (0-dim tensors) and read back once
+  // per log interval (Trainer::read_device_sums).
   std::vector<Tensor> device_sums;
   int64_t first_iter = -1;  // the window's first iteration (1-based), for the NaN message
 };
@@ -77,7 +77,6 @@ class Trainer {
   void resume_auto();
   bool run_epoch(int64_t epoch);
   void step(const data::Batch& batch, double data_time);
-  void step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time);
   void read_device_sums();
   void log_window(int64_t epoch, int64_t iter_in_epoch);
   void write_checkpoint(const std::string& file, int64_t epoch, int64_t iter_in_epoch,
@@ -101,6 +100,7 @@ class Trainer {
   double last_top1_ = -1, last_top5_ = -1;
   double best_top1_ = -1;  // the best val top-1 of the run so far (resumed runs: of the best file)
   int64_t best_epoch_ = 0;
+  bool stop_ = false;  // a stop signal, agreed by every rank (Trainer::step)
   std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
   int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
 };
@@ -181,6 +181,9 @@ void Trainer::resume(const std::string& path) {
   find_best();
 }
 
+// One training step, on every device: no host synchronisation. The loss terms are summed on the
+// tensors' device and read back at the next log (Trainer::read_device_sums), where a NaN/inf is
+// reported before any checkpoint is written.
 void Trainer::step(const data::Batch& batch, double data_time) {
   opt_->set_lr(schedule_->at(iter_));
   const Tensor images = batch.images.to(opts_.device);
@@ -189,36 +192,6 @@ void Trainer::step(const data::Batch& batch, double data_time) {
   out.total.backward();
   if (dp_) dp_->after_backward();  // gradients averaged over the ranks
   if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm_async(params_, cfg_.optim.grad_clip);
-  if (!dp_ && opts_.device.is_cuda()) return step_on_gpu(out, batch, data_time);
-  double total = out.total.item();
-  std::vector<double> terms;
-  for (const auto& [n, t] : out.losses) terms.push_back(t.item());
-  if (dp_) {  // the ranks' losses averaged (log, NaN check) and a stop signal on any rank stops all
-    std::vector<double> v = terms;
-    v.push_back(total);
-    v.push_back(g_stop_signal.load() ? 1.0 : 0.0);
-    v = dp_->average(v);
-    if (v.back() > 0 && !g_stop_signal.load()) g_stop_signal.store(SIGTERM);
-    total = v[v.size() - 2];
-    terms.assign(v.begin(), v.end() - 2);
-  }
-  NKD_CHECK(std::isfinite(total), "the loss is ", total, " at iteration ", iter_ + 1,
-            " (lower optimizer.lr, or check the data); the last checkpoint is kept");
-  opt_->step();
-  if (window_.losses.empty())
-    for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
-  for (size_t i = 0; i < out.losses.size(); ++i) window_.losses[i].second += terms[i];
-  window_.total += total;
-  window_.data_time += data_time;
-  window_.images += batch.images.size(0) * dist_world();
-  ++window_.steps;
-  ++iter_;
-  ++run_iters_;
-}
-
-// The rest of a single-GPU step: no host synchronisation. The loss terms are summed on the device
-// and checked for NaN/inf when read back at the next log (before any checkpoint is written).
-void Trainer::step_on_gpu(const StepOutput& out, const data::Batch& batch, double data_time) {
   {
     NoGradGuard no_grad;
     std::vector<Tensor>& sums = window_.device_sums;
@@ -235,17 +208,28 @@ void Trainer::step_on_gpu(const StepOutput& out, const data::Batch& batch, doubl
   if (window_.losses.empty())
     for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
   window_.data_time += data_time;
-  window_.images += batch.images.size(0);
+  window_.images += batch.images.size(0) * dist_world();
   ++window_.steps;
   ++iter_;
   ++run_iters_;
+  // The stop decision, the same on every rank: a signal on any rank stops all of them, one step
+  // after it arrived (the agreement is read one step late, see DataParallel::stop_agreed).
+  if (!dp_) {
+    stop_ = g_stop_signal.load() != 0;
+  } else if (dp_->stop_agreed(g_stop_signal.load() != 0)) {
+    stop_ = true;
+    if (!g_stop_signal.load()) g_stop_signal.store(SIGTERM);  // this rank's exit code
+  }
 }
 
 void Trainer::read_device_sums() {
   std::vector<Tensor>& sums = window_.device_sums;
   if (sums.empty()) return;
-  for (size_t i = 0; i + 1 < sums.size(); ++i) window_.losses[i].second = sums[i].item();  // SYNC: log interval
-  window_.total = sums.back().item();
+  std::vector<double> v;
+  for (const Tensor& s : sums) v.push_back(s.item());  // SYNC: log interval
+  if (dp_) v = dp_->average(v);  // every rank logs (and checks) the same averages
+  for (size_t i = 0; i + 1 < v.size(); ++i) window_.losses[i].second = v[i];
+  window_.total = v.back();
   NKD_CHECK(std::isfinite(window_.total), "the loss is ", window_.total, " in iterations ", window_.first_iter,
             " to ", iter_, " (lower optimizer.lr, or check the data); the last checkpoint is kept");
   sums.clear();
@@ -370,7 +354,7 @@ bool Trainer::run_epoch(int64_t epoch) {
     ++i;
     if (i % cfg_.log_interval == 0) log_window(epoch, i);
     const bool stop_flag = opts_.stop_after_iters > 0 && run_iters_ >= opts_.stop_after_iters;
-    if ((g_stop_signal.load() || stop_flag) && i < iters_per_epoch_) {
+    if ((stop_ || stop_flag) && i < iters_per_epoch_) {
       log_window(epoch, i);
       train_loader_->stop();
       save("iter_" + std::to_string(iter_) + ".safetensors", epoch, i);
@@ -378,7 +362,7 @@ bool Trainer::run_epoch(int64_t epoch) {
     }
   }
   log_window(epoch, i);
-  if ((epoch + 1) % cfg_.checkpoint_interval == 0 || epoch + 1 == cfg_.epochs || g_stop_signal.load() ||
+  if ((epoch + 1) % cfg_.checkpoint_interval == 0 || epoch + 1 == cfg_.epochs || stop_ ||
       (opts_.stop_after_iters > 0 && run_iters_ >= opts_.stop_after_iters))
     save("epoch_" + std::to_string(epoch + 1) + ".safetensors", epoch + 1, 0);
   return true;
@@ -398,12 +382,12 @@ int Trainer::run() {
     if (finished) {
       log_.record({{"mode", "epoch"}, {"epoch", epoch + 1}, {"seconds", seconds_since(epoch_start)}});
       const bool last = epoch + 1 == cfg_.epochs;
-      if (opts_.validate && ((epoch + 1) % cfg_.eval_interval == 0 || last) && !g_stop_signal.load()) {
+      if (opts_.validate && ((epoch + 1) % cfg_.eval_interval == 0 || last) && !stop_) {
         validate(epoch);
         keep_if_best(epoch);
       }
     }
-    if (!finished || g_stop_signal.load() || (stop_flag && epoch + 1 < cfg_.epochs)) {
+    if (!finished || stop_ || (stop_flag && epoch + 1 < cfg_.epochs)) {
       const int sig = g_stop_signal.load();
       log_.line(std::string(sig ? "interrupted by signal " + std::to_string(sig) : "stopped (--stop-after-iters)") +
                 ": checkpoint written after iteration " + std::to_string(iter_) +

@@ -2,8 +2,11 @@
 // Fashion-MNIST-like IDX dataset (learnable: each class has its own bright band), and reading
 // checkpoints back.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "data/idx_dataset.h"
+#include "engine/dtype.h"
 #include "layers/safetensors.h"
 
 namespace nkd::apps::testing {
@@ -77,6 +81,22 @@ inline std::vector<std::string> names_in(const std::string& dir, const std::stri
     if (e.path().filename().string().starts_with(prefix)) out.push_back(e.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The two checkpoints hold the same tensors, bit for bit, and the same iteration.
+inline void expect_same_tensors(const std::string& a, const std::string& b) {
+  const layers::Safetensors x = layers::load_safetensors(a), y = layers::load_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (size_t i = 0; i < x.tensors.size(); ++i) {
+    const auto& [na, ta] = x.tensors[i];
+    const auto& [nb, tb] = y.tensors[i];
+    ASSERT_EQ(na, nb);
+    ASSERT_EQ(ta.shape(), tb.shape()) << na;
+    ASSERT_EQ(ta.dtype(), tb.dtype()) << na;
+    EXPECT_EQ(std::memcmp(ta.raw_data(), tb.raw_data(), size_t(ta.numel()) * size_of(ta.dtype())), 0)
+        << na << " differs between " << a << " and " << b;
+  }
+  EXPECT_EQ(x.metadata.at("iter"), y.metadata.at("iter"));
 }
 
 }  // namespace nkd::apps::testing

@@ -37,21 +37,6 @@ std::string config_text(const std::string& data_root, int64_t epochs) {
          "[runner]\nlog_interval = 1\nepochs = " + std::to_string(epochs) + "\n";
 }
 
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  const layers::Safetensors x = layers::load_safetensors(a), y = layers::load_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    const auto& [na, ta] = x.tensors[i];
-    const auto& [nb, tb] = y.tensors[i];
-    ASSERT_EQ(na, nb);
-    ASSERT_EQ(ta.shape(), tb.shape()) << na;
-    ASSERT_EQ(ta.dtype(), tb.dtype()) << na;
-    EXPECT_EQ(std::memcmp(ta.raw_data(), tb.raw_data(), size_t(ta.numel()) * size_of(ta.dtype())), 0)
-        << na << " differs between " << a << " and " << b;
-  }
-  EXPECT_EQ(x.metadata.at("iter"), y.metadata.at("iter"));
-}
-
 std::string distill(const std::string& args) {
   return std::string(NKD_DISTILL_BIN) + " --device cpu " + args;
 }
@@ -67,8 +52,8 @@ TEST(Resume, StopMidEpochAndResumeGivesTheSameWeights) {
   EXPECT_FALSE(std::filesystem::exists(dir / "b/epoch_2.safetensors"));
   ASSERT_EQ(testing::run(distill(dir / "plain.toml --work-dir " + dir / "b --resume auto"), &out), 0) << out;
   EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
-  expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
-  expect_same_tensors(dir / "a/latest.safetensors", dir / "b/epoch_2.safetensors");
+  testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
+  testing::expect_same_tensors(dir / "a/latest.safetensors", dir / "b/epoch_2.safetensors");
 
   // NKD with the teacher in train mode (its BN statistics are part of the checkpoint).
   testing::write_text(dir / "nkd.toml", config_text(dir / "data", 1) +
@@ -79,7 +64,7 @@ TEST(Resume, StopMidEpochAndResumeGivesTheSameWeights) {
   EXPECT_NE(out.find("loss_nkd"), std::string::npos) << out;
   ASSERT_EQ(testing::run(distill(dir / "nkd.toml --work-dir " + dir / "d --stop-after-iters 3"), &out), 0) << out;
   ASSERT_EQ(testing::run(distill(dir / "nkd.toml --work-dir " + dir / "d --resume"), &out), 0) << out;
-  expect_same_tensors(dir / "c/epoch_1.safetensors", dir / "d/epoch_1.safetensors");
+  testing::expect_same_tensors(dir / "c/epoch_1.safetensors", dir / "d/epoch_1.safetensors");
 }
 
 // Flips a bit of the file's last byte (inside the tensor data).
@@ -104,7 +89,7 @@ TEST(Resume, DamagedLatestFallsBackToTheCheckpointBefore) {
   ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "b --resume auto"), &out), 0) << out;
   EXPECT_NE(out.find("does not match its checksum"), std::string::npos) << out;
   EXPECT_NE(out.find("resumed from " + dir / "b/epoch_2.safetensors"), std::string::npos) << out;
-  expect_same_tensors(dir / "a/epoch_3.safetensors", dir / "b/epoch_3.safetensors");
+  testing::expect_same_tensors(dir / "a/epoch_3.safetensors", dir / "b/epoch_3.safetensors");
 
   for (const auto& f : std::filesystem::directory_iterator(dir / "b"))
     if (f.path().extension() == ".safetensors" && !f.is_symlink()) damage(f.path(), 0x08);
@@ -199,7 +184,7 @@ TEST(Resume, SigtermWritesACheckpointAndResumeMatches) {
   ASSERT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << "the run ended before the signal (or crashed)";
   ASSERT_TRUE(std::filesystem::exists(work + "/latest.safetensors"));
   ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + work + " --resume auto"), &out), 0) << out;
-  expect_same_tensors(dir / "a/epoch_20.safetensors", work + "/epoch_20.safetensors");
+  testing::expect_same_tensors(dir / "a/epoch_20.safetensors", work + "/epoch_20.safetensors");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 //             rank holds the same parameters (rank 1 starts from other weights: the broadcast fixes them)
 //   kill      rank 1 dies (SIGKILL) after 2 steps; rank 0 must not hang
 //   hang      rank 1 stops answering (sleeps) after 2 steps; rank 0 must fail after NKD_DIST_TIMEOUT
+//   stop      the trainer's DataParallel: rank 1 alone asks to stop from step 3 on; both ranks
+//             learn it at step 4 (DataParallel::stop_agreed reads one step late) and stop together
 // Prints one result line per rank and exits 0 on success.
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "apps/common/cli.h"
+#include "apps/common/distributed.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/dist/reducer.h"
 #include "engine/ops/elementwise.h"
@@ -97,6 +100,25 @@ int equiv(dist::Communicator& comm, int64_t steps) {
   return max_diff <= 1e-5 * std::max(1.0, max_abs) && bad == 0 ? 0 : 1;
 }
 
+int stop(dist::Communicator& comm) {
+  TinyNet net(7);
+  apps::DataParallel dp(comm, net.params(), net.params());
+  auto opt = sgd(net.params());
+  int64_t stopped_at = -1;
+  for (int64_t s = 0; s < 10 && stopped_at < 0; ++s) {
+    auto [x, y] = dist::testing::synthetic_batch(kPerRank * 2, s);
+    const Tensor loss = net.loss(x.narrow(0, comm.rank() * kPerRank, kPerRank).contiguous(),
+                                 y.narrow(0, comm.rank() * kPerRank, kPerRank).contiguous());
+    opt->zero_grad();
+    loss.backward();
+    dp.after_backward();
+    opt->step();
+    if (dp.stop_agreed(comm.rank() == 1 && s >= 3)) stopped_at = s;
+  }
+  std::cout << "stop: rank " << comm.rank() << " stopped at step " << stopped_at << std::endl;
+  return stopped_at == 4 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,11 +130,13 @@ int main(int argc, char** argv) {
     int rc = 0;
     if (mode == "equiv") {
       rc = equiv(*comm, argc > 2 ? std::atoll(argv[2]) : 5);
+    } else if (mode == "stop") {
+      rc = stop(*comm);
     } else if (mode == "kill" || mode == "hang") {
       TinyNet net(7);
       train(net, comm.get(), 1000000, mode);
     } else {
-      NKD_FAIL("dist_worker: unknown mode '", mode, "' (equiv, kill, hang)");
+      NKD_FAIL("dist_worker: unknown mode '", mode, "' (equiv, stop, kill, hang)");
     }
     comm->barrier();
     comm.reset();

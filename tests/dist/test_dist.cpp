@@ -190,6 +190,16 @@ TEST(DistMpi, TwoRanksTrainLikeOneProcessOnTheConcatenatedBatch) {
   std::cout << out;
 }
 
+// A stop request on one rank only (a signal that reached one process) stops every rank at the same
+// step, one step later.
+TEST(DistMpi, AStopOnOneRankStopsBothAtTheSameStep) {
+  NKD_REQUIRE_MPI();
+  std::string out;
+  EXPECT_EQ(apps::testing::run(mpirun(2) + NKD_DIST_WORKER + " stop", &out), 0) << out;
+  EXPECT_NE(out.find("stop: rank 0 stopped at step 4"), std::string::npos) << out;
+  EXPECT_NE(out.find("stop: rank 1 stopped at step 4"), std::string::npos) << out;
+}
+
 TEST(DistMpi, AKilledRankEndsTheJobWithAnError) {
   NKD_REQUIRE_MPI();
   std::string out;
@@ -252,6 +262,25 @@ TEST(DistMpi, DistillAndEvalUnderMpirun) {
   EXPECT_NE(result(one).find("on 37 images"), std::string::npos) << one;
   EXPECT_EQ(result(one), result(two)) << one << "\n---\n" << two;
   std::cout << "single: " << result(one) << "\nmpirun -np 2: " << result(two) << "\n";
+}
+
+// Stopped mid-run and resumed under mpirun: the same weights, bit for bit, as an uninterrupted
+// two-rank run (the stop is agreed by both ranks; rank 0 writes the checkpoint both resume from).
+TEST(DistMpi, StopAndResumeUnderMpirunMatches) {
+  NKD_REQUIRE_MPI();
+  TempDir dir;
+  apps::testing::write_fake_fashion_mnist(dir / "data", 96, 16);  // 3 steps per epoch on 2 x 16
+  std::string cfg = distill_config(dir / "data");
+  cfg.replace(cfg.find("epochs = 1"), 10, "epochs = 2");
+  apps::testing::write_text(dir / "c.toml", cfg);
+  const std::string distill = mpirun(2) + NKD_DISTILL_BIN + " --device cpu --no-validate " + dir / "c.toml";
+  std::string out;
+  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "a", &out), 0) << out;
+  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "b --stop-after-iters 4", &out), 0) << out;
+  ASSERT_TRUE(std::filesystem::exists(dir / "b/iter_4.safetensors")) << out;
+  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "b --resume auto", &out), 0) << out;
+  EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
+  apps::testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
 }
 
 TEST(DistLaunch, GpusWithoutEnoughGpusIsAClearError) {
