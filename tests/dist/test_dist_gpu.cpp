@@ -1,9 +1,11 @@
 // The NCCL backend with world size 1 (label gpu; skipped without a GPU): the collectives on a CUDA
-// tensor, and the reducer's averaged gradients on the GPU equal plain backward gradients.
+// tensor, the reducer's averaged gradients on the GPU equal plain backward gradients, and the
+// trainer's one-step-late stop agreement.
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "apps/common/distributed.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/device.h"
 #include "engine/dist/reducer.h"
@@ -33,6 +35,24 @@ TEST(DistNccl, WorldSizeOneCollectives) {
   EXPECT_EQ(to_vector<float>(t.to(kCPU)), (std::vector<float>{1, 2, 3, 4}));
   EXPECT_EQ(comm->all_gather({2.5, -1}), (std::vector<double>{2.5, -1}));
   EXPECT_EQ(comm->all_reduce_values({3, 4}, ReduceOp::kAvg), (std::vector<double>{3, 4}));
+  comm->barrier();
+}
+
+// The trainer's stop agreement over NCCL: each call answers the previous call's flag, and the last
+// collective still in flight is waited for when the DataParallel goes.
+TEST(DistNccl, WorldSizeOneStopAgreedOneStepLate) {
+  NKD_REQUIRE_GPU();
+  auto comm = make_communicator(single(), cuda_device(0));
+  const testing::TinyNet net(3);
+  std::vector<Tensor> params;
+  for (const Tensor& p : net.params()) params.push_back(p.detach().to(cuda_device(0)).set_requires_grad(true));
+  {
+    apps::DataParallel dp(*comm, params, params);
+    EXPECT_FALSE(dp.stop_agreed(false));
+    EXPECT_FALSE(dp.stop_agreed(true));  // answers the previous step's false
+    EXPECT_TRUE(dp.stop_agreed(false));  // the previous step's true
+    EXPECT_FALSE(dp.stop_agreed(true));
+  }
   comm->barrier();
 }
 
