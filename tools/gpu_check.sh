@@ -164,6 +164,21 @@ sanitizer() {
   NKD_CUDA_SYNC_ALLOC=1 NKD_CUDNN_BENCHMARK=0 "$cs" "$@"  # heuristics: no algorithm search under the sanitizer
 }
 
+# Nsight Compute over one training step of net $1 (the bench's NVTX range nkd_train_step, after
+# a warm-up step that runs the cuDNN searches): every kernel's duration into $OUT/ncu_$1.csv, then
+# the time per kernel family (tools/ncu_summary.py). Clocks and caches as in a normal run.
+profile_net() {
+  local ncu
+  ncu=$(command -v ncu || find /usr/local/cuda*/bin /opt/nvidia -name ncu -type f 2>/dev/null | head -1)
+  [[ -n "$ncu" ]] || { echo "ncu not found"; return 3; }
+  "$ncu" --target-processes application-only --nvtx --nvtx-include "nkd_train_step/" \
+    --metrics gpu__time_duration.sum --clock-control none --cache-control none \
+    --print-kernel-base demangled --print-units base --csv --log-file "$OUT/ncu_$1.csv" \
+    "$BUILD/apps/nkd_bench" model "$1" --device cuda --batch "${NKD_GPU_PROFILE_BATCH:-32}" \
+    --runs 1 --warmup 1 --no-torch || return $?
+  python3 "$ROOT/tools/ncu_summary.py" "$OUT/ncu_$1.csv"
+}
+
 ctest_counts() {  # "N tests, F failed, S skipped" from a ctest log
   local log=$1 total failed skipped
   total=$(grep -oE 'out of [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
@@ -176,8 +191,8 @@ main() {
   local dirs
   dirs=$(lib_dirs | awk '!seen[$0]++' | paste -sd:)
   export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  export ROOT BUILD
-  export -f environment build_here sanitizer
+  export ROOT BUILD OUT
+  export -f environment build_here sanitizer profile_net
   step environment 60 environment
   head -20 "$OUT/environment.log"
   if [[ ! -x "$BUILD/tests/test_cuda" ]]; then
@@ -212,6 +227,12 @@ main() {
       NKD_DEMO_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_DEMO_SEEDS="$NKD_GPU_DEMO_SEEDS" \
       NKD_DEMO_OUT=/tmp/nkd_demo "$ROOT/tools/demo.sh"
   fi
+  # Where one training step's GPU time goes, per kernel family, for the nets in NKD_GPU_PROFILE_NETS.
+  for net in ${NKD_GPU_PROFILE_NETS:-}; do
+    step "profile_$net" 120 profile_net "$net"
+    [[ -f "$OUT/profile_$net.log" ]] && grep -h '^|' "$OUT/profile_$net.log" | head -14 |
+      while read -r line; do note "  $line"; done
+  done
   # Our kernels and the cuDNN/cuBLAS calls at the op table's small shapes, with plain cudaMalloc.
   # The out-of-memory test is left out: its failing cudaMalloc is an API error to the sanitizer.
   step memcheck 100 sanitizer --tool memcheck --error-exitcode 99 --leak-check no \

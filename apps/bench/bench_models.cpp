@@ -57,12 +57,15 @@ double now_ms() {
 }
 
 // On a GPU the time of the work fn() queued on the compute stream (CUDA events), else wall time.
+// The timed runs (not the warm-up, where cuDNN searches its algorithms) are in the NVTX range
+// `range`, which Nsight Compute can select (tools/gpu_check.sh, step profile).
 template <typename Fn>
-double median_ms(int runs, int warmup, Device device, Fn&& fn) {
+double median_ms(int runs, int warmup, Device device, const char* range, Fn&& fn) {
   for (int i = 0; i < warmup; ++i) fn();
   std::vector<double> t;
   for (int i = 0; i < runs; ++i) {
     if (device.is_cuda()) {
+      const cuda::ProfileRange profiled(range);
       cuda::StreamTimer timer(device);
       fn();
       t.push_back(timer.stop_ms());
@@ -88,7 +91,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   Timing t;
   net->train();
   if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
-  t.train_ms = median_ms(s.runs, s.warmup, s.device, [&] {
+  t.train_ms = median_ms(s.runs, s.warmup, s.device, "nkd_train_step", [&] {
     sgd.zero_grad();
     const Tensor logits = net->forward(x);
     const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
@@ -98,7 +101,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();
   NoGradGuard no_grad;
-  t.infer_ms = median_ms(s.runs, s.warmup, s.device, [&] { const Tensor logits = net->forward(x); });
+  t.infer_ms = median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
   return t;
 }
 

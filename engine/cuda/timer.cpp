@@ -1,5 +1,8 @@
-// StreamTimer: two timing events around the work queued on the compute stream.
+// StreamTimer: two timing events around the work queued on the compute stream; ProfileRange: an
+// NVTX push/pop pair.
 #include "engine/cuda/timer.h"
+
+#include <nvtx3/nvToolsExt.h>
 
 #include "engine/cuda/context.h"
 #include "engine/cuda/device.h"
@@ -24,5 +27,8 @@ double StreamTimer::stop_ms() {
   events_->stop.synchronize();  // SYNC: the caller asked for the elapsed time
   return events_->stop.elapsed_ms(events_->start);
 }
+
+ProfileRange::ProfileRange(const char* name) { nvtxRangePushA(name); }
+ProfileRange::~ProfileRange() { nvtxRangePop(); }
 
 }  // namespace nkd::cuda

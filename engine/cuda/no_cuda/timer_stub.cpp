@@ -1,4 +1,5 @@
-// StreamTimer in a build without CUDA: constructing one throws "built without CUDA".
+// StreamTimer in a build without CUDA: constructing one throws "built without CUDA"; ProfileRange
+// does nothing.
 #include "engine/check.h"
 #include "engine/cuda/timer.h"
 
@@ -11,5 +12,8 @@ StreamTimer::StreamTimer(Device device) : device_(device) {
 }
 StreamTimer::~StreamTimer() = default;
 double StreamTimer::stop_ms() { NKD_FAIL("cuda::StreamTimer: nkd was built without CUDA"); }
+
+ProfileRange::ProfileRange(const char*) {}
+ProfileRange::~ProfileRange() = default;
 
 }  // namespace nkd::cuda
