@@ -176,8 +176,22 @@ void Trainer::resume(const std::string& path) {
   start_epoch_ = s.epoch;
   skip_ = s.iter_in_epoch;
   iter_ = s.iter;
+  // An epoch of this run may have another number of iterations than the run that wrote the
+  // checkpoint (resumed on fewer GPUs, or with another batch size): the global iteration, which
+  // drives the LR schedule, is recounted in this run's iterations, and an interrupted epoch
+  // restarts from its first batch (this run's batches are not the ones already seen).
+  const auto saved = s.extra.find("iters_per_epoch");
+  const int64_t saved_per_epoch = saved == s.extra.end() ? iters_per_epoch_ : std::stoll(saved->second);
+  if (saved_per_epoch != iters_per_epoch_) {
+    log_.line("resume: an epoch had " + std::to_string(saved_per_epoch) + " iterations in the checkpoint's run and has " +
+              std::to_string(iters_per_epoch_) + " in this one (another batch size or number of ranks): the LR "
+              "schedule continues at the start of epoch " + std::to_string(s.epoch + 1) +
+              (s.iter_in_epoch > 0 ? ", which restarts from its first batch" : ""));
+    skip_ = 0;
+    iter_ = s.epoch * iters_per_epoch_;
+  }
   log_.line("resumed from " + path + ": epoch " + std::to_string(s.epoch + 1) + ", iteration " +
-            std::to_string(s.iter_in_epoch) + " of the epoch (" + std::to_string(s.iter) + " in all)");
+            std::to_string(skip_) + " of the epoch (" + std::to_string(iter_) + " in all)");
   find_best();
 }
 
@@ -275,6 +289,7 @@ void Trainer::write_checkpoint(const std::string& file, int64_t epoch, int64_t i
   s.extra["config"] = cfg_.resolved;
   s.extra["student_net"] = cfg_.student.net;
   s.extra["kind"] = model_->plain() ? "classifier" : "distiller";
+  s.extra["iters_per_epoch"] = std::to_string(iters_per_epoch_);
   for (const auto& [k, v] : extra) s.extra[k] = v;
   save_checkpoint(opts_.work_dir + "/" + file, s);
 }

@@ -145,6 +145,26 @@ TEST(Resume, MaxKeepAndSaveBestAcrossAResume) {
   EXPECT_NE(out.find(expect), std::string::npos) << expect << " in\n" << out;
 }
 
+// Resumed with another batch size (as with another number of GPUs): the LR schedule continues at
+// the interrupted epoch's start in this run's iterations, and that epoch restarts from its first
+// batch, instead of skipping batches counted in the other layout.
+TEST(Resume, AnotherBatchSizeRestartsTheInterruptedEpoch) {
+  TempDir dir;
+  testing::write_fake_fashion_mnist(dir / "data", 96, 32);  // 3 iterations per epoch at batch 32
+  testing::write_text(dir / "c.toml", config_text(dir / "data", 3));
+  std::string out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "w --stop-after-iters 4"), &out), 0) << out;
+  ASSERT_EQ(testing::run(distill(dir / "c.toml --no-validate --work-dir " + dir / "w --resume auto --set data.batch_size=16"), &out), 0)
+      << out;
+  EXPECT_NE(out.find("an epoch had 3 iterations in the checkpoint's run and has 6 in this one"), std::string::npos) << out;
+  EXPECT_NE(out.find("which restarts from its first batch"), std::string::npos) << out;
+  EXPECT_NE(out.find("resumed from " + dir / "w/latest.safetensors: epoch 2, iteration 0 of the epoch (6 in all)"),
+            std::string::npos) << out;
+  const layers::Safetensors last = layers::load_safetensors(dir / "w/epoch_3.safetensors");
+  EXPECT_EQ(last.metadata.at("iter"), "18") << "3 epochs of 6 iterations";
+  EXPECT_EQ(last.metadata.at("iters_per_epoch"), "6");
+}
+
 TEST(Resume, SigtermWritesACheckpointAndResumeMatches) {
   TempDir dir;
   testing::write_fake_fashion_mnist(dir / "data", 128, 32);
