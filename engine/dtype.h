@@ -21,12 +21,21 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::I64; }
 template <> constexpr DType dtype_of<int32_t>() { return DType::I32; }
 template <> constexpr DType dtype_of<uint8_t>() { return DType::U8; }
 
-// Calls fn.template operator()<T>() for the floating types the CPU kernels implement (F32, F64).
+// The floating element types the ops are built for, X(C++ type, DType): the one list that every
+// floating dispatch (dispatch_float) and every GPU instantiation of a floating kernel expands.
+// Adding a dtype is a line here plus the kernels that need a specialisation for it.
+#define NKD_FLOAT_TYPES(X) \
+  X(float, F32)            \
+  X(double, F64)
+
+#define NKD_DISPATCH_CASE(T, D) \
+  case DType::D: return fn.template operator()<T>();
+
+// Calls fn.template operator()<T>() for T in NKD_FLOAT_TYPES.
 template <typename Fn>
 decltype(auto) dispatch_float(DType dt, const char* op, Fn&& fn) {
   switch (dt) {
-    case DType::F32: return fn.template operator()<float>();
-    case DType::F64: return fn.template operator()<double>();
+    NKD_FLOAT_TYPES(NKD_DISPATCH_CASE)
     default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported (expected F32 or F64)");
   }
 }

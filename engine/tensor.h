@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/device.h"
@@ -114,5 +116,8 @@ Tensor make_view(const std::shared_ptr<Storage>& storage, int64_t offset, Shape 
                  Strides strides, DType dtype);
 
 std::string describe(const Tensor& t);  // "F32[8, 3, 32, 32] cpu"
+
+// Tensors by name, in order: a state dict, a checkpoint's contents.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 }  // namespace nkd

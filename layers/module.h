@@ -12,7 +12,7 @@
 
 namespace nkd::layers {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+using nkd::NamedTensors;
 
 struct LoadReport {
   std::vector<std::string> missing;     // in the module, absent from the state dict
@@ -70,6 +70,49 @@ class Module {
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+};
+
+// torch.nn.ModuleList: children of type M named "0", "1", ... in the order they are added.
+template <typename M = Module>
+class ModuleList final : public Module {
+ public:
+  ModuleList() = default;
+  explicit ModuleList(const std::vector<std::shared_ptr<M>>& modules) {
+    for (const auto& m : modules) add(m);
+  }
+  std::shared_ptr<M> add(std::shared_ptr<M> m) {
+    register_module(std::to_string(items_.size()), m);
+    items_.push_back(m);
+    return m;
+  }
+  size_t size() const { return items_.size(); }
+  M& operator[](size_t i) { return *items_.at(i); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
+};
+
+// torch.nn.ModuleDict: children of type M under the names given, in the order they are added.
+template <typename M = Module>
+class ModuleDict final : public Module {
+ public:
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> m) {
+    register_module(name, m);
+    items_.emplace_back(name, m);
+    return m;
+  }
+  size_t size() const { return items_.size(); }
+  // The child named `name`, or null.
+  std::shared_ptr<M> find(const std::string& name) const {
+    for (const auto& [n, m] : items_)
+      if (n == name) return m;
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<M>>> items_;
 };
 
 // A module with one input and one output.

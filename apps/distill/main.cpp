@@ -5,15 +5,15 @@
 
 #include <CLI/CLI.hpp>
 
-#include "apps/common/cli.h"
-#include "apps/common/distributed.h"
-#include "apps/common/run_config.h"
-#include "apps/common/trainer.h"
+#include "train/cli.h"
+#include "train/distributed.h"
+#include "train/run_config.h"
+#include "train/trainer.h"
 #include "engine/cuda/math_mode.h"
 
 int main(int argc, char** argv) {
   int gpus = 0;  // --gpus N is taken out first: the workers get the other arguments as they are
-  if (const int rc = nkd::apps::run_main("nkd_distill", [&] { gpus = nkd::apps::take_gpus_flag(argc, argv); return 0; }))
+  if (const int rc = nkd::train::run_main("nkd_distill", [&] { gpus = nkd::train::take_gpus_flag(argc, argv); return 0; }))
     return rc;
   CLI::App app{
       "nkd_distill: train a student with knowledge distillation (NKD, tf-NKD, KD, USKD, DKD) from a TOML config"};
@@ -37,15 +37,15 @@ int main(int argc, char** argv) {
   app.add_option("--gpus", gpus, "data parallel on N GPUs of this machine: starts N worker processes "
                  "(also: mpirun -np N, srun, torchrun variables; see README)");
   CLI11_PARSE(app, argc, argv);
-  if (gpus > 0) return nkd::apps::run_main("nkd_distill", [&] { return nkd::apps::spawn_workers(gpus, argc, argv); });
-  return nkd::apps::run_main("nkd_distill", [&] {
-    const nkd::Device rank_device = nkd::apps::init_distributed(device);  // mpirun, srun, torchrun, --gpus
+  if (gpus > 0) return nkd::train::run_main("nkd_distill", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
+  return nkd::train::run_main("nkd_distill", [&] {
+    const nkd::Device rank_device = nkd::train::init_distributed(device);  // mpirun, srun, torchrun, --gpus
     // --device is checked before the config and the data: a machine without the GPU fails at once.
-    const nkd::Device run_device = nkd::apps::communicator() ? rank_device : nkd::apps::parse_device(device);
-    nkd::apps::Config config = nkd::apps::load_config(config_path, overrides);
+    const nkd::Device run_device = nkd::train::communicator() ? rank_device : nkd::train::parse_device(device);
+    nkd::train::Config config = nkd::train::load_config(config_path, overrides);
     if (seed >= 0) config.set("runner.seed=" + std::to_string(seed));
-    const nkd::apps::RunConfig run = nkd::apps::parse_run_config(config, nkd::apps::ConfigUse::kTrain);
-    nkd::apps::TrainOptions options;
+    const nkd::train::RunConfig run = nkd::train::parse_run_config(config, nkd::train::ConfigUse::kTrain);
+    nkd::train::TrainOptions options;
     options.work_dir = work_dir.empty() ? "work_dirs/" + std::filesystem::path(config_path).stem().string() : work_dir;
     options.resume = app.count("--resume") && resume.empty() ? "auto" : resume;
     options.validate = !no_validate;
@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
     options.stop_after_iters = stop_after;
     options.deterministic = deterministic;
     if (tf32) nkd::cuda::set_allow_tf32(true);
-    nkd::apps::install_stop_handlers();
-    const int rc = nkd::apps::train(run, options);
-    nkd::apps::shutdown_distributed();
+    nkd::train::install_stop_handlers();
+    const int rc = nkd::train::train(run, options);
+    nkd::train::shutdown_distributed();
     return rc;
   });
 }

@@ -9,12 +9,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include "apps/common/cli.h"
-#include "apps/common/data_setup.h"
-#include "apps/common/distiller.h"
-#include "apps/common/distributed.h"
-#include "apps/common/evaluate.h"
-#include "apps/common/weights.h"
+#include "train/cli.h"
+#include "train/data_setup.h"
+#include "train/distiller.h"
+#include "train/distributed.h"
+#include "train/evaluate.h"
+#include "train/weights.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/math_mode.h"
@@ -35,7 +35,7 @@ std::vector<int64_t> parse_topk(const std::string& s) {
 
 int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
         const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict) {
-  using namespace nkd::apps;
+  using namespace nkd::train;
   const nkd::Device rank_device = init_distributed(device_name);  // mpirun, srun, torchrun, --gpus
   // --device is checked before the config and the data: a machine without the GPU fails at once.
   const nkd::Device device = communicator() ? rank_device : parse_device(device_name);
@@ -88,7 +88,7 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
 
 int main(int argc, char** argv) {
   int gpus = 0;  // --gpus N is taken out first: the workers get the other arguments as they are
-  if (const int rc = nkd::apps::run_main("nkd_eval", [&] { gpus = nkd::apps::take_gpus_flag(argc, argv); return 0; }))
+  if (const int rc = nkd::train::run_main("nkd_eval", [&] { gpus = nkd::train::take_gpus_flag(argc, argv); return 0; }))
     return rc;
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
   std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores");
   app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
   CLI11_PARSE(app, argc, argv);
-  if (gpus > 0) return nkd::apps::run_main("nkd_eval", [&] { return nkd::apps::spawn_workers(gpus, argc, argv); });
-  return nkd::apps::run_main("nkd_eval", [&] {
+  if (gpus > 0) return nkd::train::run_main("nkd_eval", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
+  return nkd::train::run_main("nkd_eval", [&] {
     if (tf32) nkd::cuda::set_allow_tf32(true);
     return run(config_path, checkpoint, overrides, topk, out, device, !no_strict);
   });

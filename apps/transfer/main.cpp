@@ -7,10 +7,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "apps/common/cli.h"
+#include "train/cli.h"
 #include "engine/check.h"
-#include "layers/pth.h"
-#include "layers/safetensors.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"nkd_transfer: keep only the student of a distillation checkpoint (cls_KD pth_transfer.py)"};
@@ -20,8 +20,8 @@ int main(int argc, char** argv) {
   app.add_option("--format", format, "safetensors (default) or pth (an mmcls torch.save checkpoint)")
       ->check(CLI::IsMember({"safetensors", "pth"}));
   CLI11_PARSE(app, argc, argv);
-  return nkd::apps::run_main("nkd_transfer", [&] {
-    nkd::layers::Safetensors in = nkd::layers::load_safetensors(dis_path);
+  return nkd::train::run_main("nkd_transfer", [&] {
+    nkd::io::Safetensors in = nkd::io::load_safetensors(dis_path);
     nkd::layers::NamedTensors student;
     size_t dropped = 0;
     for (const auto& [name, t] : in.tensors) {
@@ -32,11 +32,11 @@ int main(int argc, char** argv) {
     in.metadata["kind"] = "classifier";
     in.metadata["transferred_from"] = dis_path;
     if (format == "pth") {
-      nkd::layers::PthWriteOptions options;
+      nkd::io::PthWriteOptions options;
       options.mmcls_layout = true;  // {'state_dict': ..., 'meta': {}}, as mmcls saves
-      nkd::layers::save_pth(output_path, student, options);
+      nkd::io::save_pth(output_path, student, options);
     } else {
-      nkd::layers::save_safetensors(output_path, student, in.metadata);
+      nkd::io::save_safetensors(output_path, student, in.metadata);
     }
     std::cout << "nkd_transfer: wrote " << output_path << ": " << student.size() << " student tensors kept, "
               << dropped << " teacher/loss/optimizer tensors dropped" << std::endl;

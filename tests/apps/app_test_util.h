@@ -15,9 +15,9 @@
 
 #include "data/idx_dataset.h"
 #include "engine/dtype.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 
-namespace nkd::apps::testing {
+namespace nkd::train::testing {
 
 struct TempDir {
   std::string path;
@@ -85,7 +85,7 @@ inline std::vector<std::string> names_in(const std::string& dir, const std::stri
 
 // The two checkpoints hold the same tensors, bit for bit, and the same iteration.
 inline void expect_same_tensors(const std::string& a, const std::string& b) {
-  const layers::Safetensors x = layers::load_safetensors(a), y = layers::load_safetensors(b);
+  const io::Safetensors x = io::load_safetensors(a), y = io::load_safetensors(b);
   ASSERT_EQ(x.tensors.size(), y.tensors.size());
   for (size_t i = 0; i < x.tensors.size(); ++i) {
     const auto& [na, ta] = x.tensors[i];
@@ -99,4 +99,4 @@ inline void expect_same_tensors(const std::string& a, const std::string& b) {
   EXPECT_EQ(x.metadata.at("iter"), y.metadata.at("iter"));
 }
 
-}  // namespace nkd::apps::testing
+}  // namespace nkd::train::testing

@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "nets/classifier.h"
 #include "tests/apps/app_test_util.h"
 #include "tests/parity/torch_available.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 bool torchvision_available() {
@@ -41,7 +41,7 @@ TEST(PthAppsParity, TorchvisionAcceptsTransferredStudent) {
   layers::NamedTensors ck;
   for (const auto& [k, v] : student->state_dict()) ck.emplace_back("student." + k, v);
   for (const auto& [k, v] : teacher->state_dict()) ck.emplace_back("teacher." + k, v);
-  layers::save_safetensors(dir / "dis.safetensors", ck, {});
+  io::save_safetensors(dir / "dis.safetensors", ck, {});
   std::string out, cmd = NKD_TRANSFER_BIN;
   cmd += " --format pth --dis-path ";
   cmd += dir / "dis.safetensors";
@@ -63,4 +63,4 @@ TEST(PthAppsParity, TorchvisionAcceptsTransferredStudent) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

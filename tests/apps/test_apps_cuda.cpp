@@ -13,7 +13,7 @@
 #include "tests/apps/app_test_util.h"
 #include "tests/engine/cuda/cuda_test.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::TempDir;
@@ -92,4 +92,4 @@ TEST(AppsCuda, DistillOnGpuMatchesCpuFirstStep) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

@@ -4,11 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include "apps/common/run_config.h"
+#include "train/run_config.h"
 #include "engine/check.h"
 #include "tests/apps/app_test_util.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::TempDir;
@@ -175,4 +175,4 @@ TEST(Config, ResizeBackendFollowsMmcls) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

@@ -3,12 +3,12 @@
 // GPU, so the test means the same on a GPU machine.
 #include <gtest/gtest.h>
 
-#include "apps/common/cli.h"
+#include "train/cli.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
 #include "tests/apps/app_test_util.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::TempDir;
@@ -52,4 +52,4 @@ TEST(DeviceFlag, ParseDevice) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

@@ -2,12 +2,12 @@
 // teacher's mode and frozen parameters, mmcls checkpoint names, and teacher-checkpoint errors.
 #include <gtest/gtest.h>
 
-#include "apps/common/distiller.h"
+#include "train/distiller.h"
 #include "engine/check.h"
 #include "engine/factory.h"
 #include "tests/apps/app_test_util.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::TempDir;
@@ -34,7 +34,7 @@ TEST(Distiller, LossTermsTeacherModeAndNames) {
   TempDir dir;
   auto teacher =
       nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = 0.125, .small_input = true}, 7);
-  layers::save_safetensors(dir / "t.safetensors", teacher->state_dict());
+  io::save_safetensors(dir / "t.safetensors", teacher->state_dict());
   Generator gen(3);
   const Tensor x = randn({4, 1, 28, 28}, gen);
   const Tensor y = from_vector<int64_t>({1, 2, 3, 4}, {4});
@@ -81,7 +81,7 @@ TEST(Distiller, TeacherCheckpointOfAnotherNetIsRejected) {
   TempDir dir;
   auto wide =
       nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = 0.25, .small_input = true}, 7);
-  layers::save_safetensors(dir / "t.safetensors", wide->state_dict());
+  io::save_safetensors(dir / "t.safetensors", wide->state_dict());
   try {
     Distiller d(make_config(dir, "[distill.nkd]\n"), 0);
     ADD_FAILURE() << "a teacher checkpoint of another width was accepted";
@@ -91,4 +91,4 @@ TEST(Distiller, TeacherCheckpointOfAnotherNetIsRejected) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

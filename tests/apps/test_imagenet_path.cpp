@@ -8,7 +8,7 @@
 
 #include "tests/apps/app_test_util.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::run;
@@ -43,7 +43,7 @@ TEST(ImagenetPath, ExportDistillTransferEval) {
 
   ASSERT_EQ(run(std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / "s/latest.safetensors --output-path " +
                     dir / "student.safetensors", &out), 0) << out;
-  const layers::Safetensors student = layers::load_safetensors(dir / "student.safetensors");
+  const io::Safetensors student = io::load_safetensors(dir / "student.safetensors");
   for (const auto& [name, t] : student.tensors) {
     EXPECT_TRUE(name.rfind("backbone.", 0) == 0 || name.rfind("head.fc.", 0) == 0) << name;
   }
@@ -66,4 +66,4 @@ TEST(ImagenetPath, ExportDistillTransferEval) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

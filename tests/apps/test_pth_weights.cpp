@@ -9,14 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "apps/common/weights.h"
+#include "train/weights.h"
 #include "engine/check.h"
-#include "layers/pth.h"
+#include "io/pth.h"
 #include "nets/classifier.h"
 #include "nets/torchvision_names.h"
 #include "tests/apps/app_test_util.h"
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::run;
@@ -47,7 +47,7 @@ TEST(PthWeights, TorchvisionTeacherTransferPthAndEval) {
   auto teacher = nets::build_net("resnet18", kTiny, 11);
   const layers::NamedTensors tv = nets::to_torchvision("resnet18", teacher->state_dict());
   ASSERT_TRUE(std::any_of(tv.begin(), tv.end(), [](const auto& e) { return e.first == "fc.weight"; }));
-  layers::save_pth(dir / "teacher_tv.pth", tv);
+  io::save_pth(dir / "teacher_tv.pth", tv);
 
   std::string cfg = config_text(dir / "data");
   cfg += "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\nwidth = 0.125\ncheckpoint = \"";
@@ -68,8 +68,8 @@ TEST(PthWeights, TorchvisionTeacherTransferPthAndEval) {
   const std::string transfer = std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / "s/latest.safetensors";
   ASSERT_EQ(run(transfer + " --output-path " + dir / "student.safetensors", &out), 0) << out;
   ASSERT_EQ(run(transfer + " --format pth --output-path " + dir / "student.pth", &out), 0) << out;
-  const layers::PthCheckpoint pth = layers::load_pth(dir / "student.pth");
-  const layers::Safetensors st = layers::load_safetensors(dir / "student.safetensors");
+  const io::PthCheckpoint pth = io::load_pth(dir / "student.pth");
+  const io::Safetensors st = io::load_safetensors(dir / "student.safetensors");
   ASSERT_EQ(pth.tensors.size(), st.tensors.size());
   for (size_t i = 0; i < pth.tensors.size(); ++i) {
     EXPECT_EQ(pth.tensors[i].first, st.tensors[i].first);
@@ -101,7 +101,7 @@ TEST(PthWeights, LayoutsAndErrors) {
   layers::NamedTensors distilled;
   for (const std::string prefix : {"module.student.", "module.teacher."})
     for (const auto& [k, v] : state) distilled.emplace_back(prefix + k, v);
-  layers::save_pth(dir / "d.pt", distilled);
+  io::save_pth(dir / "d.pt", distilled);
   auto target = nets::build_net("resnet18", kTiny, 4);
   WeightsLoad load = load_weights(dir / "d.pt", *target, "resnet18", true, "student");
   EXPECT_EQ(load.layout, "distill (student)");
@@ -112,9 +112,9 @@ TEST(PthWeights, LayoutsAndErrors) {
   // mmcls layout with an extra entry: accepted unless strict.
   layers::NamedTensors extra = state;
   extra.emplace_back("head.extra", state.front().second);
-  layers::PthWriteOptions mmcls;
+  io::PthWriteOptions mmcls;
   mmcls.mmcls_layout = true;
-  layers::save_pth(dir / "m.pth", extra, mmcls);
+  io::save_pth(dir / "m.pth", extra, mmcls);
   load = load_weights(dir / "m.pth", *target, "resnet18", false, "teacher");
   EXPECT_EQ(load.layout, "mmcls");
   EXPECT_EQ(load.report.unexpected.size(), 1u);
@@ -122,7 +122,7 @@ TEST(PthWeights, LayoutsAndErrors) {
 
   // Another width: rejected, naming the file.
   auto wide = nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = 0.25, .small_input = true}, 7);
-  layers::save_pth(dir / "w.pth", nets::to_torchvision("resnet18", wide->state_dict()));
+  io::save_pth(dir / "w.pth", nets::to_torchvision("resnet18", wide->state_dict()));
   try {
     load_weights(dir / "w.pth", *target, "resnet18", false, "teacher");
     ADD_FAILURE() << "a checkpoint of another width was accepted";
@@ -132,9 +132,9 @@ TEST(PthWeights, LayoutsAndErrors) {
   // Unknown extension, unknown names.
   testing::write_text(dir / "x.bin", "");
   EXPECT_THROW(load_weights(dir / "x.bin", *target, "resnet18", true, "student"), Error);
-  layers::save_pth(dir / "odd.pth", {{"something.weight", state.front().second}});
+  io::save_pth(dir / "odd.pth", {{"something.weight", state.front().second}});
   EXPECT_THROW(load_weights(dir / "odd.pth", *target, "resnet18", true, "student"), Error);
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

@@ -24,7 +24,7 @@
 
 extern char** environ;
 
-namespace nkd::apps {
+namespace nkd::train {
 namespace {
 
 using testing::TempDir;
@@ -160,7 +160,7 @@ TEST(Resume, AnotherBatchSizeRestartsTheInterruptedEpoch) {
   EXPECT_NE(out.find("which restarts from its first batch"), std::string::npos) << out;
   EXPECT_NE(out.find("resumed from " + dir / "w/latest.safetensors: epoch 2, iteration 0 of the epoch (6 in all)"),
             std::string::npos) << out;
-  const layers::Safetensors last = layers::load_safetensors(dir / "w/epoch_3.safetensors");
+  const io::Safetensors last = io::load_safetensors(dir / "w/epoch_3.safetensors");
   EXPECT_EQ(last.metadata.at("iter"), "18") << "3 epochs of 6 iterations";
   EXPECT_EQ(last.metadata.at("iters_per_epoch"), "6");
 }
@@ -208,4 +208,4 @@ TEST(Resume, SigtermWritesACheckpointAndResumeMatches) {
 }
 
 }  // namespace
-}  // namespace nkd::apps
+}  // namespace nkd::train

@@ -17,8 +17,8 @@
 #include <string>
 #include <thread>
 
-#include "apps/common/cli.h"
-#include "apps/common/distributed.h"
+#include "train/cli.h"
+#include "train/distributed.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/dist/reducer.h"
 #include "engine/ops/elementwise.h"
@@ -102,7 +102,7 @@ int equiv(dist::Communicator& comm, int64_t steps) {
 
 int stop(dist::Communicator& comm) {
   TinyNet net(7);
-  apps::DataParallel dp(comm, net.params(), net.params());
+  train::DataParallel dp(comm, net.params(), net.params());
   auto opt = sgd(net.params());
   int64_t stopped_at = -1;
   for (int64_t s = 0; s < 10 && stopped_at < 0; ++s) {
@@ -123,7 +123,7 @@ int stop(dist::Communicator& comm) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  return nkd::apps::run_main("dist_worker", [&] {
+  return nkd::train::run_main("dist_worker", [&] {
     const nkd::dist::LaunchEnv env = nkd::dist::detect_launch_env();
     NKD_CHECK(env.mpi && env.world == 2, "dist_worker: run it under mpirun -np 2");
     auto comm = nkd::dist::make_communicator(env, nkd::kCPU);

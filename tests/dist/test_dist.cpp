@@ -21,7 +21,7 @@
 namespace nkd::dist {
 namespace {
 
-using apps::testing::TempDir;
+using train::testing::TempDir;
 
 // mpirun for the tests: root is allowed (CI containers), more ranks than cores, no core binding
 // (each rank runs OpenMP threads), shared-memory transport without the CMA single copy that
@@ -186,7 +186,7 @@ TEST(DistReducer, RebuildsBucketsFromTheFirstStepsGradientOrder) {
 TEST(DistMpi, TwoRanksTrainLikeOneProcessOnTheConcatenatedBatch) {
   NKD_REQUIRE_MPI();
   std::string out;
-  const int rc = apps::testing::run(mpirun(2) + NKD_DIST_WORKER + " equiv 6", &out);
+  const int rc = train::testing::run(mpirun(2) + NKD_DIST_WORKER + " equiv 6", &out);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("ranks identical"), std::string::npos) << out;
   EXPECT_NE(out.find("launched during backward"), std::string::npos) << out;
@@ -198,7 +198,7 @@ TEST(DistMpi, TwoRanksTrainLikeOneProcessOnTheConcatenatedBatch) {
 TEST(DistMpi, AStopOnOneRankStopsBothAtTheSameStep) {
   NKD_REQUIRE_MPI();
   std::string out;
-  EXPECT_EQ(apps::testing::run(mpirun(2) + NKD_DIST_WORKER + " stop", &out), 0) << out;
+  EXPECT_EQ(train::testing::run(mpirun(2) + NKD_DIST_WORKER + " stop", &out), 0) << out;
   EXPECT_NE(out.find("stop: rank 0 stopped at step 4"), std::string::npos) << out;
   EXPECT_NE(out.find("stop: rank 1 stopped at step 4"), std::string::npos) << out;
 }
@@ -207,7 +207,7 @@ TEST(DistMpi, AKilledRankEndsTheJobWithAnError) {
   NKD_REQUIRE_MPI();
   std::string out;
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = apps::testing::run(mpirun(2, "NKD_DIST_TIMEOUT=10") + NKD_DIST_WORKER + " kill", &out);
+  const int rc = train::testing::run(mpirun(2, "NKD_DIST_TIMEOUT=10") + NKD_DIST_WORKER + " kill", &out);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(rc, 124) << "timeout(1) had to end it: a rank hung\n" << out;
@@ -219,7 +219,7 @@ TEST(DistMpi, AHungRankMakesTheOthersFailAfterTheTimeout) {
   NKD_REQUIRE_MPI();
   std::string out;
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = apps::testing::run(mpirun(2, "NKD_DIST_TIMEOUT=3") + NKD_DIST_WORKER + " hang", &out);
+  const int rc = train::testing::run(mpirun(2, "NKD_DIST_TIMEOUT=3") + NKD_DIST_WORKER + " hang", &out);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(rc, 124) << "timeout(1) had to end it: a rank hung\n" << out;
@@ -238,11 +238,11 @@ std::string distill_config(const std::string& root) {
 TEST(DistMpi, DistillAndEvalUnderMpirun) {
   NKD_REQUIRE_MPI();
   TempDir dir;
-  apps::testing::write_fake_fashion_mnist(dir / "data", 96, 37);  // 37 val images: rank 1 gets one padded
-  apps::testing::write_text(dir / "c.toml", distill_config(dir / "data"));
+  train::testing::write_fake_fashion_mnist(dir / "data", 96, 37);  // 37 val images: rank 1 gets one padded
+  train::testing::write_text(dir / "c.toml", distill_config(dir / "data"));
   std::string out;
   const std::string distill = std::string(NKD_DISTILL_BIN) + " --device cpu " + dir / "c.toml";
-  ASSERT_EQ(apps::testing::run(mpirun(2) + distill + " --work-dir " + dir / "w", &out), 0) << out;
+  ASSERT_EQ(train::testing::run(mpirun(2) + distill + " --work-dir " + dir / "w", &out), 0) << out;
   EXPECT_NE(out.find("distributed: 2 ranks (mpirun), backend mpi"), std::string::npos) << out;
   EXPECT_NE(out.find("data parallel: 2 ranks"), std::string::npos) << out;
   EXPECT_NE(out.find("total batch 32"), std::string::npos) << out;
@@ -256,8 +256,8 @@ TEST(DistMpi, DistillAndEvalUnderMpirun) {
   // Evaluation over two ranks: the same totals as one process (37 images, none counted twice).
   const std::string eval = std::string(NKD_EVAL_BIN) + " --device cpu " + dir / "c.toml " + dir / "w/epoch_1.safetensors";
   std::string one, two;
-  ASSERT_EQ(apps::testing::run(eval, &one), 0) << one;
-  ASSERT_EQ(apps::testing::run(mpirun(2) + eval, &two), 0) << two;
+  ASSERT_EQ(train::testing::run(eval, &one), 0) << one;
+  ASSERT_EQ(train::testing::run(mpirun(2) + eval, &two), 0) << two;
   const auto result = [](const std::string& s) {
     const size_t at = s.find("nkd_eval: ");
     return at == std::string::npos ? std::string("(none)") : s.substr(at, s.find('\n', at) - at);
@@ -272,26 +272,26 @@ TEST(DistMpi, DistillAndEvalUnderMpirun) {
 TEST(DistMpi, StopAndResumeUnderMpirunMatches) {
   NKD_REQUIRE_MPI();
   TempDir dir;
-  apps::testing::write_fake_fashion_mnist(dir / "data", 96, 16);  // 3 steps per epoch on 2 x 16
+  train::testing::write_fake_fashion_mnist(dir / "data", 96, 16);  // 3 steps per epoch on 2 x 16
   std::string cfg = distill_config(dir / "data");
   cfg.replace(cfg.find("epochs = 1"), 10, "epochs = 2");
-  apps::testing::write_text(dir / "c.toml", cfg);
+  train::testing::write_text(dir / "c.toml", cfg);
   const std::string distill = mpirun(2) + NKD_DISTILL_BIN + " --device cpu --no-validate " + dir / "c.toml";
   std::string out;
-  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "a", &out), 0) << out;
-  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "b --stop-after-iters 4", &out), 0) << out;
+  ASSERT_EQ(train::testing::run(distill + " --work-dir " + dir / "a", &out), 0) << out;
+  ASSERT_EQ(train::testing::run(distill + " --work-dir " + dir / "b --stop-after-iters 4", &out), 0) << out;
   ASSERT_TRUE(std::filesystem::exists(dir / "b/iter_4.safetensors")) << out;
-  ASSERT_EQ(apps::testing::run(distill + " --work-dir " + dir / "b --resume auto", &out), 0) << out;
+  ASSERT_EQ(train::testing::run(distill + " --work-dir " + dir / "b --resume auto", &out), 0) << out;
   EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
-  apps::testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
+  train::testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
 }
 
 TEST(DistLaunch, GpusWithoutEnoughGpusIsAClearError) {
   if (cuda::device_count() >= 2) GTEST_SKIP() << "this machine has 2 GPUs";
   std::string out;
-  ASSERT_EQ(apps::testing::run(std::string(NKD_DISTILL_BIN) + " --gpus 2 no_such.toml", &out), 1) << out;
+  ASSERT_EQ(train::testing::run(std::string(NKD_DISTILL_BIN) + " --gpus 2 no_such.toml", &out), 1) << out;
   EXPECT_NE(out.find("--gpus 2 needs 2 CUDA devices"), std::string::npos) << out;
-  ASSERT_EQ(apps::testing::run(std::string(NKD_DISTILL_BIN) + " --gpus 0 no_such.toml", &out), 1) << out;
+  ASSERT_EQ(train::testing::run(std::string(NKD_DISTILL_BIN) + " --gpus 0 no_such.toml", &out), 1) << out;
   EXPECT_NE(out.find("--gpus expects a positive number"), std::string::npos) << out;
 }
 

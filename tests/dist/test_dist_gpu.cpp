@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "apps/common/distributed.h"
+#include "train/distributed.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/device.h"
 #include "engine/dist/reducer.h"
@@ -47,7 +47,7 @@ TEST(DistNccl, WorldSizeOneStopAgreedOneStepLate) {
   std::vector<Tensor> params;
   for (const Tensor& p : net.params()) params.push_back(p.detach().to(cuda_device(0)).set_requires_grad(true));
   {
-    apps::DataParallel dp(*comm, params, params);
+    train::DataParallel dp(*comm, params, params);
     EXPECT_FALSE(dp.stop_agreed(false));
     EXPECT_FALSE(dp.stop_agreed(true));  // answers the previous step's false
     EXPECT_TRUE(dp.stop_agreed(false));  // the previous step's true

@@ -5,16 +5,16 @@
 #include <cstdint>
 
 #include "engine/check.h"
-#include "layers/pth.h"
-#include "layers/safetensors.h"
+#include "io/pth.h"
+#include "io/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   try {
     if (data[0] & 1) {
-      nkd::layers::parse_pth(data + 1, size - 1, "fuzz");
+      nkd::io::parse_pth(data + 1, size - 1, "fuzz");
     } else {
-      nkd::layers::parse_safetensors(data + 1, size - 1, "fuzz");
+      nkd::io::parse_safetensors(data + 1, size - 1, "fuzz");
     }
   } catch (const nkd::Error&) {
   }

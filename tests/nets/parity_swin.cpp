@@ -17,7 +17,7 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/softmax.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "nets/swin.h"
 #include "nets/swin_torchvision_names.h"
 #include "tests/parity/torch_available.h"
@@ -65,7 +65,7 @@ Reference run_reference() {
       std::string(testing::kPython) + " " + NKD_SOURCE_DIR + "/tests/nets/torchvision_swin.py " + file.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
   Reference ref;
-  for (auto& [name, t] : layers::load_safetensors(file.string()).tensors) {
+  for (auto& [name, t] : io::load_safetensors(file.string()).tensors) {
     if (name.rfind("param.", 0) == 0) ref.params.emplace_back(name.substr(6), t);
     else ref.entries[name] = t;
   }

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <map>
 
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "nets/classifier.h"
 #include "nets/torchvision_names.h"
 #include "tests/nets/net_test_util.h"
@@ -59,7 +59,7 @@ struct Reference {
 
 Reference read_reference(const std::string& net, const std::string& path) {
   Reference ref;
-  for (auto& [name, t] : layers::load_safetensors(path).tensors) {
+  for (auto& [name, t] : io::load_safetensors(path).tensors) {
     const size_t dot = name.find('.');
     if (dot == std::string::npos) {
       ref.plain[name] = t;

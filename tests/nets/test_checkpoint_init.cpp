@@ -9,7 +9,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "nets/classifier.h"
 #include "tests/nets/net_test_util.h"
 
@@ -32,9 +32,9 @@ TEST(NetsCheckpoint, SaveLoadRoundTripIsBitExact) {
     Generator gen(4);
     const Tensor x = randn({2, 3, 16, 16}, gen);
     a->forward(x);  // one training-mode forward: running statistics and num_batches_tracked move
-    layers::save_safetensors(path, a->state_dict(), {{"net", name}});
+    io::save_safetensors(path, a->state_dict(), {{"net", name}});
     const auto b = build_net(name, o, 2);
-    b->load_state_dict(layers::load_safetensors(path).tensors);
+    b->load_state_dict(io::load_safetensors(path).tensors);
     const layers::NamedTensors sa = a->state_dict(), sb = b->state_dict();
     ASSERT_EQ(sa.size(), sb.size());
     for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(bit_equal(sa[i].second, sb[i].second)) << sa[i].first;

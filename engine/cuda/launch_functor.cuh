@@ -1,0 +1,39 @@
+// Definitions of the GPU launchers declared in engine/launch.h, and NKD_GPU_LAUNCHABLE(F): the
+// explicit instantiation that a family's .cu file writes once per functor type its .cpp launches
+// (a missing one is a link error of the CUDA build, never a silent CPU fallback). Include only
+// from .cu files.
+#pragma once
+#include "engine/cuda/context.h"
+#include "engine/cuda/launch.cuh"
+#include "engine/launch.h"
+
+namespace nkd::gpu {
+
+inline constexpr int kRowBlock = 64;
+
+template <typename F>
+__global__ void __launch_bounds__(kRowBlock) row_kernel(int64_t n, F f) {
+  for (int64_t r = cuda::global_index(); r < n; r += cuda::global_stride()) f(r);
+}
+
+template <typename F>
+void launch_flat(Device device, int64_t n, const F& f) {
+  const cuda::DeviceGuard guard(device.index);
+  cuda::launch(n, f, cuda::context(device.index).compute_stream());
+}
+
+template <typename F>
+void launch_rows(Device device, int64_t n, const F& f) {
+  if (n <= 0) return;
+  const cuda::DeviceGuard guard(device.index);
+  const cudaStream_t stream = cuda::context(device.index).compute_stream();
+  row_kernel<F><<<cuda::grid_size(n, kRowBlock), kRowBlock, 0, stream>>>(n, f);
+  NKD_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace nkd::gpu
+
+// Both launchers of engine/launch.h for functor type F (write at global scope; F fully qualified).
+#define NKD_GPU_LAUNCHABLE(...)                                                            \
+  template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&); \
+  template void nkd::gpu::launch_rows<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&);

@@ -1,0 +1,56 @@
+// Distiller (NKD_SPEC.md 4): the student, an optional frozen teacher (forward under no-grad, in
+// train or eval mode as configured) and the distillation losses' own parameters, as one Module with
+// the mmcls names student.* / teacher.* / distill_losses.*. A training step returns every loss term
+// by name (ori_loss, loss_kd, loss_nkd, loss_tf_nkd0, ...) and their sum.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "train/run_config.h"
+#include "layers/conv.h"
+#include "layers/module.h"
+#include "nets/classifier.h"
+
+namespace nkd::train {
+
+struct StepOutput {
+  std::vector<std::pair<std::string, Tensor>> losses;  // 0-dim, in the reference's order
+  Tensor total;                                        // their sum
+};
+
+class Distiller final : public layers::Module {
+ public:
+  // Builds the student (initialised with `seed`, or from its checkpoint) and the teacher (from
+  // its checkpoint, frozen) on the CPU; to(device) afterwards moves everything. Checkpoints are
+  // read with load_weights (weights.h: safetensors or .pth, nkd/mmcls or torchvision names; every
+  // weight of the net must be present with its shape, extra entries are ignored).
+  Distiller(const RunConfig& config, uint64_t seed);
+
+  StepOutput forward_train(const Tensor& images, const Tensor& labels, const Tensor& soft_labels);
+  // Student train mode; the teacher in the configured mode.
+  void set_train_mode();
+
+  nets::ImageClassifier& student() { return *student_; }
+  bool has_teacher() const { return teacher_ != nullptr; }
+  // No teacher and no loss parameters: checkpoints use plain classifier names (as mmcls does).
+  bool plain() const { return !teacher_ && !uskd_; }
+  // The parameters the optimizer updates (student + loss parameters), with their names.
+  layers::NamedTensors trainable_parameters() const;
+  // Which trainable parameters belong to normalisation layers.
+  std::vector<std::string> norm_parameter_names();
+  // Model state: the Module state_dict, or the student's plain names when plain().
+  layers::NamedTensors model_state() const;
+  void load_model_state(const layers::NamedTensors& state);
+  // One line per checkpoint loaded at construction (WeightsLoad::summary), for the run log.
+  const std::vector<std::string>& load_messages() const { return load_messages_; }
+
+ private:
+  DistillConfig cfg_;
+  std::shared_ptr<nets::ImageClassifier> student_, teacher_;
+  std::shared_ptr<layers::Linear> uskd_;  // distill_losses.loss_uskd.fc
+  std::vector<std::string> load_messages_;
+};
+
+}  // namespace nkd::train

@@ -1,0 +1,88 @@
+// RunConfig: the typed form of a distill/eval config (the fields of the mmcls configs: student and
+// teacher models, data, losses, optimizer, LR schedule, runtime). parse_run_config reads every
+// key through Config, so a misspelt key or a bad value names the key and the file.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "train/config.h"
+#include "engine/optim/lr_schedule.h"
+#include "losses/losses.h"
+#include "nets/classifier.h"
+
+namespace nkd::train {
+
+struct ModelConfig {
+  std::string net;           // registry name, e.g. "resnet18"
+  nets::NetOptions options;  // num_classes, in_channels, width, small_input, drop_path_rate
+  std::string checkpoint;    // weights to start from (teacher: required)
+};
+
+struct PipelineConfig {
+  std::string type;  // "pad_crop_flip" | "random_resized_crop" | "swin" | "center" | "resize_crop"
+  int size = 28, pad = 0, resize = 256;
+  double flip = 0;
+  std::string filter = "bilinear";  // bilinear | bicubic
+  std::string backend = "pillow";   // resize_crop / random_resized_crop: pillow | cv2 (mmcls backend)
+  bool exif_orientation = false;    // apply EXIF orientation when decoding (default: backend == cv2)
+  double scale_lo = 0.08, scale_hi = 1.0;
+};
+
+struct DataConfig {
+  std::string type;  // "fashion_mnist" (IDX files under root) | "imagenet" (folder layout)
+  std::string root;
+  std::string train_split = "train", val_split = "val";
+  int64_t batch_size = 32;  // per GPU
+  int64_t val_batch_size = 0;  // 0: batch_size
+  int workers = 2;
+  int64_t train_limit = 0, val_limit = 0;  // > 0: only the first N samples (quick runs)
+  std::vector<double> mean, std;  // 0-255 units; empty: the pipeline's default
+  PipelineConfig train, val;
+  bool mix = false;  // [data.mix]: batch Mixup/CutMix with soft labels (mmcls master RandomBatchAugment)
+  double mixup_alpha = 0.8, cutmix_alpha = 1.0, cutmix_prob = 0.5;
+};
+
+struct DistillConfig {
+  std::string teacher_mode = "train";  // "train" (published runs, NKD_SPEC 4.1) | "eval"
+  double label_smoothing = 0;
+  std::optional<losses::KdOptions> kd;
+  std::optional<losses::NkdOptions> nkd;
+  std::optional<losses::DkdOptions> dkd;
+  bool tf_nkd = false;
+  std::optional<losses::UskdOptions> uskd;
+  bool needs_teacher() const { return kd || nkd || dkd; }
+};
+
+struct OptimConfig {
+  std::string type = "sgd";  // sgd | adamw
+  double lr = 0.1, momentum = 0.9, weight_decay = 1e-4;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double norm_decay_mult = 1, bias_decay_mult = 1;
+  std::vector<std::string> no_decay_keys;  // parameter names containing one get no weight decay
+  double grad_clip = 0;                    // max L2 norm; 0: none
+};
+
+struct RunConfig {
+  std::string config_path;
+  ModelConfig student;
+  std::optional<ModelConfig> teacher;
+  DistillConfig distill;
+  DataConfig data;
+  OptimConfig optim;
+  optim::LrScheduleOptions lr;
+  bool warmup_by_epoch = false;  // warmup_iters counted in epochs
+  int64_t epochs = 1;
+  int64_t eval_interval = 1, log_interval = 100, checkpoint_interval = 1;
+  int64_t max_keep_checkpoints = -1;  // epoch checkpoints kept (the newest); -1: all (mmcv max_keep_ckpts)
+  bool save_best = false;  // keep the checkpoint of the best val top-1 (mmcls save_best)
+  uint64_t seed = 0;
+  std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
+};
+
+// What the config is for: a training run reads everything, eval reads the model and data only.
+enum class ConfigUse { kTrain, kEval };
+RunConfig parse_run_config(Config& config, ConfigUse use);
+
+}  // namespace nkd::train

@@ -1,0 +1,64 @@
+// TrainLog and small formatting helpers (see train_log.h).
+#include "train/train_log.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "train/distributed.h"
+#include "engine/check.h"
+#include "engine/cuda/allocator.h"
+
+namespace nkd::train {
+
+namespace {
+std::string timestamp() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d_%H%M%S", std::localtime(&t));
+  return buf;
+}
+}  // namespace
+
+TrainLog::TrainLog(const std::string& work_dir) {
+  if (!is_main_rank()) return;  // data parallel: rank 0 logs, the others stay quiet
+  const std::string stamp = timestamp();
+  human_path_ = work_dir + "/" + stamp + ".log";
+  human_.open(human_path_, std::ios::app);
+  json_.open(work_dir + "/" + stamp + ".log.jsonl", std::ios::app);
+  NKD_CHECK(human_ && json_, "cannot write logs in work dir '", work_dir, "'");
+}
+
+void TrainLog::line(const std::string& text) {
+  if (!human_.is_open()) return;
+  std::cout << text << std::endl;
+  human_ << text << "\n";
+  human_.flush();
+}
+
+void TrainLog::record(const nlohmann::json& rec) {
+  if (!json_.is_open()) return;
+  json_ << rec.dump() << "\n";
+  json_.flush();
+}
+
+std::string format_duration(double seconds) {
+  const int64_t s = int64_t(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(s / 3600),
+                               (long long)(s / 60 % 60), (long long)(s % 60));
+  else std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(s / 60), (long long)(s % 60));
+  return buf;
+}
+
+double peak_memory_mb(bool cuda) {
+  if (cuda) return double(cuda::memory_stats(0).peak_bytes) / (1024.0 * 1024.0);
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
+}
+
+}  // namespace nkd::train
