@@ -1,4 +1,4 @@
-// Format sniffing and the checks shared by the JPEG and PNG decoders.
+// Format sniffing, opening by format, and the checks shared by the JPEG and PNG decoders.
 #include <algorithm>
 #include <cstring>
 
@@ -13,26 +13,25 @@ ImageFormat sniff_format(const uint8_t* data, size_t size) {
   return ImageFormat::kUnknown;
 }
 
-Decoded decode_image(const uint8_t* data, size_t size, const DecodeOptions& options,
-                     const PlanFn& plan) {
+std::unique_ptr<ImageReader> open_image(const uint8_t* data, size_t size, const DecodeOptions& options) {
   if (size == 0) throw DecodeError("empty file (0 bytes)");
   switch (sniff_format(data, size)) {
-    case ImageFormat::kJpeg: return decode_jpeg(data, size, options, plan);
-    case ImageFormat::kPng: return decode_png(data, size, options, plan);
+    case ImageFormat::kJpeg: return open_jpeg(data, size, options);
+    case ImageFormat::kPng: return open_png(data, size, options);
     default: break;
   }
   throw DecodeError("not an image (no JPEG or PNG signature)");
 }
 
-DecodePlan resolve_plan(const PlanFn& plan, int width, int height) {
-  DecodePlan p;
-  if (plan) p = plan(width, height);
-  if (p.crop.empty()) p.crop = {0, 0, width, height};
-  NKD_CHECK(p.crop.x >= 0 && p.crop.y >= 0 && p.crop.x + p.crop.w <= width &&
-                p.crop.y + p.crop.h <= height,
-            "decode: crop (", p.crop.x, ", ", p.crop.y, ", ", p.crop.w, ", ", p.crop.h,
-            ") outside the ", width, "x", height, " image");
-  return p;
+Decoded decode_image(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  return open_image(data, size, options)->decode({});
+}
+
+Rect resolve_window(Rect r, int width, int height) {
+  if (r.empty()) r = {0, 0, width, height};
+  NKD_CHECK(r.x >= 0 && r.y >= 0 && r.x + r.w <= width && r.y + r.h <= height, "decode: crop (", r.x, ", ",
+            r.y, ", ", r.w, ", ", r.h, ") outside the ", width, "x", height, " image");
+  return r;
 }
 
 void check_pixel_limit(int64_t width, int64_t height, const DecodeOptions& options) {

@@ -1,8 +1,9 @@
-// JPEG decoding with libjpeg-turbo. The error manager longjmps back to decode_jpeg (the default one
-// calls exit()), and "premature end of file" counts as an error (a truncated file is bad input).
-// Only the plan's crop window is decoded (jpeg_crop_scanline + jpeg_skip_scanlines), at a DCT
-// scale 1/d when the crop is large enough for the requested output; CMYK/YCCK become RGB. With EXIF
-// orientation the window is mapped into the stored frame, decoded, then rotated/flipped.
+// JPEG decoding with libjpeg-turbo. The error manager longjmps back to the reader's method that
+// called libjpeg (the default one calls exit()), and "premature end of file" counts as an error (a
+// truncated file is bad input). open_jpeg reads the header (and the EXIF orientation); decode then
+// reads only the requested window (jpeg_crop_scanline + jpeg_skip_scanlines) at the requested DCT
+// scale; CMYK/YCCK become RGB. With EXIF orientation the window is mapped into the stored frame,
+// decoded, then rotated/flipped.
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
@@ -52,14 +53,17 @@ struct Session {
     err.pub.emit_message = on_message;
   }
   ~Session() { jpeg_destroy_decompress(&cinfo); }  // safe on a never-created (zeroed) object
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 };
 
 struct Work {
   const DecodeOptions* options;
-  const PlanFn* plan;
+  Rect window;  // in the oriented full image
+  int d;        // DCT scale denominator
+  int orientation;
   Decoded* out;
-  std::vector<uint8_t> scratch;  // one CMYK row
-  int orientation = 1;
+  std::vector<uint8_t>* scratch;  // one CMYK row
 };
 
 // PIL's MULDIV255 and cmyk2rgb, so CMYK files decode as Pillow decodes them.
@@ -91,13 +95,6 @@ int read_orientation(jpeg_decompress_struct& ci) {
   return 1;
 }
 
-int choose_scale(const DecodePlan& p, const DecodeOptions& o) {
-  if (!o.dct_scaling || p.out_w <= 0 || p.out_h <= 0) return 1;
-  for (int d : {8, 4, 2})
-    if (p.crop.w >= o.dct_gap * d * p.out_w && p.crop.h >= o.dct_gap * d * p.out_h) return d;
-  return 1;
-}
-
 // EXIF orientation o as axes (apply_orientation's mapping): for o >= 5 the oriented x axis runs
 // along the stored y axis and vice versa; flip_x / flip_y: the oriented axis runs backwards.
 struct Axes {
@@ -116,44 +113,46 @@ Rect to_stored(Rect r, const Axes& a, int w, int h) {
   return a.transpose ? Rect{along_y, along_x, r.h, r.w} : Rect{along_x, along_y, r.w, r.h};
 }
 
-// All libjpeg calls. Locals are trivially destructible: a longjmp out of libjpeg skips nothing.
-// The window is chosen and decoded in the stored frame; decode_jpeg orients the pixels afterwards.
-void read_body(Session& s, const uint8_t* data, size_t size, Work& w) {
+// The libjpeg calls of open_jpeg (trivially destructible locals only: a longjmp skips this frame).
+void read_header(Session& s, const uint8_t* data, size_t size, const DecodeOptions& options, int& orientation) {
   jpeg_decompress_struct& ci = s.cinfo;
   jpeg_create_decompress(&ci);
   jpeg_mem_src(&ci, data, static_cast<unsigned long>(size));
-  if (w.options->exif_orientation) jpeg_save_markers(&ci, JPEG_APP0 + 1, 0xFFFF);
+  if (options.exif_orientation) jpeg_save_markers(&ci, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&ci, TRUE);
-  check_pixel_limit(ci.image_width, ci.image_height, *w.options);
-  if (w.options->exif_orientation) w.orientation = read_orientation(ci);
+  check_pixel_limit(ci.image_width, ci.image_height, options);
+  if (options.exif_orientation) orientation = read_orientation(ci);
+}
+
+// The libjpeg calls of decode, likewise. The window is decoded in the stored frame; the reader
+// orients the pixels afterwards.
+void read_body(Session& s, Work& w) {
+  jpeg_decompress_struct& ci = s.cinfo;
   const Axes axes = axes_of(w.orientation);
   const int stored_w = int(ci.image_width), stored_h = int(ci.image_height);
   const int full_w = axes.transpose ? stored_h : stored_w;
   const int full_h = axes.transpose ? stored_w : stored_h;
-  const DecodePlan p = resolve_plan(*w.plan, full_w, full_h);
-  const Rect sc = to_stored(p.crop, axes, stored_w, stored_h);  // the crop in the stored frame
-  const int d = choose_scale(p, *w.options);
+  const Rect sc = to_stored(w.window, axes, stored_w, stored_h);  // the window in the stored frame
+  const int d = w.d;
   const bool cmyk = ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK;
   ci.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   ci.scale_num = 1;
   ci.scale_denom = static_cast<unsigned int>(d);
   jpeg_start_decompress(&ci);
   const int out_w = int(ci.output_width), out_h = int(ci.output_height);  // jpeg_crop_scanline changes them
-  JDIMENSION x0 = 0, cw = ci.output_width, y0 = 0, y1 = ci.output_height;
-  if (w.options->partial) {
-    // One pixel of margin: fancy upsampling replicates the edge of a cropped region, so the
-    // crop's own border pixels must be interior to decode exactly as in a full decode.
-    x0 = JDIMENSION(std::max(sc.x / d - 1, 0));
-    cw = std::min<JDIMENSION>(JDIMENSION((sc.x + sc.w + d - 1) / d + 1), ci.output_width) - x0;
-    y0 = JDIMENSION(std::max(sc.y / d - 1, 0));
-    y1 = std::min<JDIMENSION>(JDIMENSION((sc.y + sc.h + d - 1) / d + 1), ci.output_height);
-    if (cw < ci.output_width) jpeg_crop_scanline(&ci, &x0, &cw);  // may widen to iMCU columns
-    if (y0 > 0 && jpeg_skip_scanlines(&ci, y0) != y0) ERREXIT(&ci, JERR_INPUT_EOF);
-  }
+  // One pixel of margin: fancy upsampling replicates the edge of a cropped region, so the
+  // window's own border pixels must be interior to decode exactly as in a full decode. A whole
+  // window reads every column and row.
+  JDIMENSION x0 = JDIMENSION(std::max(sc.x / d - 1, 0));
+  JDIMENSION cw = std::min<JDIMENSION>(JDIMENSION((sc.x + sc.w + d - 1) / d + 1), ci.output_width) - x0;
+  const JDIMENSION y0 = JDIMENSION(std::max(sc.y / d - 1, 0));
+  const JDIMENSION y1 = std::min<JDIMENSION>(JDIMENSION((sc.y + sc.h + d - 1) / d + 1), ci.output_height);
+  if (cw < ci.output_width) jpeg_crop_scanline(&ci, &x0, &cw);  // may widen to iMCU columns
+  if (y0 > 0 && jpeg_skip_scanlines(&ci, y0) != y0) ERREXIT(&ci, JERR_INPUT_EOF);
   w.out->image = Image(int(cw), int(y1 - y0), 3);
-  if (cmyk) w.scratch.resize(size_t(cw) * 4);
+  if (cmyk) w.scratch->resize(size_t(cw) * 4);
   for (JDIMENSION r = 0; r < y1 - y0; ++r) {
-    JSAMPROW row = cmyk ? w.scratch.data() : w.out->image.row(int(r));
+    JSAMPROW row = cmyk ? w.scratch->data() : w.out->image.row(int(r));
     if (jpeg_read_scanlines(&ci, &row, 1) != 1) ERREXIT(&ci, JERR_INPUT_EOF);
     if (cmyk && w.options->cmyk == CmykToRgb::kOpenCv) {
       cmyk_to_rgb_opencv(row, w.out->image.row(int(r)), int(cw));
@@ -178,21 +177,44 @@ void read_body(Session& s, const uint8_t* data, size_t size, Work& w) {
   w.out->off_y = flip_start(along_y[0], along_y[1], along_y[2], axes.flip_y);
   w.out->sub_x = axes.flip_x ? double(along_x[2] * d - full_w) / d : 0.0;
   w.out->sub_y = axes.flip_y ? double(along_y[2] * d - full_h) / d : 0.0;
-  w.out->crop = p.crop;
 }
+
+class JpegReader final : public ImageReader {
+ public:
+  JpegReader(const uint8_t* data, size_t size, const DecodeOptions& options) : options_(options) {
+    if (setjmp(session_.err.jump) != 0) throw DecodeError(std::string("JPEG: ") + session_.err.message);
+    read_header(session_, data, size, options_, orientation_);
+    const bool transpose = axes_of(orientation_).transpose;
+    width_ = int(transpose ? session_.cinfo.image_height : session_.cinfo.image_width);
+    height_ = int(transpose ? session_.cinfo.image_width : session_.cinfo.image_height);
+  }
+
+  Decoded decode(const DecodeRequest& request) override {
+    NKD_CHECK(!decoded_, "JPEG: decode() called twice on one reader");
+    decoded_ = true;
+    const int d = request.scale_denom;
+    NKD_CHECK(d == 1 || d == 2 || d == 4 || d == 8, "JPEG: DCT scale 1/", d, " (1, 2, 4 or 8)");
+    Decoded out;
+    Work work{&options_, resolve_window(request.window, width_, height_), d, orientation_, &out, &scratch_};
+    if (setjmp(session_.err.jump) != 0) throw DecodeError(std::string("JPEG: ") + session_.err.message);
+    read_body(session_, work);
+    if (session_.err.truncated) throw DecodeError("JPEG: truncated file (premature end of data)");
+    if (orientation_ != 1) apply_orientation(out.image, orientation_);
+    return out;
+  }
+
+ private:
+  Session session_;
+  const DecodeOptions options_;
+  int orientation_ = 1;
+  bool decoded_ = false;
+  std::vector<uint8_t> scratch_;
+};
 
 }  // namespace
 
-Decoded decode_jpeg(const uint8_t* data, size_t size, const DecodeOptions& options,
-                    const PlanFn& plan) {
-  auto session = std::make_unique<Session>();
-  Decoded out;
-  Work work{&options, &plan, &out, {}, 1};
-  if (setjmp(session->err.jump) != 0) throw DecodeError(std::string("JPEG: ") + session->err.message);
-  read_body(*session, data, size, work);
-  if (session->err.truncated) throw DecodeError("JPEG: truncated file (premature end of data)");
-  if (work.orientation != 1) apply_orientation(out.image, work.orientation);
-  return out;
+std::unique_ptr<ImageReader> open_jpeg(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  return std::make_unique<JpegReader>(data, size, options);
 }
 
 }  // namespace nkd::data

@@ -1,6 +1,7 @@
 // IDX reading through zlib's gzread (which also reads uncompressed files) and the dataset over it.
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
 #include <zlib.h>
 
@@ -96,15 +97,11 @@ std::string IdxDataset::describe(int64_t index) const {
   return path_ + "[" + std::to_string(index) + "]";
 }
 
-Decoded IdxDataset::load(int64_t index, const DecodeOptions&, const PlanFn& plan) const {
+Sample IdxDataset::load(int64_t index) const {
   NKD_CHECK(index >= 0 && index < n_, "IdxDataset: index ", index, " out of [0, ", n_, ")");
-  Decoded d;
-  d.full_w = w_;
-  d.full_h = h_;
-  d.image = Image(w_, h_, 1);
-  std::copy_n(image(index), size_t(w_) * h_, d.image.pixels.begin());
-  d.crop = resolve_plan(plan, w_, h_).crop;
-  return d;
+  Image pixels(w_, h_, 1);
+  std::copy_n(image(index), size_t(w_) * h_, pixels.pixels.begin());
+  return {std::move(pixels), label(index)};
 }
 
 }  // namespace nkd::data

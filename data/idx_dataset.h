@@ -1,6 +1,6 @@
 // IdxDataset: MNIST / Fashion-MNIST IDX files (gzip-compressed or not, read through zlib), held in
-// memory as uint8 [N, H, W] grayscale images plus uint8 labels. Malformed files give nkd::Error
-// naming the file and the byte offset at fault.
+// memory as uint8 [N, H, W] grayscale images plus uint8 labels; a sample is its raw 1-channel
+// pixels. Malformed files give nkd::Error naming the file and the byte offset at fault.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,7 +28,7 @@ class IdxDataset : public Dataset {
   int64_t label(int64_t index) const override { return labels_[size_t(index)]; }
   int64_t num_classes() const override { return num_classes_; }
   std::string describe(int64_t index) const override;
-  Decoded load(int64_t index, const DecodeOptions& options, const PlanFn& plan) const override;
+  Sample load(int64_t index) const override;
 
   int height() const { return h_; }
   int width() const { return w_; }

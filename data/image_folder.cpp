@@ -1,4 +1,4 @@
-// ImageFolder: folder scan, list-file parsing, and per-sample read + decode.
+// ImageFolder: folder scan, list-file parsing, and reading a sample's file.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -48,9 +48,9 @@ ImageFolder ImageFolder::scan(const std::string& dir) {
       files.emplace_back(e.path().parent_path().string(), e.path().filename().string());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& [parent, name] : files) f.samples_.push_back({parent + "/" + name, int64_t(c)});
+    for (const auto& [parent, name] : files) f.entries_.push_back({parent + "/" + name, int64_t(c)});
   }
-  NKD_CHECK(!f.samples_.empty(), "ImageFolder: no .jpg/.jpeg/.png files under ", dir);
+  NKD_CHECK(!f.entries_.empty(), "ImageFolder: no .jpg/.jpeg/.png files under ", dir);
   f.num_classes_ = int64_t(f.classes_.size());
   return f;
 }
@@ -72,10 +72,10 @@ ImageFolder ImageFolder::from_list(const std::string& dir, const std::string& li
     const std::string path = dir + "/" + name;
     NKD_CHECK(fs::is_regular_file(path), "ImageFolder: ", list_file, ":", lineno, " names ", path,
               ", which does not exist");
-    f.samples_.push_back({path, label});
+    f.entries_.push_back({path, label});
     f.num_classes_ = std::max(f.num_classes_, label + 1);
   }
-  NKD_CHECK(!f.samples_.empty(), "ImageFolder: list file ", list_file, " holds no samples");
+  NKD_CHECK(!f.entries_.empty(), "ImageFolder: list file ", list_file, " holds no samples");
   return f;
 }
 
@@ -85,9 +85,9 @@ ImageFolder ImageFolder::imagenet(const std::string& root, const std::string& sp
   return scan(root + "/" + split);
 }
 
-Decoded ImageFolder::load(int64_t index, const DecodeOptions& options, const PlanFn& plan) const {
-  const std::vector<uint8_t> bytes = read_file(samples_[size_t(index)].path);
-  return decode_image(bytes.data(), bytes.size(), options, plan);
+Sample ImageFolder::load(int64_t index) const {
+  const Entry& e = entries_[size_t(index)];
+  return {read_file(e.path), e.label};
 }
 
 }  // namespace nkd::data

@@ -1,7 +1,8 @@
 // ImageFolder: image files with labels, in the ImageNet layout mmcls reads: either a folder scan
 // <dir>/<class>/**/<file> (classes sorted by folder name, like torchvision's ImageFolder) or a list
 // file of `relative/path label` lines (meta/val.txt, meta/train.txt). Extensions .jpg/.jpeg/.png,
-// case-insensitive; the decoder sniffs the real format. Missing folders or files fail at construction.
+// case-insensitive; a sample is the file's bytes, whose real format the decoder sniffs. Missing
+// folders or files fail at construction.
 #pragma once
 #include <string>
 #include <vector>
@@ -12,7 +13,7 @@ namespace nkd::data {
 
 class ImageFolder : public Dataset {
  public:
-  struct Sample {
+  struct Entry {
     std::string path;  // full path
     int64_t label;
   };
@@ -22,17 +23,17 @@ class ImageFolder : public Dataset {
   // root/meta/<split>.txt when it exists (paths relative to root/<split>), else a scan of root/<split>.
   static ImageFolder imagenet(const std::string& root, const std::string& split);
 
-  int64_t size() const override { return int64_t(samples_.size()); }
-  int64_t label(int64_t index) const override { return samples_[size_t(index)].label; }
+  int64_t size() const override { return int64_t(entries_.size()); }
+  int64_t label(int64_t index) const override { return entries_[size_t(index)].label; }
   int64_t num_classes() const override { return num_classes_; }
-  std::string describe(int64_t index) const override { return samples_[size_t(index)].path; }
-  Decoded load(int64_t index, const DecodeOptions& options, const PlanFn& plan) const override;
+  std::string describe(int64_t index) const override { return entries_[size_t(index)].path; }
+  Sample load(int64_t index) const override;
 
   const std::vector<std::string>& classes() const { return classes_; }  // scan only
-  const std::vector<Sample>& samples() const { return samples_; }
+  const std::vector<Entry>& entries() const { return entries_; }
 
  private:
-  std::vector<Sample> samples_;
+  std::vector<Entry> entries_;
   std::vector<std::string> classes_;
   int64_t num_classes_ = 0;
 };

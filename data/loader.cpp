@@ -1,8 +1,9 @@
-// Loader: epoch start/stop, the worker loop, batch assembly, the bad-input policy and the pinned
-// batch-buffer pool.
+// Loader: epoch start/stop, the worker loop, batch assembly (the dataset's sample through the
+// pipeline), the bad-input policy and the pinned batch-buffer pool.
 #include <algorithm>
 #include <cstdio>
 #include <deque>
+#include <utility>
 
 #include "data/loader.h"
 #include "engine/cuda/allocator.h"
@@ -186,10 +187,8 @@ Batch Loader::build(int64_t number, std::vector<uint8_t>& scratch) {
   std::vector<int64_t> labels(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* hwc = f32 ? scratch.data() : batch.images.data<uint8_t>() + i * per;
-    const int64_t used = load_sample(order_[size_t(first + i)], hwc);
+    batch.indices.push_back(load_sample(order_[size_t(first + i)], hwc, labels[size_t(i)]));
     if (f32) write_sample(hwc, batch.images.data<float>() + i * per);
-    batch.indices.push_back(used);
-    labels[size_t(i)] = dataset_->label(used);
   }
   if (o_.mix) {
     SampleRng rng = SampleRng::for_batch(o_.seed, uint64_t(epoch_), uint64_t(number));
@@ -222,13 +221,15 @@ void Loader::write_sample(const uint8_t* hwc, float* nchw) const {
   }
 }
 
-int64_t Loader::load_sample(int64_t index, uint8_t* out) {
+int64_t Loader::load_sample(int64_t index, uint8_t* out, int64_t& label) {
   const int64_t size = dataset_->size();
   for (int attempt = 0; attempt <= o_.max_retries; ++attempt) {
     const int64_t candidate = (index + attempt) % size;
     SampleRng rng(o_.seed, uint64_t(epoch_), uint64_t(index), uint64_t(attempt));
     try {
-      pipeline_->run(*dataset_, candidate, rng, out);
+      Sample sample = dataset_->load(candidate);
+      label = sample.label;
+      pipeline_->run(std::move(sample), rng, out);
       return candidate;
     } catch (const DecodeError& e) {
       if (o_.strict) throw DecodeError(dataset_->describe(candidate) + ": " + e.what());

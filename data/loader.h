@@ -1,5 +1,5 @@
 // Loader: worker threads build whole batches into host tensors (F32 NCHW normalised, or U8 NHWC
-// raw) ahead of the consumer, at most `prefetch` batches in flight. Augmentation randomness is
+// raw; each sample read by the Dataset, decoded and augmented by the Pipeline) ahead of the consumer, at most `prefetch` batches in flight. Augmentation randomness is
 // keyed by (seed, epoch, sample index), so batches are identical whatever the thread count. A bad
 // file is skipped with one warning line, counted, and replaced (strict = true makes it an error).
 // With a GPU, the batch images live in page-locked (pinned) host memory from a recycled pool, so the
@@ -93,7 +93,8 @@ class Loader {
   void start();
   void worker();
   Batch build(int64_t number, std::vector<uint8_t>& scratch);
-  int64_t load_sample(int64_t index, uint8_t* out);
+  // Writes sample `index` (or the replacement for a bad one) to `out`; returns the index used.
+  int64_t load_sample(int64_t index, uint8_t* out, int64_t& label);
   void write_sample(const uint8_t* hwc, float* nchw) const;
   void record_bad(int64_t index, const std::string& reason);
   Tensor alloc_images(int64_t n) const;

@@ -1,6 +1,6 @@
-// The ImageNet and pad-crop pipelines: decode with a plan, resample the crop, flip.
+// The ImageNet and pad-crop pipelines: plan the crop from the image size, decode it, resample, flip.
 #include <cstring>
-#include <tuple>
+#include <utility>
 
 #include "data/pipeline.h"
 
@@ -15,11 +15,11 @@ namespace {
 
 // The cv2 backend's decode settings: cv2.imdecode(IMREAD_COLOR) applies EXIF orientation,
 // decodes at full size and converts CMYK its own way.
-void use_cv2_decode(DecodeOptions& d, Filter filter, const char* who) {
+void use_cv2_decode(Pipeline& p, Filter filter, const char* who) {
   NKD_CHECK(filter == Filter::kBilinear, who, ": the cv2 backend implements bilinear only");
-  d.exif_orientation = true;
-  d.dct_scaling = false;
-  d.cmyk = CmykToRgb::kOpenCv;
+  p.decode.exif_orientation = true;
+  p.decode.cmyk = CmykToRgb::kOpenCv;
+  p.shortcuts.dct_scaling = false;
 }
 
 // The full-resolution pixels of `r` (full-image coordinates) in a decode at scale 1.
@@ -32,20 +32,19 @@ ImageView full_scale_view(const Decoded& d, Rect r) {
 
 ImagenetTrain::ImagenetTrain(ImagenetTrainOptions options) : o_(options) {
   normalization = imagenet_normalization();
-  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(decode, o_.filter, "ImagenetTrain");
+  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(*this, o_.filter, "ImagenetTrain");
 }
 
-void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const {
+void ImagenetTrain::run(Sample sample, SampleRng& rng, uint8_t* out) const {
   const int size = o_.size;
-  const PlanFn plan = [&](int w, int h) {
-    return DecodePlan{random_resized_crop_params(w, h, rng, o_.crop), size, size};
-  };
-  Decoded d = dataset.load(index, decode, plan);
+  SampleDecoder source(std::move(sample), decode, shortcuts);
+  const Rect crop = random_resized_crop_params(source.width(), source.height(), rng, o_.crop);
+  Decoded d = source.decode({crop, size, size});
   convert_channels(d.image, 3);
   if (o_.backend == ResizeBackend::kCv2) {
-    resize_cv2_linear(full_scale_view(d, d.crop), size, size, {0, 0, size, size}, out);
+    resize_cv2_linear(full_scale_view(d, crop), size, size, {0, 0, size, size}, out);
   } else {
-    const auto [view, box] = locate(d, d.crop);
+    const auto [view, box] = locate(d, crop);
     resample(view, box, size, size, o_.filter, {0, 0, size, size}, out);
   }
   if (rng.bernoulli(o_.flip)) hflip(out, size, size, 3);
@@ -55,22 +54,20 @@ void ImagenetTrain::run(const Dataset& dataset, int64_t index, SampleRng& rng, u
 
 ImagenetTest::ImagenetTest(ImagenetTestOptions options) : o_(options) {
   normalization = imagenet_normalization();
-  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(decode, o_.filter, "ImagenetTest");
+  if (o_.backend == ResizeBackend::kCv2) use_cv2_decode(*this, o_.filter, "ImagenetTest");
 }
 
-void ImagenetTest::run(const Dataset& dataset, int64_t index, SampleRng&, uint8_t* out) const {
-  int rw = 0, rh = 0;
-  const PlanFn plan = [&](int w, int h) {
-    std::tie(rw, rh) = short_side_size(w, h, o_.resize);
-    return DecodePlan{{0, 0, w, h}, rw, rh};
-  };
-  Decoded d = dataset.load(index, decode, plan);
+void ImagenetTest::run(Sample sample, SampleRng&, uint8_t* out) const {
+  SampleDecoder source(std::move(sample), decode, shortcuts);
+  const Rect whole{0, 0, source.width(), source.height()};
+  const auto [rw, rh] = short_side_size(whole.w, whole.h, o_.resize);
+  Decoded d = source.decode({whole, rw, rh});
   convert_channels(d.image, 3);
   const Rect window = center_crop_rect(rw, rh, o_.size, o_.size);
   if (o_.backend == ResizeBackend::kCv2) {
-    resize_cv2_linear(full_scale_view(d, d.crop), rw, rh, window, out);
+    resize_cv2_linear(full_scale_view(d, whole), rw, rh, window, out);
   } else {
-    const auto [view, box] = locate(d, d.crop);
+    const auto [view, box] = locate(d, whole);
     resample(view, box, rw, rh, o_.filter, window, out);
   }
 }
@@ -79,8 +76,8 @@ PadCropFlip::PadCropFlip(PadCropOptions options) : o_(options) {
   normalization = o_.channels == 1 ? fashion_mnist_normalization() : imagenet_normalization();
 }
 
-void PadCropFlip::run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const {
-  Decoded d = dataset.load(index, decode, {});
+void PadCropFlip::run(Sample sample, SampleRng& rng, uint8_t* out) const {
+  Decoded d = SampleDecoder(std::move(sample), decode, shortcuts).decode({});
   convert_channels(d.image, o_.channels);
   const Image& im = d.image;
   const int C = o_.channels, S = o_.size, P = o_.pad;

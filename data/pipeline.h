@@ -1,5 +1,7 @@
-// Pipelines: per-sample load + augmentation producing an HWC uint8 sample of a fixed size, plus
-// the normalisation (mean/std in 0-255 units) the loader fuses into the batch write. The
+// Pipelines: per-sample decode + augmentation producing an HWC uint8 sample of a fixed size, plus
+// the normalisation (mean/std in 0-255 units) the loader fuses into the batch write. A pipeline
+// owns its decoding: it opens the sample, plans its crop from the image size and has a
+// SampleDecoder decode only what that plan needs (decode options and shortcuts are its own). The
 // ImageNet pipelines follow NKD_SPEC.md 5.1 with either mmcls backend: Pillow (torchvision
 // semantics, "pil_resize" configs and Swin) or cv2 (the "standard CNN" configs: OpenCV decode with
 // EXIF orientation, integer crop, cv2.resize INTER_LINEAR); the Fashion-MNIST ones pad + random-crop
@@ -12,6 +14,7 @@
 #include "data/dataset.h"
 #include "data/rand_augment.h"
 #include "data/resample.h"
+#include "data/sample_decoder.h"
 #include "data/sample_rng.h"
 #include "data/transforms.h"
 
@@ -29,17 +32,18 @@ class Pipeline {
   virtual int channels() const = 0;
   virtual int height() const = 0;
   virtual int width() const = 0;
-  // Loads sample `index` and writes height x width x channels uint8 to `out`.
-  // Throws DecodeError for bad input.
-  virtual void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const = 0;
+  // Decodes and augments `sample` (its label is not used) and writes height x width x channels
+  // uint8 to `out`. Throws DecodeError for bad input.
+  virtual void run(Sample sample, SampleRng& rng, uint8_t* out) const = 0;
 
   Normalization normalization;
   DecodeOptions decode;
+  DecodeShortcuts shortcuts;
 };
 
 // ImageNet train: RandomResizedCrop(size) + horizontal flip (p = flip).
 // backend kCv2 (mmcls RandomResizedCrop(backend='cv2')): the crop is cut at integer pixels and
-// resized by resize_cv2_linear (bilinear only); the constructor sets the decode options to
+// resized by resize_cv2_linear (bilinear only); the constructor sets the decoding to
 // cv2.imdecode's: EXIF orientation on, DCT scaling off (full size), OpenCV's CMYK conversion.
 struct ImagenetTrainOptions {
   int size = 224;
@@ -56,7 +60,7 @@ class ImagenetTrain : public Pipeline {
   int channels() const override { return 3; }
   int height() const override { return o_.size; }
   int width() const override { return o_.size; }
-  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+  void run(Sample sample, SampleRng& rng, uint8_t* out) const override;
 
  private:
   ImagenetTrainOptions o_;
@@ -75,7 +79,7 @@ class ImagenetTest : public Pipeline {
   int channels() const override { return 3; }
   int height() const override { return o_.size; }
   int width() const override { return o_.size; }
-  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+  void run(Sample sample, SampleRng& rng, uint8_t* out) const override;
 
  private:
   ImagenetTestOptions o_;
@@ -94,7 +98,7 @@ class PadCropFlip : public Pipeline {
   int channels() const override { return o_.channels; }
   int height() const override { return o_.size; }
   int width() const override { return o_.size; }
-  void run(const Dataset& dataset, int64_t index, SampleRng& rng, uint8_t* out) const override;
+  void run(Sample sample, SampleRng& rng, uint8_t* out) const override;
 
  private:
   PadCropOptions o_;

@@ -18,9 +18,7 @@ class Subset final : public data::Dataset {
   int64_t label(int64_t i) const override { return inner_->label(i); }
   int64_t num_classes() const override { return inner_->num_classes(); }
   std::string describe(int64_t i) const override { return inner_->describe(i); }
-  data::Decoded load(int64_t i, const data::DecodeOptions& o, const data::PlanFn& plan) const override {
-    return inner_->load(i, o, plan);
-  }
+  data::Sample load(int64_t i) const override { return inner_->load(i); }
 
  private:
   std::shared_ptr<const data::Dataset> inner_;

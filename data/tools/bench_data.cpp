@@ -50,12 +50,12 @@ int main(int argc, char** argv) {
     const ResizeBackend b = backend == "cv2" ? ResizeBackend::kCv2 : ResizeBackend::kPillow;
     auto train = [&] {
       auto p = std::make_shared<ImagenetTrain>(ImagenetTrainOptions{.backend = b});
-      p->decode.partial = decode == "partial";
+      p->shortcuts.partial = decode == "partial";
       return p;
     };
     auto test = [&] {
       auto p = std::make_shared<ImagenetTest>(ImagenetTestOptions{.backend = b});
-      p->decode.partial = decode == "partial";
+      p->shortcuts.partial = decode == "partial";
       return p;
     };
     std::printf("backend %s, decode %s\n", backend.c_str(), decode.c_str());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <variant>
 
 #include "data/encode.h"
 #include "data/idx_dataset.h"
@@ -44,9 +45,9 @@ int run(int argc, char** argv) {
     std::snprintf(cls, sizeof(cls), "%03lld", static_cast<long long>(ds.label(i)));
     std::snprintf(name, sizeof(name), "%s_%05lld.JPEG", split.c_str(), static_cast<long long>(i));
     fs::create_directories(out + "/" + split + "/" + cls);
-    Decoded d = ds.load(i, {}, {});
-    if (rgb) convert_channels(d.image, 3);
-    write_file(out + "/" + split + "/" + cls + "/" + name, encode_jpeg(d.image, {.quality = quality}));
+    Image image = std::get<Image>(ds.load(i).content);
+    if (rgb) convert_channels(image, 3);
+    write_file(out + "/" + split + "/" + cls + "/" + name, encode_jpeg(image, {.quality = quality}));
     list << cls << "/" << name << " " << ds.label(i) << "\n";
   }
   std::printf("wrote %lld images to %s/%s\n", static_cast<long long>(n), out.c_str(), split.c_str());

@@ -117,15 +117,6 @@ std::vector<uint8_t> with_exif_orientation(const std::vector<uint8_t>& jpeg, int
   return out;
 }
 
-Decoded MemoryDataset::load(int64_t i, const DecodeOptions&, const PlanFn& plan) const {
-  Decoded d;
-  d.image = images_[size_t(i)];
-  d.full_w = d.image.width;
-  d.full_h = d.image.height;
-  d.crop = resolve_plan(plan, d.full_w, d.full_h).crop;
-  return d;
-}
-
 int max_abs_diff(const Image& a, const Image& b) {
   NKD_CHECK(a.width == b.width && a.height == b.height && a.channels == b.channels, "max_abs_diff: ",
             a.width, "x", a.height, "x", a.channels, " vs ", b.width, "x", b.height, "x", b.channels);

@@ -36,7 +36,7 @@ void patch_png_size(std::vector<uint8_t>& png, int width, int height);
 std::vector<uint8_t> with_exif_orientation(const std::vector<uint8_t>& jpeg, int orientation,
                                            bool big_endian);
 
-// A dataset over images in memory (label = index % classes).
+// A dataset over images in memory, returned as raw pixels (label = index % classes).
 class MemoryDataset : public Dataset {
  public:
   MemoryDataset(std::vector<Image> images, int64_t classes) : images_(std::move(images)), classes_(classes) {}
@@ -44,7 +44,7 @@ class MemoryDataset : public Dataset {
   int64_t label(int64_t i) const override { return i % classes_; }
   int64_t num_classes() const override { return classes_; }
   std::string describe(int64_t i) const override { return "mem[" + std::to_string(i) + "]"; }
-  Decoded load(int64_t i, const DecodeOptions&, const PlanFn& plan) const override;
+  Sample load(int64_t i) const override { return {images_[size_t(i)], label(i)}; }
 
  private:
   std::vector<Image> images_;

@@ -17,6 +17,7 @@
 #include "data/encode.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "data/sample_decoder.h"
 #include "engine/factory.h"
 #include "tests/data/fixtures.h"
 
@@ -126,9 +127,9 @@ void Cv2Parity::State::add_pipelines() {
   vl.set_epoch(0);
   test = *vl.next();
   for (int64_t i = 0; i < ds->size(); ++i) {
-    const Decoded d = ds->load(i, train_pipe->decode, {});
+    const SampleDecoder source(ds->load(i), train_pipe->decode);
     SampleRng rng(seed, 2, uint64_t(i));  // replays the pipeline's draws: crop, then flip
-    const Rect r = random_resized_crop_params(d.full_w, d.full_h, rng);
+    const Rect r = random_resized_crop_params(source.width(), source.height(), rng);
     const bool flip = rng.bernoulli(0.5);
     manifest << "decode " << ds->describe(i) << " " << path("dec", size_t(i)) << "\n";
     manifest << "rrc " << ds->describe(i) << " " << r.x << " " << r.y << " " << r.w << " " << r.h << " 224 " << flip
@@ -157,7 +158,7 @@ TEST_F(Cv2Parity, DecodeMatchesImdecode) {
   cv2_like.exif_orientation = true;
   cv2_like.cmyk = CmykToRgb::kOpenCv;
   for (int64_t i = 0; i < s_->ds->size(); ++i) {
-    const Decoded d = s_->ds->load(i, cv2_like, {});
+    const Decoded d = decode_sample(s_->ds->load(i), cv2_like);
     Image rgb = d.image;
     convert_channels(rgb, 3);
     EXPECT_EQ(rgb.pixels, read_bytes(s_->path("dec", size_t(i)))) << s_->ds->describe(i);

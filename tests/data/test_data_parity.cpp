@@ -14,6 +14,7 @@
 #include "data/encode.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
+#include "data/sample_decoder.h"
 #include "engine/factory.h"
 #include "tests/data/fixtures.h"
 
@@ -114,15 +115,15 @@ void DataParity::State::make_images() {
 
 void DataParity::State::add_train(Filter f, const std::string& name) {
   auto pipe = std::make_shared<ImagenetTrain>(ImagenetTrainOptions{.filter = f});
-  pipe->decode.dct_scaling = false;  // PIL decodes at full size; partial decoding stays on
+  pipe->shortcuts.dct_scaling = false;  // PIL decodes at full size; partial decoding stays on
   const uint64_t seed = 17;
   Loader loader(ds, pipe, {.batch_size = 64, .workers = 2, .shuffle = false, .seed = seed});
   loader.set_epoch(3);
   const Batch b = *loader.next();
   for (int64_t i = 0; i < b.images.size(0); ++i) {
-    const Decoded d = ds->load(i, {}, {});
+    const SampleDecoder source(ds->load(i), pipe->decode);
     SampleRng rng(seed, 3, uint64_t(i));  // replays the pipeline's draws: crop, then flip
-    const Rect r = random_resized_crop_params(d.full_w, d.full_h, rng);
+    const Rect r = random_resized_crop_params(source.width(), source.height(), rng);
     const bool flip = rng.bernoulli(0.5);
     manifest << "rrc " << ds->describe(i) << " " << r.y << " " << r.x << " " << r.h << " " << r.w
              << " 224 " << name << " " << flip << " " << path_of("rrc_" + name, i) << "\n";
@@ -163,7 +164,7 @@ void DataParity::State::prepare() {
 
 TEST_F(DataParity, DecodeMatchesPil) {
   for (int64_t i = 0; i < s_->ds->size(); ++i) {
-    const Decoded d = s_->ds->load(i, {}, {});
+    const Decoded d = decode_sample(s_->ds->load(i));
     EXPECT_EQ(d.image.pixels, read_raw<uint8_t>(s_->path_of("dec", i))) << s_->ds->describe(i);
   }
   DecodeOptions on;

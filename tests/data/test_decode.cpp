@@ -1,12 +1,14 @@
 // Decoding: JPEG baseline / progressive / arithmetic / grayscale / CMYK, PNG 8 and 16 bit, palette,
-// alpha and interlace, magic-byte sniffing, partial (crop) decoding, DCT scaling and EXIF, and
-// partial decoding combined with EXIF orientation (the crop mapped into the stored frame).
+// alpha and interlace, magic-byte sniffing, partial (window) decoding, DCT scaling (and the
+// pipeline's choice of it, SampleDecoder) and EXIF, and partial decoding combined with EXIF
+// orientation (the window mapped into the stored frame).
 #include <gtest/gtest.h>
 #include <png.h>
 
 #include "data/decode.h"
 #include "data/encode.h"
 #include "data/resample.h"
+#include "data/sample_decoder.h"
 #include "data/transforms.h"
 #include "tests/data/fixtures.h"
 
@@ -16,8 +18,8 @@ namespace {
 using testing::max_abs_diff;
 using testing::test_image;
 
-Image decode(const std::vector<uint8_t>& bytes, const DecodeOptions& o = {}, const PlanFn& plan = {}) {
-  return decode_image(bytes.data(), bytes.size(), o, plan).image;
+Image decode(const std::vector<uint8_t>& bytes, const DecodeOptions& o = {}) {
+  return decode_image(bytes.data(), bytes.size(), o).image;
 }
 
 TEST(Decode, JpegEncodingsOfTheSameCoefficientsDecodeIdentically) {
@@ -109,12 +111,10 @@ TEST(Decode, PartialDecodeEqualsTheCropOfAFullDecode) {
     const auto jpg = encode_jpeg(im, {.quality = 90, .progressive = progressive});
     const Image full = decode(jpg);
     for (const Rect& r : crops) {
-      const Decoded d = decode_image(jpg.data(), jpg.size(), {}, [&](int w, int h) {
-        EXPECT_EQ(w, 300);
-        EXPECT_EQ(h, 200);
-        return DecodePlan{r, 0, 0};
-      });
-      EXPECT_EQ(d.crop, r);
+      const auto reader = open_image(jpg.data(), jpg.size(), {});
+      EXPECT_EQ(reader->width(), 300);
+      EXPECT_EQ(reader->height(), 200);
+      const Decoded d = reader->decode({r, 1});
       ASSERT_LE(d.off_x, r.x);
       ASSERT_LE(d.off_y, r.y);
       ASSERT_GE(d.off_x + d.image.width, r.x + r.w);
@@ -135,22 +135,25 @@ TEST(Decode, PartialDecodeEqualsTheCropOfAFullDecode) {
 
 TEST(Decode, DctScalingOnlyWhenTheOutputIsSmallEnough) {
   const auto jpg = encode_jpeg(test_image(800, 640, 3, 7), {.quality = 90});
-  auto scale_for = [&](int out) {
-    return decode_image(jpg.data(), jpg.size(), {}, [&](int w, int h) {
-             return DecodePlan{{0, 0, w, h}, out, out};
-           }).scale;
+  auto decode_for = [&](int out, const DecodeShortcuts& shortcuts) {
+    SampleDecoder source(Sample{jpg}, {}, shortcuts);
+    return source.decode({{0, 0, source.width(), source.height()}, out, out});
   };
+  auto scale_for = [&](int out) { return decode_for(out, {}).scale; };
   EXPECT_EQ(scale_for(40), 1.0 / 8);   // 640 >= 2 * 8 * 40
   EXPECT_EQ(scale_for(41), 1.0 / 4);
   EXPECT_EQ(scale_for(80), 1.0 / 4);
   EXPECT_EQ(scale_for(160), 1.0 / 2);
   EXPECT_EQ(scale_for(224), 1.0);
-  DecodeOptions off;
+  DecodeShortcuts off;
   off.dct_scaling = false;
-  EXPECT_EQ(decode_image(jpg.data(), jpg.size(), off, [](int w, int h) { return DecodePlan{{0, 0, w, h}, 10, 10}; }).scale, 1.0);
-  const Decoded d = decode_image(jpg.data(), jpg.size(), {}, [](int w, int h) { return DecodePlan{{0, 0, w, h}, 40, 40}; });
+  EXPECT_EQ(decode_for(10, off).scale, 1.0);
+  const Decoded d = decode_for(40, {});
   EXPECT_EQ(d.image.width, 100);
   EXPECT_EQ(d.image.height, 80);
+  const Decoded direct = open_image(jpg.data(), jpg.size(), {})->decode({{}, 8});  // the decoder's own 1/8
+  EXPECT_EQ(direct.scale, 1.0 / 8);
+  EXPECT_EQ(direct.image.pixels, d.image.pixels);
 }
 
 TEST(Decode, ExifOrientationIsAnOption) {
@@ -208,20 +211,17 @@ TEST(Decode, CropDecodeWithExifEqualsOrientThenCrop) {
         const auto jpg = testing::with_exif_orientation(plain, o, o % 2 == 1);
         DecodeOptions on;
         on.exif_orientation = true;
-        DecodeOptions whole = on;
-        whole.partial = false;
-        const Decoded full = decode_image(jpg.data(), jpg.size(), whole);
+        const Decoded full = decode_image(jpg.data(), jpg.size(), on);  // the whole image
         const int W = full.image.width, H = full.image.height;
         ASSERT_EQ(W, o >= 5 ? 200 : 300);
         const Rect crops[] = {{37, 61, 50, 31}, {32, 48, 64, 48}, {31, 47, 66, 50}, {0, 0, 16, 16},
                               {W - 17, H - 23, 17, 23}, {0, H - 40, 33, 40}, {W - 50, 0, 50, 29},
                               {1, 1, W - 2, H - 2}, {0, 0, W, H}};
         for (const Rect& r : crops) {
-          const Decoded d = decode_image(jpg.data(), jpg.size(), on, [&](int w, int h) {
-            EXPECT_EQ(w, W);
-            EXPECT_EQ(h, H);
-            return DecodePlan{r, 0, 0};
-          });
+          const auto reader = open_image(jpg.data(), jpg.size(), on);
+          EXPECT_EQ(reader->width(), W);
+          EXPECT_EQ(reader->height(), H);
+          const Decoded d = reader->decode({r, 1});
           const std::string what = "orientation " + std::to_string(o) + " subsample " + std::to_string(subsample) +
                                     " progressive " + std::to_string(progressive) + " crop " + std::to_string(r.x) +
                                     "," + std::to_string(r.y) + " " + std::to_string(r.w) + "x" + std::to_string(r.h);
@@ -254,17 +254,15 @@ TEST(Decode, CropDecodeWithExifAndDctScalingStaysAligned) {
       const auto jpg = testing::with_exif_orientation(plain, o, false);
       DecodeOptions on;
       on.exif_orientation = true;
-      DecodeOptions exact = on;
-      exact.dct_scaling = false;
-      const Decoded ref = decode_image(jpg.data(), jpg.size(), exact);
+      const Decoded ref = decode_image(jpg.data(), jpg.size(), on);  // full scale
       const int W = ref.full_w, H = ref.full_h;
       const Rect r{W / 7, H / 9, W - W / 7 - 3, H - H / 9 - 5};
-      const PlanFn plan = [&](int, int) { return DecodePlan{r, out, out}; };
-      const Decoded d = decode_image(jpg.data(), jpg.size(), on, plan);
+      const DecodePlan plan{r, out, out};
+      const Decoded d = SampleDecoder(Sample{jpg}, on).decode(plan);
       ASSERT_LT(d.scale, 1.0) << "orientation " << o << " out " << out;
-      DecodeOptions full_scaled = on;
+      DecodeShortcuts full_scaled;
       full_scaled.partial = false;
-      const Decoded f = decode_image(jpg.data(), jpg.size(), full_scaled, plan);
+      const Decoded f = SampleDecoder(Sample{jpg}, on, full_scaled).decode(plan);
       ASSERT_EQ(f.scale, d.scale);
       std::vector<uint8_t> a(size_t(out) * out * 3), b(a.size()), c(a.size());
       auto resize = [&](const Decoded& dec, std::vector<uint8_t>& dst) {

@@ -2,6 +2,7 @@
 // and malformed files rejected with a message naming the fault.
 #include <cmath>
 #include <filesystem>
+#include <variant>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -61,9 +62,11 @@ TEST(Idx, RoundTripPlainAndGzip) {
     EXPECT_EQ(ds.width(), 5);
     EXPECT_EQ(ds.num_classes(), 3);
     EXPECT_EQ(ds.label(0), 2);
-    const Decoded d = ds.load(1, {}, {});
-    EXPECT_EQ(d.image.channels, 1);
-    EXPECT_EQ(d.image.at(2, 3, 0), px[20 + 2 * 5 + 3]);
+    const Sample s = ds.load(1);
+    EXPECT_EQ(s.label, ds.label(1));
+    const Image& im = std::get<Image>(s.content);  // raw pixels
+    EXPECT_EQ(im.channels, 1);
+    EXPECT_EQ(im.at(2, 3, 0), px[20 + 2 * 5 + 3]);
   }
 }
 

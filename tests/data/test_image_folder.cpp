@@ -9,6 +9,7 @@
 #include "data/encode.h"
 #include "data/idx_dataset.h"
 #include "data/image_folder.h"
+#include "data/sample_decoder.h"
 #include "tests/data/fixtures.h"
 
 namespace nkd::data {
@@ -44,7 +45,7 @@ TEST(ImageFolder, ScanSortsClassesAndFiltersExtensions) {
     EXPECT_EQ(f.label(int64_t(i)), expect[i].second);
   }
   // b.PnG holds JPEG bytes: the decoder goes by the magic bytes.
-  EXPECT_EQ(f.load(3, {}, {}).image.width, 8);
+  EXPECT_EQ(decode_sample(f.load(3)).image.width, 8);
 }
 
 TEST(ImageFolder, ListFileAndPngNamedJpeg) {
@@ -60,7 +61,9 @@ TEST(ImageFolder, ListFileAndPngNamedJpeg) {
   EXPECT_EQ(f.label(0), 65);
   EXPECT_EQ(f.label(1), 970);
   EXPECT_EQ(f.num_classes(), 971);
-  const Decoded d = f.load(0, {}, {});
+  const Sample s = f.load(0);
+  EXPECT_EQ(s.label, 65);
+  const Decoded d = decode_sample(s);
   EXPECT_EQ(d.image.width, 9);
   EXPECT_EQ(testing::max_abs_diff(d.image, testing::test_image(9, 7, 3, 2)), 0);  // PNG: lossless
 }
@@ -106,7 +109,7 @@ TEST(ImageFolder, IdxExportToolRoundTrip) {
   ASSERT_EQ(list.size(), 12);
   for (int64_t i = 0; i < 12; ++i) {
     EXPECT_EQ(list.label(i), lb[size_t(i)]);
-    const Decoded d = list.load(i, {}, {});
+    const Decoded d = decode_sample(list.load(i));
     int worst = 0;
     for (int p = 0; p < 784; ++p) worst = std::max(worst, std::abs(d.image.pixels[size_t(p) * 3] - px[size_t(i) * 784 + size_t(p)]));
     EXPECT_LE(worst, 12) << i;

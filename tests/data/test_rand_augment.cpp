@@ -283,10 +283,10 @@ TEST(RandAugmentPolicy, SwinTrainPipelineRuns) {
   int differ = 0;
   for (int64_t i = 0; i < 4; ++i) {
     SampleRng r1(11, 0, uint64_t(i)), r2(11, 0, uint64_t(i)), r3(11, 0, uint64_t(i));
-    with->run(ds, i, r1, a.data());
-    with->run(ds, i, r2, b.data());
+    with->run(ds.load(i), r1, a.data());
+    with->run(ds.load(i), r2, b.data());
     EXPECT_EQ(a, b);
-    without->run(ds, i, r3, c.data());
+    without->run(ds.load(i), r3, c.data());
     differ += a != c;
   }
   EXPECT_GT(differ, 0);

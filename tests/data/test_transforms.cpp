@@ -96,7 +96,7 @@ TEST(Transforms, PadCropFlipOutputsAreShiftedWindowsOfThePaddedImage) {
   for (uint64_t s = 0; s < 600; ++s) {
     SampleRng rng(9, s, 0);
     std::vector<uint8_t> out(28 * 28);
-    train->run(ds, 0, rng, out.data());
+    train->run(ds.load(0), rng, out.data());
     int found = 0;
     for (int top = 0; top <= 4; ++top)
       for (int left = 0; left <= 4; ++left)
@@ -118,7 +118,7 @@ TEST(Transforms, PadCropFlipOutputsAreShiftedWindowsOfThePaddedImage) {
   EXPECT_EQ(seen.size(), 50u);  // every offset and flip occurs
   std::vector<uint8_t> out(28 * 28);
   SampleRng rng(0, 0, 0);
-  fashion_mnist_test()->run(ds, 0, rng, out.data());
+  fashion_mnist_test()->run(ds.load(0), rng, out.data());
   EXPECT_EQ(out, im.pixels);
 }
 
@@ -242,21 +242,21 @@ TEST(ResizeCv2, PipelinesUseIt) {
   // cv2 backend: integer crop + resize_cv2_linear, EXIF on, DCT scaling off; bicubic is refused.
   ImagenetTrain train({.backend = ResizeBackend::kCv2});
   EXPECT_TRUE(train.decode.exif_orientation);
-  EXPECT_FALSE(train.decode.dct_scaling);
+  EXPECT_FALSE(train.shortcuts.dct_scaling);
   EXPECT_FALSE(ImagenetTrain().decode.exif_orientation);
   EXPECT_THROW(ImagenetTrain({.filter = Filter::kBicubic, .backend = ResizeBackend::kCv2}), Error);
   const Image im = testing::test_image(64, 48, 3, 4);
   testing::MemoryDataset ds({im}, 1);
   std::vector<uint8_t> out(224 * 224 * 3), expect(224 * 224 * 3);
   SampleRng rng(5, 0, 0), replay(5, 0, 0);
-  train.run(ds, 0, rng, out.data());
+  train.run(ds.load(0), rng, out.data());
   const Rect r = random_resized_crop_params(64, 48, replay);
   resize_cv2_linear(view_of(im, r), 224, 224, {0, 0, 224, 224}, expect.data());
   if (replay.bernoulli(0.5)) hflip(expect.data(), 224, 224, 3);
   EXPECT_EQ(out, expect);
   ImagenetTest test({.resize = 32, .size = 24, .backend = ResizeBackend::kCv2});
   std::vector<uint8_t> t(24 * 24 * 3), whole(42 * 32 * 3);
-  test.run(ds, 0, rng, t.data());
+  test.run(ds.load(0), rng, t.data());
   resize_cv2_linear(view_of(im), 42, 32, {0, 0, 42, 32}, whole.data());  // 32 * 64 / 48 = 42.67 -> 42
   for (int y = 0; y < 24; ++y)
     for (int x = 0; x < 24 * 3; ++x) ASSERT_EQ(t[size_t(y) * 72 + x], whole[size_t(y + 4) * 126 + 9 * 3 + x]);

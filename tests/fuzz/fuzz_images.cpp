@@ -1,5 +1,6 @@
 // libFuzzer target for the image decoders (JPEG through libjpeg-turbo with our crop/EXIF/DCT-scale
-// logic, PNG through libpng), the readers of untrusted files in every training run. The first two
+// logic, PNG through libpng), the readers of untrusted files in every training run, driven as a
+// pipeline drives them (SampleDecoder: header, then a planned window and scale). The first two
 // input bytes pick the options (EXIF orientation, partial decoding, DCT scaling, CMYK formula) and a
 // crop window as fractions of the image; the rest is the file. Decoding may throw nkd::Error
 // (DecodeError) on malformed input; anything else (a crash, a sanitizer report, another exception)
@@ -7,8 +8,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
-#include "data/decode.h"
+#include "data/sample_decoder.h"
 #include "engine/check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,22 +19,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nkd::data::DecodeOptions o;
   o.max_pixels = 1 << 22;
   o.exif_orientation = flags & 1;
-  o.partial = flags & 2;
-  o.dct_scaling = flags & 4;
   o.cmyk = flags & 8 ? nkd::data::CmykToRgb::kOpenCv : nkd::data::CmykToRgb::kPillow;
+  nkd::data::DecodeShortcuts shortcuts;
+  shortcuts.partial = flags & 2;
+  shortcuts.dct_scaling = flags & 4;
   const bool crop = flags & 16;
-  const nkd::data::PlanFn plan = [&](int w, int h) {
-    nkd::data::DecodePlan p;
-    if (!crop) return p;
-    // A window from the low/high nibbles of `window`: origin and size in sixteenths of the image.
-    const int x = w * (window & 15) / 16, y = h * (window >> 4) / 16;
-    p.crop = {x, y, std::max(1, (w - x) / 2), std::max(1, (h - y) / 2)};
-    p.out_w = std::max(1, p.crop.w / (1 + (flags >> 5)));
-    p.out_h = std::max(1, p.crop.h / (1 + (flags >> 5)));
-    return p;
-  };
   try {
-    (void)nkd::data::decode_image(data + 2, size - 2, o, plan);
+    nkd::data::SampleDecoder source({std::vector<uint8_t>(data + 2, data + size)}, o, shortcuts);
+    const int w = source.width(), h = source.height();
+    nkd::data::DecodePlan p;
+    if (crop) {
+      // A window from the low/high nibbles of `window`: origin and size in sixteenths of the image.
+      const int x = w * (window & 15) / 16, y = h * (window >> 4) / 16;
+      p.crop = {x, y, std::max(1, (w - x) / 2), std::max(1, (h - y) / 2)};
+      p.out_w = std::max(1, p.crop.w / (1 + (flags >> 5)));
+      p.out_h = std::max(1, p.crop.h / (1 + (flags >> 5)));
+    }
+    (void)source.decode(p);
   } catch (const nkd::Error&) {
   }
   return 0;
