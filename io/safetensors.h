@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "layers/module.h"
+#include "engine/tensor.h"
 
 namespace nkd::io {
 

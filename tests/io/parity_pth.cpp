@@ -18,7 +18,7 @@
 #include "nets/torchvision_names.h"
 #include "tests/parity/torch_available.h"
 
-namespace nkd::layers {
+namespace nkd::io {
 namespace {
 
 namespace fs = std::filesystem;
@@ -103,4 +103,4 @@ TEST_F(PthParity, TorchvisionResnet18LogitsMatch) {
 }
 
 }  // namespace
-}  // namespace nkd::layers
+}  // namespace nkd::io
