@@ -3,9 +3,7 @@
 // 64-byte aligned, as torch.save lays them out.
 #include "io/pth.h"
 
-#include <fstream>
-#include <iterator>
-
+#include "io/mapped_file.h"
 #include "io/pickle_reader.h"
 #include "io/safetensors.h"
 #include "io/torch_storage.h"
@@ -152,11 +150,8 @@ PthCheckpoint parse_pth(const uint8_t* data, size_t size, const std::string& ori
 }
 
 PthCheckpoint load_pth(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(cat("pth ", path, ": cannot open the file"));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(cat("pth ", path, ": read error"));
-  return parse_pth(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+  const MappedFile file(path, "pth");
+  return parse_pth(file.data(), file.size(), path);
 }
 
 std::string serialize_pth(const NamedTensors& tensors, const PthWriteOptions& options) {
@@ -198,9 +193,16 @@ std::string serialize_pth(const NamedTensors& tensors, const PthWriteOptions& op
     p.op('R');
   }
   if (!tensors.empty()) p.op('u');
+  NKD_CHECK(options.mmcls_layout || options.meta.empty(), "save_pth: 'meta' entries need the mmcls layout");
   if (options.mmcls_layout) {
     p.str("meta");
     p.op('}');
+    if (!options.meta.empty()) p.op('(');
+    for (const auto& [key, value] : options.meta) {
+      p.str(key);
+      p.str(value);
+    }
+    if (!options.meta.empty()) p.op('u');
     p.op('u');
   }
   p.op('.');

@@ -22,6 +22,7 @@ PthCheckpoint load_pth(const std::string& path);
 struct PthWriteOptions {
   bool mmcls_layout = false;        // {'state_dict': ..., 'meta': {}} instead of a plain state dict
   std::string archive = "archive";  // the zip's top-level folder
+  std::map<std::string, std::string> meta;  // mmcls layout: the 'meta' dict's str entries
 };
 // The serialised bytes (F32, F64, I64, I32, U8 tensors; any layout, written contiguous).
 std::string serialize_pth(const NamedTensors& tensors, const PthWriteOptions& options = {});

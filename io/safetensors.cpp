@@ -2,8 +2,6 @@
 #include "io/safetensors.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 
 #include "engine/factory.h"
 #include "io/half.h"
+#include "io/mapped_file.h"
 #include "io/zip_reader.h"
 
 namespace nkd::io {
@@ -186,29 +185,8 @@ Safetensors parse_safetensors(const uint8_t* data, size_t size, const std::strin
 }
 
 Safetensors load_safetensors(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  NKD_CHECK(fd >= 0, "safetensors: cannot open ", path, ": ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    NKD_FAIL("safetensors: cannot stat ", path);
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return parse_safetensors(nullptr, 0, path);
-  }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  NKD_CHECK(map != MAP_FAILED, "safetensors: cannot map ", path, ": ", std::strerror(errno));
-  try {
-    Safetensors s = parse_safetensors(static_cast<const uint8_t*>(map), size, path);
-    ::munmap(map, size);
-    return s;
-  } catch (...) {
-    ::munmap(map, size);
-    throw;
-  }
+  const MappedFile file(path, "safetensors");
+  return parse_safetensors(file.data(), file.size(), path);
 }
 
 std::string serialize_safetensors(const NamedTensors& tensors,

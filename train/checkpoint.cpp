@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "engine/check.h"
-#include "io/safetensors.h"
+#include "io/checkpoint.h"
 
 namespace nkd::train {
 namespace fs = std::filesystem;
@@ -42,12 +42,14 @@ void save_checkpoint(const std::string& path, const CheckpointState& s) {
     offsets += std::to_string(o);
   }
   meta["rng_offsets"] = offsets;
-  io::save_safetensors(path, all, meta);
+  io::CheckpointWriteOptions options;
+  options.metadata = std::move(meta);
+  io::save_checkpoint(path, all, options);
 }
 
 CheckpointState load_checkpoint(const std::string& path) {
   NKD_CHECK(fs::exists(path), "checkpoint '", path, "' does not exist");
-  io::Safetensors f = io::load_safetensors(path);
+  io::Checkpoint f = io::load_checkpoint(path);  // safetensors (CRC-checked) or .pth
   CheckpointState s;
   for (auto& [k, v] : f.tensors) {
     if (k.rfind("optimizer.", 0) == 0) s.optimizer.emplace_back(k.substr(10), v);

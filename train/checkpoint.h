@@ -1,7 +1,8 @@
 // Training checkpoints: one safetensors file with the model state (student./teacher./
 // distill_losses. names, or plain classifier names), the optimizer state under "optimizer.", and
 // metadata (epoch, iteration, seed, RNG offsets, the resolved config). Written atomically; the
-// `latest.safetensors` link in the work dir is replaced atomically too.
+// `latest.safetensors` link in the work dir is replaced atomically too. Read through
+// io::load_checkpoint, so the format comes from the bytes (a .pth must carry the same metadata).
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,12 +1,9 @@
 // Classifier weights from safetensors and PyTorch checkpoints (see weights.h).
 #include "train/weights.h"
 
-#include <cctype>
 #include <filesystem>
 
 #include "engine/check.h"
-#include "io/pth.h"
-#include "io/safetensors.h"
 #include "nets/swin_torchvision_names.h"
 #include "nets/torchvision_names.h"
 
@@ -16,12 +13,6 @@ namespace {
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 bool ends_with(const std::string& s, const std::string& p) {
   return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
-}
-
-std::string extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return ext;
 }
 
 bool looks_torchvision(const layers::NamedTensors& state) {
@@ -35,31 +26,16 @@ bool looks_torchvision(const layers::NamedTensors& state) {
 
 }  // namespace
 
-WeightsFile read_weights_file(const std::string& path) {
+io::Checkpoint read_weights_file(const std::string& path) {
   NKD_CHECK(!path.empty(), "no checkpoint given");
   NKD_CHECK(std::filesystem::exists(path), "checkpoint '", path, "' does not exist");
-  const std::string ext = extension(path);
-  WeightsFile out;
-  if (ext == ".safetensors") {
-    io::Safetensors f = io::load_safetensors(path);
-    out.tensors = std::move(f.tensors);
-    out.metadata = std::move(f.metadata);
-    out.format = "safetensors";
-  } else if (ext == ".pth" || ext == ".pt") {
-    io::PthCheckpoint f = io::load_pth(path);
-    out.tensors = std::move(f.tensors);
-    out.metadata = std::move(f.metadata);
-    out.format = "pth";
-  } else {
-    NKD_FAIL("checkpoint '", path, "': unknown extension '", ext, "' (expected .safetensors, .pth or .pt)");
-  }
-  return out;
+  return io::load_checkpoint(path);
 }
 
-layers::NamedTensors classifier_state(const WeightsFile& file, const std::string& net, const std::string& path,
+layers::NamedTensors classifier_state(const io::Checkpoint& file, const std::string& net, const std::string& path,
                                       WeightsLoad* load) {
   WeightsLoad info;
-  info.format = file.format;
+  info.format = io::format_name(file.format);
   bool distilled = false, mmcls = false;
   layers::NamedTensors state;
   for (const auto& [k, v] : file.tensors) {

@@ -1,26 +1,21 @@
-// Loading classifier weights from any checkpoint nkd meets: by extension, safetensors
-// (.safetensors) or PyTorch torch.save files (.pth / .pt); then by the names inside: nkd/mmcls
-// distillation checkpoints (student.* / teacher.* / distill_losses.*: the student is taken),
-// mmcls ImageClassifier names (backbone.*, head.*), or torchvision names (conv1.weight + fc.weight,
-// features.*, stage2.*, ... : renamed through nets/torchvision_names.h or, for swin_tiny,
-// nets/swin_torchvision_names.h). A "module." prefix (DataParallel) is stripped, "optimizer.*"
-// entries of nkd training checkpoints are skipped, and Swin relative_position_index buffers
-// (derived, not in nkd's state dict) are dropped.
+// Loading classifier weights from any checkpoint nkd meets: safetensors or PyTorch torch.save files
+// (.pth / .pt), told apart by their bytes whatever the name (io/checkpoint.h); then by the names
+// inside: nkd/mmcls distillation checkpoints (student.* / teacher.* / distill_losses.*: the student
+// is taken), mmcls ImageClassifier names (backbone.*, head.*), or torchvision names (conv1.weight +
+// fc.weight, features.*, stage2.*, ... : renamed through nets/torchvision_names.h or, for
+// swin_tiny, nets/swin_torchvision_names.h). A "module." prefix (DataParallel) is stripped,
+// "optimizer.*" entries of nkd training checkpoints are skipped, and Swin relative_position_index
+// buffers (derived, not in nkd's state dict) are dropped.
 #pragma once
-#include <map>
 #include <string>
 
+#include "io/checkpoint.h"
 #include "layers/module.h"
 
 namespace nkd::train {
 
-struct WeightsFile {
-  layers::NamedTensors tensors;                 // file order
-  std::map<std::string, std::string> metadata;  // safetensors metadata, or mmcls' 'meta' values
-  std::string format;                           // "safetensors" or "pth"
-};
-// Reads `path` by its extension (.safetensors, .pth, .pt; nkd::Error otherwise or when missing).
-WeightsFile read_weights_file(const std::string& path);
+// Reads `path` in either format (nkd::Error when it is missing or neither).
+io::Checkpoint read_weights_file(const std::string& path);
 
 struct WeightsLoad {
   std::string format;  // "safetensors" or "pth"
@@ -34,7 +29,7 @@ struct WeightsLoad {
 
 // The file's entries in mmcls ImageClassifier names, for a net of registry name `net` (which
 // picks the torchvision map). `load` (optional) gets the format, layout and skipped count.
-layers::NamedTensors classifier_state(const WeightsFile& file, const std::string& net, const std::string& path,
+layers::NamedTensors classifier_state(const io::Checkpoint& file, const std::string& net, const std::string& path,
                                       WeightsLoad* load = nullptr);
 
 // Loads `path` into `target` (an ImageClassifier built as registry net `net`). Shape mismatches

@@ -1,7 +1,8 @@
 // nkd_eval: top-1 / top-5 accuracy of a checkpoint's student on the configured val set, the
 // counterpart of cls_KD's tools/test.py. Accepts nkd training checkpoints (plain or distillation)
-// and student-only checkpoints (nkd_transfer output), as safetensors or PyTorch .pth/.pt files in
-// nkd/mmcls or torchvision names (apps/common/weights.h); --out writes per-image top-5 predictions.
+// and student-only checkpoints (nkd_transfer output), safetensors or PyTorch .pth/.pt files (told
+// apart by their bytes, io/checkpoint.h) in nkd/mmcls or torchvision names (train/weights.h); --out
+// writes per-image top-5 predictions.
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -95,7 +96,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   bool no_strict = false, tf32 = false;
   app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
-  app.add_option("CHECKPOINT", checkpoint, ".safetensors or .pth/.pt (nkd, mmcls or torchvision names)")->required();
+  app.add_option("CHECKPOINT", checkpoint,
+                 "safetensors or .pth/.pt, whatever the name (nkd, mmcls or torchvision names)")->required();
   app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
   app.add_option("--topk", topk, "comma-separated k values (default 1,5)");
   app.add_option("--out", out, "write per-image top-5 classes and scores to this CSV file");

@@ -1,12 +1,16 @@
 // nkd_transfer --format pth against PyTorch (label parity; skipped when /usr/bin/python3 cannot
 // import torchvision): the student .pth of a resnet18 distillation checkpoint loads with
 // torch.load(weights_only=True), and torchvision's resnet18 accepts its state dict (renamed back:
-// backbone. dropped, head.fc. -> fc.) with load_state_dict(strict=True), values unchanged.
+// backbone. dropped, head.fc. -> fc.) with load_state_dict(strict=True), values unchanged; and
+// nkd_transfer reads a distillation checkpoint torch.save wrote (student./teacher. torchvision
+// resnet18s in mmcls' {'state_dict', 'meta'}): the student comes out bit for bit, 'meta' kept.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "nets/classifier.h"
 #include "tests/apps/app_test_util.h"
@@ -60,6 +64,42 @@ TEST(PthAppsParity, TorchvisionAcceptsTransferredStudent) {
   char expect[128];
   std::snprintf(expect, sizeof expect, "first %.9g %.9g %.9g %.9g", p[0], p[1], p[2], p[3]);
   EXPECT_NE(out.find(expect), std::string::npos) << out << " (expected " << expect << ")";
+}
+
+const char* kWriteDistill = R"(import sys, collections, torch, torchvision
+torch.manual_seed(0)
+s, t = torchvision.models.resnet18(num_classes=10), torchvision.models.resnet18(num_classes=10)
+sd = collections.OrderedDict()
+for k, v in s.state_dict().items(): sd['student.' + k] = v
+for k, v in t.state_dict().items(): sd['teacher.' + k] = v
+torch.save({'state_dict': sd, 'meta': {'epoch': 3, 'mmcls_version': '0.23.0'}}, sys.argv[1])
+torch.save(s.state_dict(), sys.argv[2])
+)";
+
+TEST(PthAppsParity, TransferReadsADistillationPthTorchWrote) {
+  if (!torchvision_available()) GTEST_SKIP() << nkd::testing::kPython << " cannot import torchvision; skipping";
+  testing::TempDir dir;
+  testing::write_text(dir / "write.py", kWriteDistill);
+  std::string out, cmd = nkd::testing::kPython;
+  cmd += " " + dir / "write.py" + " " + dir / "dis.pth" + " " + dir / "student_ref.pth";
+  ASSERT_EQ(testing::run(cmd, &out), 0) << out;
+  cmd = std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / "dis.pth" + " --output-path " + dir / "student.st";
+  ASSERT_EQ(testing::run(cmd, &out), 0) << out;
+  const io::Checkpoint got = io::load_checkpoint(dir / "student.st");
+  const io::Checkpoint want = io::load_checkpoint(dir / "student_ref.pth");
+  EXPECT_EQ(got.format, io::CheckpointFormat::kSafetensors);
+  EXPECT_EQ(want.format, io::CheckpointFormat::kPth);
+  EXPECT_EQ(got.metadata.at("epoch"), "3");
+  EXPECT_EQ(got.metadata.at("mmcls_version"), "0.23.0");
+  ASSERT_EQ(got.tensors.size(), want.tensors.size());
+  for (size_t i = 0; i < want.tensors.size(); ++i) {
+    const auto& [name, a] = got.tensors[i];
+    const Tensor& b = want.tensors[i].second;
+    EXPECT_EQ(name, want.tensors[i].first);
+    ASSERT_EQ(a.dtype(), b.dtype()) << name;
+    ASSERT_EQ(a.shape(), b.shape()) << name;
+    EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), size_t(a.numel()) * size_of(a.dtype())), 0) << name;
+  }
 }
 
 }  // namespace

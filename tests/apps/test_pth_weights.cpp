@@ -1,9 +1,12 @@
 // PyTorch checkpoints through the apps: a teacher given as a torchvision-named .pth trains an NKD
 // student; nkd_transfer --format pth writes an mmcls checkpoint whose nkd_eval top-1 equals the
-// safetensors one; load_weights' layout detection and errors. The parity test (label parity) checks
-// that torchvision's resnet18 accepts the transferred .pth (skipped without torchvision).
+// safetensors one; nkd_transfer reads a .pth distillation checkpoint, and every app tells the
+// formats apart by their bytes, not the name; load_weights' layout detection and errors. The parity
+// test (label parity) checks that torchvision's resnet18 accepts the transferred .pth and that
+// nkd_transfer reads a distillation .pth torch.save wrote (skipped without torchvision).
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include <gtest/gtest.h>
 
@@ -11,7 +14,9 @@
 
 #include "train/weights.h"
 #include "engine/check.h"
+#include "io/checkpoint.h"
 #include "io/pth.h"
+#include "io/safetensors.h"
 #include "nets/classifier.h"
 #include "nets/torchvision_names.h"
 #include "tests/apps/app_test_util.h"
@@ -93,6 +98,58 @@ TEST(PthWeights, TorchvisionTeacherTransferPthAndEval) {
   EXPECT_NE(out.find("(pth, torchvision names)"), std::string::npos) << out;
 }
 
+// A distillation checkpoint as a torch.save .pth (mmcls layout, 'meta' values, the archive named
+// after the file as torch.save does) goes through nkd_transfer like a safetensors one, and so does a
+// safetensors file named .pth; a plain torchvision .pth is read and refused for what it holds.
+TEST(PthWeights, TransferReadsPthInput) {
+  TempDir dir;
+  auto student = nets::build_net("resnet18", kTiny, 21);
+  auto teacher = nets::build_net("resnet18", kTiny, 22);
+  layers::NamedTensors dis;
+  for (const auto& [k, v] : student->state_dict()) dis.emplace_back("student." + k, v);
+  for (const auto& [k, v] : teacher->state_dict()) dis.emplace_back("teacher." + k, v);
+  io::PthWriteOptions torch_like;
+  torch_like.mmcls_layout = true;
+  torch_like.archive = "dis";
+  torch_like.meta = {{"epoch", "3"}};
+  io::save_pth(dir / "dis.pth", dis, torch_like);
+  io::save_safetensors(dir / "dis_safetensors.pth", dis, {{"epoch", "3"}});
+  const size_t n = student->state_dict().size();
+  std::string out;
+  for (const std::string input : {"dis.pth", "dis_safetensors.pth"}) {
+    const std::string cmd = std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / input + " --output-path " +
+                            dir / "student.safetensors";
+    ASSERT_EQ(run(cmd, &out), 0) << out;
+    EXPECT_NE(out.find(std::to_string(n) + " student tensors kept, " + std::to_string(n) + " teacher"),
+              std::string::npos) << out;
+    const io::Checkpoint got = io::load_checkpoint(dir / "student.safetensors");
+    EXPECT_EQ(got.format, io::CheckpointFormat::kSafetensors);
+    EXPECT_EQ(got.metadata.at("epoch"), "3") << input;
+    EXPECT_EQ(got.metadata.at("transferred_from"), dir / input);
+    const layers::NamedTensors want = student->state_dict();
+    ASSERT_EQ(got.tensors.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      const Tensor a = got.tensors[i].second, b = want[i].second.contiguous();
+      EXPECT_EQ(got.tensors[i].first, want[i].first);
+      ASSERT_EQ(a.dtype(), b.dtype()) << want[i].first;
+      ASSERT_EQ(a.shape(), b.shape()) << want[i].first;
+      EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), size_t(a.numel()) * size_of(a.dtype())), 0)
+          << input << ": " << want[i].first;
+    }
+  }
+  io::save_pth(dir / "resnet18.pth", nets::to_torchvision("resnet18", student->state_dict()));
+  EXPECT_NE(run(std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / "resnet18.pth --output-path " + dir / "x",
+                &out), 0);
+  EXPECT_NE(out.find("holds no student.* weights"), std::string::npos) << out;
+  EXPECT_EQ(out.find("header length"), std::string::npos) << out;
+  // Neither format: the error names the file and the formats nkd reads.
+  testing::write_text(dir / "notes.pth", "not a checkpoint at all");
+  EXPECT_NE(run(std::string(NKD_TRANSFER_BIN) + " --dis-path " + dir / "notes.pth --output-path " + dir / "x",
+                &out), 0);
+  EXPECT_NE(out.find("notes.pth (23 bytes, starting"), std::string::npos) << out;
+  EXPECT_NE(out.find("neither a safetensors file"), std::string::npos) << out;
+}
+
 TEST(PthWeights, LayoutsAndErrors) {
   TempDir dir;
   auto net = nets::build_net("resnet18", kTiny, 3);
@@ -129,7 +186,12 @@ TEST(PthWeights, LayoutsAndErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("does not fit the configured net"), std::string::npos) << e.what();
   }
-  // Unknown extension, unknown names.
+  // The format comes from the bytes: a .pth named .bin and a safetensors file named .pth load; an
+  // empty file does not. Unknown names are refused.
+  io::save_pth(dir / "d.bin", distilled);
+  EXPECT_EQ(load_weights(dir / "d.bin", *target, "resnet18", true, "student").format, "pth");
+  io::save_safetensors(dir / "s.pth", state);
+  EXPECT_EQ(load_weights(dir / "s.pth", *target, "resnet18", true, "student").format, "safetensors");
   testing::write_text(dir / "x.bin", "");
   EXPECT_THROW(load_weights(dir / "x.bin", *target, "resnet18", true, "student"), Error);
   io::save_pth(dir / "odd.pth", {{"something.weight", state.front().second}});

@@ -1,7 +1,8 @@
 // .pth parity with PyTorch 1.13 (label parity; skipped without torch): files torch.save writes
-// load bit for bit (dtypes, transposed views, storage offsets, shared storages, half), files nkd
-// writes load in torch.load(weights_only=True) bit for bit, and a torchvision resnet18 .pth gives
-// PyTorch's logits (F64 reference) within 1e-4 relative after the torchvision name map.
+// load bit for bit (dtypes, transposed views, storage offsets, shared storages, half), also through
+// the load_checkpoint front under any name; files nkd writes load in torch.load(weights_only=True)
+// bit for bit, with their mmcls 'meta' entries; and a torchvision resnet18 .pth gives PyTorch's
+// logits (F64 reference) within 1e-4 relative after the torchvision name map.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,12 +14,13 @@
 #include <iterator>
 
 #include "engine/factory.h"
+#include "io/checkpoint.h"
 #include "io/pth.h"
 #include "nets/classifier.h"
 #include "nets/torchvision_names.h"
 #include "tests/parity/torch_available.h"
 
-namespace nkd::layers {
+namespace nkd::io {
 namespace {
 
 namespace fs = std::filesystem;
@@ -58,6 +60,34 @@ TEST_F(PthParity, ReadsWhatTorchWritesBitForBit) {
   ASSERT_EQ(ck.tensors.size(), 9u);
   for (const auto& [name, t] : ck.tensors) EXPECT_EQ(bytes_of(t), read_bytes(dir_ / (name + ".bin"))) << name;
   EXPECT_EQ(ck.tensors[4].second.shape(), (Shape{4, 3}));
+}
+
+// The front tells a torch.save file by its bytes: as .pth, under a safetensors name, with no
+// extension; the tensors are the ones load_pth reads, bit for bit.
+TEST_F(PthParity, LoadCheckpointReadsWhatTorchWrites) {
+  ASSERT_EQ(python("write " + dir_.string()), 0);
+  fs::copy_file(dir_ / "torch.pth", dir_ / "torch.safetensors");
+  fs::copy_file(dir_ / "torch.pth", dir_ / "torch");
+  for (const char* name : {"torch.pth", "torch.safetensors", "torch"}) {
+    const Checkpoint ck = load_checkpoint((dir_ / name).string());
+    EXPECT_EQ(ck.format, CheckpointFormat::kPth) << name;
+    ASSERT_EQ(ck.tensors.size(), 9u) << name;
+    for (const auto& [key, t] : ck.tensors)
+      EXPECT_EQ(bytes_of(t), read_bytes(dir_ / (key + ".bin"))) << name << " " << key;
+  }
+}
+
+TEST_F(PthParity, TorchReadsTheMetaNkdWrites) {
+  Generator g(12);
+  CheckpointWriteOptions opt;
+  opt.format = CheckpointFormat::kPth;
+  opt.pth.mmcls_layout = true;
+  opt.metadata = {{"epoch", "3"}, {"kind", "classifier"}};
+  const std::string path = (dir_ / "meta.pth").string();
+  save_checkpoint(path, {{"w", randn({2, 2}, g)}}, opt);
+  std::string cmd = testing::kPython;
+  cmd += " " NKD_PTH_SCRIPT " meta " + path + " epoch=3 kind=classifier";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
 TEST_F(PthParity, TorchReadsWhatNkdWritesWithWeightsOnly) {
@@ -103,4 +133,4 @@ TEST_F(PthParity, TorchvisionResnet18LogitsMatch) {
 }
 
 }  // namespace
-}  // namespace nkd::layers
+}  // namespace nkd::io

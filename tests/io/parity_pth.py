@@ -2,6 +2,7 @@
 #   write DIR      : DIR/torch.pth (assorted dtypes and views) + DIR/<name>.bin raw bytes
 #   check DIR FILE : torch.load(FILE, weights_only=True) must equal DIR/<name>.bin bit for bit
 #   resnet DIR     : DIR/r18.pth (torchvision resnet18), DIR/x.bin input, DIR/logits.bin (F64)
+#   meta FILE K=V..: torch.load(FILE, weights_only=True)['meta'] must be {K: V, ...} (str values)
 import sys, os, torch
 torch.set_num_threads(2)
 mode, d = sys.argv[1], sys.argv[2]
@@ -25,6 +26,12 @@ elif mode == "check":
         if v.contiguous().numpy().tobytes() != want:
             sys.exit("mismatch in " + k)
     print("checked", len(sd), "tensors")
+elif mode == "meta":
+    ck = torch.load(d, weights_only=True)
+    want = dict(kv.split("=", 1) for kv in sys.argv[3:])
+    if ck["meta"] != want:
+        sys.exit("meta %r, expected %r" % (ck["meta"], want))
+    print("meta", ck["meta"])
 elif mode == "resnet":
     import torchvision
     torch.manual_seed(0)

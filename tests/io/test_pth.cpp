@@ -12,7 +12,7 @@
 #include "io/pth.h"
 #include "io/zip_reader.h"
 
-namespace nkd::layers {
+namespace nkd::io {
 namespace {
 
 NamedTensors sample() {
@@ -238,4 +238,4 @@ TEST(Pth, RandomMutationsParseOrThrow) {
 }
 
 }  // namespace
-}  // namespace nkd::layers
+}  // namespace nkd::io

@@ -9,7 +9,7 @@
 #include "engine/factory.h"
 #include "io/safetensors.h"
 
-namespace nkd::layers {
+namespace nkd::io {
 namespace {
 
 NamedTensors sample() {
@@ -169,4 +169,4 @@ TEST(Safetensors, RandomMutationsNeverCrash) {
 }
 
 }  // namespace
-}  // namespace nkd::layers
+}  // namespace nkd::io
