@@ -4,7 +4,6 @@
 // Window attention math: nets/swin_attention.cpp; blocks and stages: nets/swin_blocks.cpp.
 #pragma once
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "layers/basic.h"
