@@ -4,6 +4,8 @@
 // max-pool.
 #include "nets/shufflenet_v2.h"
 
+#include <array>
+
 #include "engine/ops/pool.h"
 #include "engine/ops/shape_ops.h"
 #include "layers/init.h"
@@ -48,14 +50,6 @@ class ShuffleBlock final : public layers::UnaryModule {
   int64_t stride_;
 };
 
-// nn.ModuleList: children named "0", "1", ...
-class ModuleList final : public layers::Module {
- public:
-  explicit ModuleList(const std::vector<std::shared_ptr<layers::Module>>& modules) {
-    for (size_t i = 0; i < modules.size(); ++i) register_module(std::to_string(i), modules[i]);
-  }
-};
-
 std::array<int64_t, 4> channels_for(double width) {
   if (width == 0.5) return {48, 96, 192, 1024};
   if (width == 1.0) return {116, 232, 464, 1024};
@@ -72,31 +66,30 @@ ShuffleNetV2::ShuffleNetV2(const NetOptions& o) : small_input_(o.small_input) {
   const int64_t stem = 24;
   conv1_ = register_module("conv1", std::make_shared<ConvModule>(o.in_channels, stem, 3,
                                                                  o.small_input ? 1 : 2, 1, Act::kReLU));
+  layers_ = register_module("layers", std::make_shared<layers::ModuleList<layers::UnaryModule>>());
   const int64_t blocks[3] = {4, 8, 4};
   int64_t in = stem;
   for (int s = 0; s < 3; ++s) {
-    stages_[s] = std::make_shared<layers::Sequential>();
+    auto stage = std::make_shared<layers::Sequential>();
     for (int64_t b = 0; b < blocks[s]; ++b) {
-      stages_[s]->add(std::make_shared<ShuffleBlock>(in, ch[s], b == 0 ? 2 : 1));
+      stage->add(std::make_shared<ShuffleBlock>(in, ch[s], b == 0 ? 2 : 1));
       in = ch[s];
     }
+    layers_->add(stage);
   }
   mid_channels_ = in;
   out_channels_ = ch[3];
-  conv5_ = std::make_shared<ConvModule>(in, out_channels_, 1, 1, 1, Act::kReLU);
-  register_module("layers", std::make_shared<ModuleList>(std::vector<std::shared_ptr<layers::Module>>{
-                                stages_[0], stages_[1], stages_[2], conv5_}));
+  layers_->add(std::make_shared<ConvModule>(in, out_channels_, 1, 1, 1, Act::kReLU));  // conv5
 }
 
 std::vector<Tensor> ShuffleNetV2::forward_stages(const Tensor& x) {
   Tensor y = conv1_->forward(x);
   if (!small_input_) y = ops::max_pool2d(y, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
   std::vector<Tensor> outs;
-  for (auto& stage : stages_) {
-    y = stage->forward(y);
+  for (const auto& stage_or_conv5 : *layers_) {
+    y = stage_or_conv5->forward(y);
     outs.push_back(y);
   }
-  outs.push_back(conv5_->forward(y));
   return outs;
 }
 

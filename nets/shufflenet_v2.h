@@ -2,10 +2,10 @@
 // conv1.bn, layers.S.B.branch1.{0,1}.{conv,bn} (first block of a stage), layers.S.B.branch2.{0,1,2}.
 // {conv,bn}, and conv5 as layers.3.conv / layers.3.bn (mmcls appends it to the `layers` ModuleList).
 #pragma once
-#include <array>
 #include <memory>
 
 #include "layers/basic.h"
+#include "layers/module.h"
 #include "nets/classifier.h"
 #include "nets/conv_module.h"
 
@@ -22,8 +22,9 @@ class ShuffleNetV2 final : public Backbone {
   void init_weights(Generator& gen) override;
 
  private:
-  std::shared_ptr<ConvModule> conv1_, conv5_;
-  std::array<std::shared_ptr<layers::Sequential>, 3> stages_;
+  std::shared_ptr<ConvModule> conv1_;
+  // mmcls's `layers`: the three stages (Sequential of blocks), then conv5; each output is returned.
+  std::shared_ptr<layers::ModuleList<layers::UnaryModule>> layers_;
   int64_t mid_channels_, out_channels_;
   bool small_input_;
 };

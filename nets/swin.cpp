@@ -11,10 +11,8 @@
 namespace nkd::nets {
 namespace {
 
-using layers::IndexedModules;
 using layers::LayerNorm;
-using layers::PatchEmbed;
-using layers::SwinBlockSequence;
+using layers::ModuleList;
 
 void check_options(const SwinOptions& o) {
   NKD_CHECK(!o.depths.empty() && o.depths.size() == o.num_heads.size(), "SwinTransformer: ", o.depths.size(),
@@ -40,7 +38,7 @@ SwinTransformer::SwinTransformer(const SwinOptions& o) : o_(o) {
   for (int64_t k = 1; k < total; ++k)
     dpr[k] = o.drop_path_rate * static_cast<double>(k) / static_cast<double>(total - 1);
 
-  stages_ = register_module("stages", std::make_shared<IndexedModules<SwinBlockSequence>>());
+  stages_ = register_module("stages", std::make_shared<ModuleList<SwinBlockSequence>>());
   int64_t dims = o.embed_dims, first = 0;
   for (size_t i = 0; i < o.depths.size(); ++i) {
     const std::vector<double> rates(dpr.begin() + first, dpr.begin() + first + o.depths[i]);
@@ -62,7 +60,7 @@ std::vector<Tensor> SwinTransformer::forward_stages(const Tensor& x) {
   Tensor y = patch_embed_->forward(x);  // [N, H/4, W/4, C]
   std::vector<Tensor> outs;
   for (size_t i = 0; i < stages_->size(); ++i) {
-    layers::SwinBlockSequence& stage = (*stages_)[i];
+    SwinBlockSequence& stage = (*stages_)[i];
     y = stage.forward(y);
     if (norms_[i]) outs.push_back(ops::permute(norms_[i]->forward(y), {0, 3, 1, 2}).contiguous());
     if (stage.downsample) y = stage.downsample->forward(y);
@@ -87,7 +85,7 @@ void SwinTransformer::init_weights(Generator& gen) {
     } else if (auto* ln = dynamic_cast<layers::LayerNorm*>(m)) {
       layers::init::constant(ln->weight, 1.0);
       layers::init::constant(ln->bias, 0.0);
-    } else if (auto* msa = dynamic_cast<layers::WindowMSA*>(m)) {
+    } else if (auto* msa = dynamic_cast<WindowMSA*>(m)) {
       layers::init::trunc_normal(msa->relative_position_bias_table, 0.02, gen);
     }
   }

@@ -5,8 +5,9 @@
 #include <memory>
 #include <vector>
 
-#include "layers/swin.h"
+#include "layers/module.h"
 #include "nets/classifier.h"
+#include "nets/swin_blocks.h"
 
 namespace nkd::nets {
 
@@ -40,8 +41,8 @@ class SwinTransformer final : public Backbone {
 
  private:
   SwinOptions o_;
-  std::shared_ptr<layers::PatchEmbed> patch_embed_;
-  std::shared_ptr<layers::IndexedModules<layers::SwinBlockSequence>> stages_;
+  std::shared_ptr<PatchEmbed> patch_embed_;
+  std::shared_ptr<layers::ModuleList<SwinBlockSequence>> stages_;
   std::vector<std::shared_ptr<layers::LayerNorm>> norms_;  // indexed by stage; null when not returned
   std::vector<int64_t> stage_channels_;
 };

@@ -8,7 +8,7 @@
 
 #include "engine/factory.h"
 #include "engine/ops/shape_ops.h"
-#include "layers/swin.h"
+#include "nets/swin_blocks.h"
 
 namespace nkd::nets {
 namespace {
@@ -143,7 +143,7 @@ layers::NamedTensors swin_to_torchvision(const layers::NamedTensors& state) {
     out.emplace_back(tv, ds == std::string::npos ? t : permute_merge(name.substr(ds + 12), t, true));
     if (ends_with(name, ".relative_position_bias_table")) {  // ..._bias_table -> ..._index
       const int64_t window = (exact_root(t.size(0), name) + 1) / 2;
-      out.emplace_back(tv.substr(0, tv.size() - 10) + "index", layers::relative_position_index(window));
+      out.emplace_back(tv.substr(0, tv.size() - 10) + "index", relative_position_index(window));
     }
   }
   return out;
@@ -155,7 +155,7 @@ layers::NamedTensors swin_from_torchvision(const layers::NamedTensors& state) {
     const std::string mm = swin_from_torchvision_name(name);
     if (ends_with(name, ".relative_position_index")) {
       const int64_t window = exact_root(exact_root(t.numel(), name), name);
-      const std::vector<int64_t> expected = to_vector<int64_t>(layers::relative_position_index(window));
+      const std::vector<int64_t> expected = to_vector<int64_t>(relative_position_index(window));
       NKD_CHECK(to_vector<int64_t>(t.to(DType::I64)) == expected, "swin names: ", name,
                 " differs from the relative position index nkd computes");
       continue;

@@ -18,6 +18,7 @@
 #include "engine/check.h"
 #include "engine/cuda/device.h"
 #include "engine/factory.h"
+#include "train/cli.h"
 
 extern char** environ;
 
@@ -40,19 +41,17 @@ extern "C" void forward_signal(int sig) {
   for (pid_t p : g_children) kill(p, sig);
 }
 
+// The flag as parse_device_flag reads it; "auto" and "cuda" mean cuda:LOCAL_RANK here.
 Device rank_device(const std::string& flag, const dist::LaunchEnv& env) {
-  if (flag == "cpu") return kCPU;
-  if (flag == "auto" && !cuda::is_available()) return kCPU;
-  if (flag == "auto" || flag == "cuda") {
-    NKD_CHECK(cuda::is_available(), "--device cuda: ", cuda::unavailable_reason());
-    if (cuda::device_count() == 1) return cuda_device(0);  // one GPU per rank (CUDA_VISIBLE_DEVICES)
-    NKD_CHECK(env.local_rank < cuda::device_count(), "rank ", env.rank, " has local rank ", env.local_rank, " but only ",
-              cuda::device_count(), " CUDA devices are visible (one process per GPU)");
-    return cuda_device(env.local_rank);
-  }
-  NKD_CHECK(flag.rfind("cuda:", 0) == 0, "--device must be cpu, cuda, cuda:N or auto, got '", flag, "'");
-  NKD_CHECK(cuda::is_available(), "--device ", flag, ": ", cuda::unavailable_reason());
-  return cuda_device(std::stoi(flag.substr(5)));
+  const DeviceFlag f = parse_device_flag(flag);
+  if (f.kind == DeviceFlag::Kind::kCpu) return kCPU;
+  if (f.kind == DeviceFlag::Kind::kAuto && !cuda::is_available()) return kCPU;
+  if (f.index >= 0) return usable_cuda_device(flag, f.index);
+  NKD_CHECK(cuda::is_available(), "--device cuda: ", cuda::unavailable_reason());
+  if (cuda::device_count() == 1) return cuda_device(0);  // one GPU per rank (CUDA_VISIBLE_DEVICES)
+  NKD_CHECK(env.local_rank < cuda::device_count(), "rank ", env.rank, " has local rank ", env.local_rank, " but only ",
+            cuda::device_count(), " CUDA devices are visible (one process per GPU)");
+  return cuda_device(env.local_rank);
 }
 
 }  // namespace

@@ -128,13 +128,13 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   const OptimConfig& o = cfg_.optim;
   if (o.type == "sgd")
     opt_ = std::make_unique<optim::Sgd>(param_groups(*model_, o),
-        optim::SgdOptions{.lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .nesterov = o.nesterov});
+        optim::SgdOptions{.momentum = o.momentum, .weight_decay = o.weight_decay, .nesterov = o.nesterov});
   else
     opt_ = std::make_unique<optim::AdamW>(param_groups(*model_, o),
-        optim::AdamWOptions{
-            .lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay});
+        optim::AdamWOptions{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay});
+  // The schedule holds the run's learning rate and gives each step its own (Trainer::step).
   optim::LrScheduleOptions lr = cfg_.lr;
-  if (cfg_.warmup_by_epoch) lr.warmup_iters *= iters_per_epoch_;
+  lr.warmup_by_epoch = cfg_.warmup_by_epoch;
   schedule_ = std::make_unique<optim::LrSchedule>(o.lr, lr, cfg_.epochs, iters_per_epoch_);
   if (opts_.resume == "auto") {
     resume_auto();
@@ -199,7 +199,6 @@ void Trainer::resume(const std::string& path) {
 // tensors' device and read back at the next log (Trainer::read_device_sums), where a NaN/inf is
 // reported before any checkpoint is written.
 void Trainer::step(const data::Batch& batch, double data_time) {
-  opt_->set_lr(schedule_->at(iter_));
   const Tensor images = batch.images.to(opts_.device);
   StepOutput out = model_->forward_train(images, batch.labels, batch.soft_labels);
   opt_->zero_grad();
@@ -218,7 +217,7 @@ void Trainer::step(const data::Batch& batch, double data_time) {
       sums.back() = ops::add(sums.back(), out.total.detach());
     }
   }
-  opt_->step();
+  opt_->step(schedule_->at(iter_));
   if (window_.losses.empty())
     for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
   window_.data_time += data_time;
@@ -255,14 +254,15 @@ void Trainer::log_window(int64_t epoch, int64_t iter_in_epoch) {
   const double secs = seconds_since(window_.start), n = double(window_.steps);
   const double per_iter = seconds_since(run_start_) / double(std::max<int64_t>(run_iters_, 1));
   const double eta = per_iter * double(cfg_.epochs * iters_per_epoch_ - iter_);
+  const double lr = schedule_->at(iter_ - 1);  // the window's last step's
   nlohmann::json rec = {{"mode", "train"}, {"epoch", epoch + 1}, {"iter", iter_in_epoch}, {"global_iter", iter_},
-                        {"lr", opt_->lr()}, {"time", secs / n}, {"data_time", window_.data_time / n},
+                        {"lr", lr}, {"time", secs / n}, {"data_time", window_.data_time / n},
                         {"images_per_s", double(window_.images) / secs},
                         {"memory_mb", peak_memory_mb(opts_.device.is_cuda())}};
   std::ostringstream os;
   os.precision(4);
   os << "Epoch [" << epoch + 1 << "/" << cfg_.epochs << "][" << iter_in_epoch << "/" << iters_per_epoch_
-     << "]  lr: " << std::scientific << opt_->lr() << std::fixed << ", eta: " << format_duration(eta)
+     << "]  lr: " << std::scientific << lr << std::fixed << ", eta: " << format_duration(eta)
      << ", images/s: " << int64_t(double(window_.images) / secs) << ", data_time: " << window_.data_time / n
      << ", memory: " << int64_t(rec["memory_mb"].get<double>());
   for (const auto& [name, sum] : window_.losses) {

@@ -87,7 +87,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   std::vector<int64_t> label_values;
   for (int64_t i = 0; i < s.batch; ++i) label_values.push_back((i * 37) % 1000);
   const Tensor labels = from_vector(label_values, {s.batch, 1}).to(s.device);
-  optim::Sgd sgd({{net->parameters()}}, {.lr = 0.01, .momentum = 0.9, .weight_decay = 1e-4});
+  optim::Sgd sgd({{net->parameters()}}, {.momentum = 0.9, .weight_decay = 1e-4});
   Timing t;
   net->train();
   if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
@@ -96,7 +96,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
     const Tensor logits = net->forward(x);
     const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
     loss.backward();
-    sgd.step();
+    sgd.step(0.01);
   });
   if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();

@@ -9,7 +9,8 @@ namespace nkd::optim {
 
 LrSchedule::LrSchedule(double base_lr, const LrScheduleOptions& options, int64_t epochs,
                        int64_t iters_per_epoch)
-    : base_(base_lr), o_(options), epochs_(epochs), iters_per_epoch_(iters_per_epoch) {
+    : base_(base_lr), o_(options), epochs_(epochs), iters_per_epoch_(iters_per_epoch),
+      warmup_iters_(options.warmup_by_epoch ? options.warmup_iters * iters_per_epoch : options.warmup_iters) {
   NKD_CHECK(epochs > 0 && iters_per_epoch > 0, "lr schedule: needs epochs > 0 and iterations per epoch > 0");
   NKD_CHECK(o_.warmup == Warmup::None || o_.warmup_iters > 0, "lr schedule: warm-up needs warmup_iters > 0");
 }
@@ -41,9 +42,9 @@ double LrSchedule::regular(int64_t iter) const {
 
 double LrSchedule::at(int64_t iter) const {
   const double lr = regular(iter);
-  if (o_.warmup == Warmup::None || iter >= o_.warmup_iters) return lr;
+  if (o_.warmup == Warmup::None || iter >= warmup_iters_) return lr;
   if (o_.warmup == Warmup::Constant) return lr * o_.warmup_ratio;
-  const double k = (1 - static_cast<double>(iter) / static_cast<double>(o_.warmup_iters)) * (1 - o_.warmup_ratio);
+  const double k = (1 - static_cast<double>(iter) / static_cast<double>(warmup_iters_)) * (1 - o_.warmup_ratio);
   return lr * (1 - k);
 }
 

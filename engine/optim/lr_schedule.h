@@ -1,6 +1,7 @@
 // Learning-rate schedules with mmcv's LrUpdaterHook semantics: a regular schedule (step, cosine,
 // poly, exponential, constant) evaluated per epoch or per iteration, then an optional warm-up
-// (linear or constant, per iteration) that rescales it during the first warmup_iters iterations.
+// (linear or constant, per iteration) that rescales it during the first warm-up iterations. The
+// schedule is the one holder of a run's learning rate: optimizers take each step's lr from at().
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -19,6 +20,7 @@ struct LrScheduleOptions {
   double power = 1.0;               // Poly exponent
   Warmup warmup = Warmup::None;
   int64_t warmup_iters = 0;
+  bool warmup_by_epoch = false;     // warmup_iters counted in epochs (the schedule converts once)
   double warmup_ratio = 0.1;
 };
 
@@ -32,7 +34,7 @@ class LrSchedule {
   double regular(int64_t iter) const;
   double base_;
   LrScheduleOptions o_;
-  int64_t epochs_, iters_per_epoch_;
+  int64_t epochs_, iters_per_epoch_, warmup_iters_;
 };
 
 }  // namespace nkd::optim

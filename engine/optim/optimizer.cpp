@@ -76,12 +76,12 @@ void Optimizer::zero_grad() {
 }
 
 Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
-    : Optimizer(std::move(groups), options.lr), options_(options), momentum_(empty_slots(groups_)) {
+    : Optimizer(std::move(groups)), options_(options), momentum_(empty_slots(groups_)) {
   NKD_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: momentum and weight_decay must be >= 0");
   NKD_CHECK(!options.nesterov || options.momentum > 0, "SGD: nesterov needs momentum > 0");
 }
 
-void Sgd::step() {
+void Sgd::step(double step_lr) {
   NoGradGuard no_grad;
   GpuLists<gpu::SgdItem> gpu_items;
   std::vector<Tensor> keep;  // contiguous copies of non-contiguous gradients, alive until launched
@@ -97,7 +97,7 @@ void Sgd::step() {
       const Tensor g = p.grad().contiguous();
       dispatch_float(p.dtype(), "SGD", [&]<typename T>() {
         T* bp = buf.defined() ? buf.data<T>() : nullptr;
-        const double lr = lr_ * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
+        const double lr = step_lr * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
         if (p.is_cuda()) {
           keep.push_back(g);
           gpu_items.add(gpu::SgdItem<T>{p.data<T>(), g.data<T>(), bp, p.numel(), lr, wd, first}, p.device());
@@ -126,13 +126,13 @@ void Sgd::load_state(const std::vector<std::pair<std::string, Tensor>>& state) {
 }
 
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options)
-    : Optimizer(std::move(groups), options.lr), options_(options), m_(empty_slots(groups_)),
+    : Optimizer(std::move(groups)), options_(options), m_(empty_slots(groups_)),
       v_(empty_slots(groups_)) {
   NKD_CHECK(options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 && options.beta2 < 1,
             "AdamW: betas must be in [0, 1)");
 }
 
-void AdamW::step() {
+void AdamW::step(double step_lr) {
   NoGradGuard no_grad;
   ++steps_;
   const double bc1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));
@@ -152,7 +152,7 @@ void AdamW::step() {
       const Tensor g = p.grad().contiguous();
       dispatch_float(p.dtype(), "AdamW", [&]<typename T>() {
         T *m = m_[gi][pi].data<T>(), *v = v_[gi][pi].data<T>();
-        const double lr = lr_ * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
+        const double lr = step_lr * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
         if (p.is_cuda()) {
           keep.push_back(g);
           gpu_items.add(gpu::AdamWItem<T>{p.data<T>(), g.data<T>(), m, v, p.numel(), lr, wd}, p.device());

@@ -1,6 +1,7 @@
 // Optimizers over parameter groups (mmcls paramwise_cfg: per-group lr and weight-decay multipliers)
-// and global-norm gradient clipping. step() reads .grad() of each parameter (skipping parameters
-// without one) and updates in place under no-grad.
+// and global-norm gradient clipping. step(lr) reads .grad() of each parameter (skipping parameters
+// without one) and updates in place under no-grad. An optimizer holds no learning rate: each step
+// is given its own (in training, by the one LrSchedule of the run, engine/optim/lr_schedule.h).
 #pragma once
 #include <string>
 #include <vector>
@@ -11,17 +12,16 @@ namespace nkd::optim {
 
 struct ParamGroup {
   std::vector<Tensor> params;
-  double lr_mult = 1.0;     // group lr = optimizer lr * lr_mult
+  double lr_mult = 1.0;     // group lr = the step's lr * lr_mult
   double decay_mult = 1.0;  // group weight decay = weight_decay * decay_mult
 };
 
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  virtual void step() = 0;
+  // One update with learning rate `lr` (group gi: lr * groups()[gi].lr_mult).
+  virtual void step(double lr) = 0;
   void zero_grad();
-  void set_lr(double lr) { lr_ = lr; }
-  double lr() const { return lr_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
   // Optimizer state (step count and per-parameter buffers) for checkpoints, by stable names
   // "state.<group>.<index>.<buffer>"; load_state restores it exactly.
@@ -29,13 +29,11 @@ class Optimizer {
   virtual void load_state(const std::vector<std::pair<std::string, Tensor>>& state) = 0;
 
  protected:
-  Optimizer(std::vector<ParamGroup> groups, double lr) : groups_(std::move(groups)), lr_(lr) {}
+  explicit Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {}
   std::vector<ParamGroup> groups_;
-  double lr_;
 };
 
 struct SgdOptions {
-  double lr = 0.1;
   double momentum = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
@@ -44,7 +42,7 @@ struct SgdOptions {
 class Sgd final : public Optimizer {
  public:
   Sgd(std::vector<ParamGroup> groups, const SgdOptions& options);
-  void step() override;
+  void step(double lr) override;
   std::vector<std::pair<std::string, Tensor>> state() const override;
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 
@@ -54,7 +52,6 @@ class Sgd final : public Optimizer {
 };
 
 struct AdamWOptions {
-  double lr = 1e-3;
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.01;
@@ -63,7 +60,7 @@ struct AdamWOptions {
 class AdamW final : public Optimizer {
  public:
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options);
-  void step() override;
+  void step(double lr) override;
   std::vector<std::pair<std::string, Tensor>> state() const override;
   void load_state(const std::vector<std::pair<std::string, Tensor>>& state) override;
 

@@ -40,6 +40,17 @@ TEST(DeviceFlag, CudaWithoutAGpuFailsBeforeReadingData) {
   EXPECT_NE(out.find("nkd_eval: error: --device cuda: "), std::string::npos) << out;
 }
 
+TEST(DeviceFlag, ParseDeviceFlagChecksTheSpelling) {
+  EXPECT_EQ(parse_device_flag("cpu").kind, DeviceFlag::Kind::kCpu);
+  EXPECT_EQ(parse_device_flag("auto").kind, DeviceFlag::Kind::kAuto);
+  EXPECT_EQ(parse_device_flag("cuda").kind, DeviceFlag::Kind::kCuda);
+  EXPECT_EQ(parse_device_flag("cuda").index, -1);
+  EXPECT_EQ(parse_device_flag("cuda:3").kind, DeviceFlag::Kind::kCuda);
+  EXPECT_EQ(parse_device_flag("cuda:3").index, 3);  // the spelling only: no GPU needed
+  for (const char* bad : {"gpu", "CPU", "cuda:", "cuda:x", "cuda:-1", "cuda:1x", "cuda:1234", "cuda0", ""})
+    EXPECT_THROW(parse_device_flag(bad), Error) << bad;
+}
+
 TEST(DeviceFlag, ParseDevice) {
   EXPECT_EQ(parse_device("cpu"), kCPU);
   EXPECT_THROW(parse_device("gpu"), Error);

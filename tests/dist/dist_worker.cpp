@@ -31,13 +31,15 @@ using namespace nkd;
 using dist::testing::TinyNet;
 constexpr int64_t kPerRank = 8;
 
+constexpr double kLr = 0.1;
+
 std::unique_ptr<optim::Sgd> sgd(const std::vector<Tensor>& params) {
   return std::make_unique<optim::Sgd>(std::vector<optim::ParamGroup>{{.params = params}},
-                                      optim::SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-3});
+                                      optim::SgdOptions{.momentum = 0.9, .weight_decay = 1e-3});
 }
 
 // Trains `steps` steps; returns the parameters. world/rank: this process's slice of each batch.
-std::vector<Tensor> train(TinyNet& net, dist::Communicator* comm, int64_t steps, const std::string& fault) {
+std::vector<Tensor> train_steps(TinyNet& net, dist::Communicator* comm, int64_t steps, const std::string& fault) {
   const int world = comm ? comm->world_size() : 1, rank = comm ? comm->rank() : 0;
   std::unique_ptr<dist::Reducer> reducer;
   if (comm) {
@@ -56,7 +58,7 @@ std::vector<Tensor> train(TinyNet& net, dist::Communicator* comm, int64_t steps,
     opt->zero_grad();
     loss.backward();
     if (reducer) reducer->finalize();
-    opt->step();
+    opt->step(kLr);
   }
   if (reducer && rank == 0)
     std::cout << "equiv: " << reducer->buckets().size() << " buckets, " << reducer->launched_during_backward()
@@ -70,7 +72,7 @@ int equiv(dist::Communicator& comm, int64_t steps) {
     NoGradGuard g;
     for (const Tensor& p : net.params()) ops::add_(p, full_like(p, 0.5));
   }
-  const std::vector<Tensor> dp = train(net, &comm, steps, "");
+  const std::vector<Tensor> dp = train_steps(net, &comm, steps, "");
   // Every rank holds the same parameters: compare each rank's checksums.
   std::vector<double> sums;
   for (const Tensor& p : dp) {
@@ -85,7 +87,7 @@ int equiv(dist::Communicator& comm, int64_t steps) {
     if (all[i] != all[sums.size() + i]) ++bad;
   if (comm.rank() != 0) return bad ? 1 : 0;
   TinyNet ref(7);
-  const std::vector<Tensor> single = train(ref, nullptr, steps, "");
+  const std::vector<Tensor> single = train_steps(ref, nullptr, steps, "");
   double max_diff = 0, max_abs = 0;
   for (size_t i = 0; i < dp.size(); ++i) {
     const auto a = to_vector<float>(dp[i]), b = to_vector<float>(single[i]);
@@ -112,7 +114,7 @@ int stop(dist::Communicator& comm) {
     opt->zero_grad();
     loss.backward();
     dp.after_backward();
-    opt->step();
+    opt->step(kLr);
     if (dp.stop_agreed(comm.rank() == 1 && s >= 3)) stopped_at = s;
   }
   std::cout << "stop: rank " << comm.rank() << " stopped at step " << stopped_at << std::endl;
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
       rc = stop(*comm);
     } else if (mode == "kill" || mode == "hang") {
       TinyNet net(7);
-      train(net, comm.get(), 1000000, mode);
+      train_steps(net, comm.get(), 1000000, mode);
     } else {
       NKD_FAIL("dist_worker: unknown mode '", mode, "' (equiv, stop, kill, hang)");
     }

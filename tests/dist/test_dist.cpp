@@ -286,6 +286,20 @@ TEST(DistMpi, StopAndResumeUnderMpirunMatches) {
   train::testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
 }
 
+// Under a launcher --device goes through the same parser as in one process (train/cli.h): a
+// malformed cuda:N is the same one-line error on every rank.
+TEST(DistMpi, MalformedDeviceFlagIsAClearErrorUnderMpirun) {
+  NKD_REQUIRE_MPI();
+  for (const char* device : {"cuda:x", "cuda:", "gpu"}) {
+    std::string out;
+    EXPECT_NE(train::testing::run(mpirun(2) + NKD_DISTILL_BIN + " --device " + device + " no_such.toml", &out), 0)
+        << out;
+    EXPECT_NE(out.find(std::string("nkd_distill: error: --device must be cpu, cuda, cuda:N or auto, got '") +
+                       device + "'"), std::string::npos) << out;
+    EXPECT_EQ(out.find("no_such.toml"), std::string::npos) << "the flag is checked before the config\n" << out;
+  }
+}
+
 TEST(DistLaunch, GpusWithoutEnoughGpusIsAClearError) {
   if (cuda::device_count() >= 2) GTEST_SKIP() << "this machine has 2 GPUs";
   std::string out;

@@ -19,12 +19,12 @@ Tensor param(std::vector<double> v) {
 TEST(Sgd, MomentumWeightDecayAndNesterovMatchTheFormulas) {
   for (bool nesterov : {false, true}) {
     Tensor p = param({1.0, -2.0});
-    Sgd opt({{.params = {p}}}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .nesterov = nesterov});
+    Sgd opt({{.params = {p}}}, {.momentum = 0.9, .weight_decay = 0.01, .nesterov = nesterov});
     double x[2] = {1.0, -2.0}, buf[2] = {0, 0};
     const double grads[3][2] = {{0.5, -1.0}, {0.25, 2.0}, {-1.0, 0.0}};
     for (int s = 0; s < 3; ++s) {
       p.set_grad(from_vector<double>({grads[s][0], grads[s][1]}, {2}));
-      opt.step();
+      opt.step(0.1);
       for (int i = 0; i < 2; ++i) {
         const double d = grads[s][i] + 0.01 * x[i];
         buf[i] = s == 0 ? d : 0.9 * buf[i] + d;
@@ -40,10 +40,10 @@ TEST(Sgd, MomentumWeightDecayAndNesterovMatchTheFormulas) {
 TEST(Sgd, GroupMultipliersAndParametersWithoutGradients) {
   Tensor a = param({1.0}), b = param({1.0}), c = param({1.0});
   Sgd opt({{.params = {a}}, {.params = {b, c}, .lr_mult = 2.0, .decay_mult = 0.0}},
-          {.lr = 0.1, .weight_decay = 0.5});
+          {.weight_decay = 0.5});
   a.set_grad(ones({1}, {DType::F64}));
   b.set_grad(ones({1}, {DType::F64}));
-  opt.step();
+  opt.step(0.1);
   EXPECT_NEAR(to_vector<double>(a)[0], 1 - 0.1 * (1 + 0.5), 1e-15);
   EXPECT_NEAR(to_vector<double>(b)[0], 1 - 0.2 * 1, 1e-15);
   EXPECT_EQ(to_vector<double>(c)[0], 1.0);  // no gradient: untouched
@@ -52,15 +52,15 @@ TEST(Sgd, GroupMultipliersAndParametersWithoutGradients) {
 TEST(Sgd, StateRoundTripContinuesIdentically) {
   auto run = [](bool reload) {
     Tensor p = param({0.5, 1.5});
-    auto opt = std::make_unique<Sgd>(std::vector<ParamGroup>{{.params = {p}}}, SgdOptions{.lr = 0.1, .momentum = 0.9});
+    auto opt = std::make_unique<Sgd>(std::vector<ParamGroup>{{.params = {p}}}, SgdOptions{.momentum = 0.9});
     for (int s = 0; s < 4; ++s) {
       if (reload && s == 2) {
         const auto state = opt->state();
-        opt = std::make_unique<Sgd>(std::vector<ParamGroup>{{.params = {p}}}, SgdOptions{.lr = 0.1, .momentum = 0.9});
+        opt = std::make_unique<Sgd>(std::vector<ParamGroup>{{.params = {p}}}, SgdOptions{.momentum = 0.9});
         opt->load_state(state);
       }
       p.set_grad(from_vector<double>({1.0 + s, -0.5 * s}, {2}));
-      opt->step();
+      opt->step(0.1);
     }
     return to_vector<double>(p);
   };
@@ -69,12 +69,12 @@ TEST(Sgd, StateRoundTripContinuesIdentically) {
 
 TEST(AdamW, MatchesTheFormula) {
   Tensor p = param({0.3});
-  AdamW opt({{.params = {p}}}, {.lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05});
+  AdamW opt({{.params = {p}}}, {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05});
   double x = 0.3, m = 0, v = 0;
   for (int t = 1; t <= 5; ++t) {
     const double g = 0.1 * t - 0.2;
     p.set_grad(from_vector<double>({g}, {1}));
-    opt.step();
+    opt.step(0.01);
     x *= 1 - 0.01 * 0.05;
     m = 0.9 * m + 0.1 * g;
     v = 0.999 * v + 0.001 * g * g;
@@ -120,6 +120,31 @@ TEST(LrSchedule, StepCosinePolyExpAndWarmups) {
   EXPECT_NEAR(lin.at(0), 1e-3, 1e-15);
   EXPECT_NEAR(lin.at(10), 1 - 0.5 * (1 - 1e-3), 1e-15);
   EXPECT_DOUBLE_EQ(lin.at(20), 1.0);
+}
+
+TEST(LrSchedule, WarmupByEpochIsConvertedToIterationsByTheSchedule) {
+  // 2 warm-up epochs of 10 iterations: the same values, bit for bit, as 20 warm-up iterations.
+  const LrScheduleOptions by_iter = {.policy = LrPolicy::Cosine, .warmup = Warmup::Linear, .warmup_iters = 20,
+                                     .warmup_ratio = 1e-3};
+  LrScheduleOptions by_epoch = by_iter;
+  by_epoch.warmup_iters = 2;
+  by_epoch.warmup_by_epoch = true;
+  const LrSchedule a(0.5, by_iter, 5, 10), b(0.5, by_epoch, 5, 10);
+  for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(a.at(i), b.at(i)) << "iteration " << i;
+  const LrSchedule plain(0.5, {.policy = LrPolicy::Cosine}, 5, 10);
+  EXPECT_LT(b.at(19), plain.at(19));  // still warming up at 19, the regular schedule from 20
+  EXPECT_EQ(b.at(20), plain.at(20));
+}
+
+TEST(Optimizer, EachStepTakesItsLearningRate) {
+  // The optimizer holds no lr: two steps with 0.1 and 0.01 move by 0.1 g1 + 0.01 g2.
+  Tensor p = param({1.0});
+  Sgd opt({{.params = {p}}}, {});
+  p.set_grad(from_vector<double>({2.0}, {1}));
+  opt.step(0.1);
+  p.set_grad(from_vector<double>({3.0}, {1}));
+  opt.step(0.01);
+  EXPECT_EQ(to_vector<double>(p)[0], (1.0 - 0.1 * 2.0) - 0.01 * 3.0);
 }
 
 }  // namespace

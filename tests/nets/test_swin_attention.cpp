@@ -18,8 +18,6 @@
 namespace nkd::nets {
 namespace {
 
-using layers::ShiftWindowMSA;
-
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   const Tensor picked = ops::gather(ops::log_softmax(logits, 1), 1, labels.reshape({labels.numel(), 1}));
   return ops::neg(ops::mean(picked));
@@ -32,17 +30,17 @@ TEST(SwinAttention, RelativePositionIndexIsMmclsDoubleStepSeq) {
     std::vector<int64_t> coords(n);
     for (int64_t i = 0; i < w; ++i)
       for (int64_t j = 0; j < w; ++j) coords[i * w + j] = i * (2 * w - 1) + j;
-    const std::vector<int64_t> index = to_vector<int64_t>(layers::relative_position_index(w));
+    const std::vector<int64_t> index = to_vector<int64_t>(relative_position_index(w));
     ASSERT_EQ(static_cast<int64_t>(index.size()), n * n);
     for (int64_t p = 0; p < n; ++p)
       for (int64_t q = 0; q < n; ++q)
         ASSERT_EQ(index[p * n + q], coords[p] + coords[n - 1 - q]);
   }
-  EXPECT_EQ(to_vector<int64_t>(layers::relative_position_index(7))[0], 84);  // (6, 6): the table's centre
+  EXPECT_EQ(to_vector<int64_t>(relative_position_index(7))[0], 84);  // (6, 6): the table's centre
 }
 
 TEST(SwinAttention, ShiftedWindowMaskSeparatesRegions) {
-  const std::vector<float> m = to_vector<float>(layers::shifted_window_mask(14, 14, 7, 3, {}));
+  const std::vector<float> m = to_vector<float>(shifted_window_mask(14, 14, 7, 3, {}));
   ASSERT_EQ(m.size(), 4u * 49 * 49);
   auto at = [&](int64_t w, int64_t p, int64_t q) { return m[(w * 49 + p) * 49 + q]; };
   int masked[4] = {0, 0, 0, 0};
@@ -58,7 +56,7 @@ TEST(SwinAttention, ShiftedWindowMaskSeparatesRegions) {
   EXPECT_EQ(at(3, 6 * 7 + 6, 4 * 7 + 4), 0.0f);
   // Any map: two tokens of a window may attend iff neither axis puts them a wrap apart.
   const int64_t hp = 21, wp = 14, win = 7, s = 3;
-  const std::vector<float> big = to_vector<float>(layers::shifted_window_mask(hp, wp, win, s, {}));
+  const std::vector<float> big = to_vector<float>(shifted_window_mask(hp, wp, win, s, {}));
   for (int64_t w = 0; w < 6; ++w)
     for (int64_t p = 0; p < 49; ++p)
       for (int64_t q = 0; q < 49; ++q) {
@@ -157,7 +155,7 @@ TEST(SwinAttention, ShiftWindowMsaMatchesBruteForce) {
 
 TEST(SwinAttention, PatchMergingUsesUnfoldChannelOrder) {
   const int64_t c = 3, h = 3, w = 5;  // odd sizes: zero-padded to 4 x 6, as mmcls's corner padding
-  layers::PatchMerging merge(c, 4);
+  PatchMerging merge(c, 4);
   Generator gen(3);
   layers::init::normal(merge.norm->weight, 1.0, 0.3, gen);
   layers::init::normal(merge.norm->bias, 0.0, 0.3, gen);
@@ -218,7 +216,7 @@ TEST(SwinNet, OverfitsOneBatch) {
   Generator gen(2);
   const Tensor x = randn({8, 3, 32, 32}, gen);
   const Tensor labels = from_vector<int64_t>({3, 1, 0, 1, 2, 0, 2, 3}, {8});
-  optim::AdamW adamw({{net->parameters()}}, {.lr = 2e-3, .weight_decay = 0.0});
+  optim::AdamW adamw({{net->parameters()}}, {.weight_decay = 0.0});
   double first = 0, last = 0;
   for (int step = 0; step < 12; ++step) {
     adamw.zero_grad();
@@ -226,7 +224,7 @@ TEST(SwinNet, OverfitsOneBatch) {
     last = loss.item();
     if (step == 0) first = last;
     loss.backward();
-    adamw.step();
+    adamw.step(2e-3);
   }
   std::printf("[ overfit ] swin_tiny x0.25 at 32 px: loss %.4f -> %.4f in 12 AdamW steps\n", first, last);
   EXPECT_LT(last, 0.1 * first);

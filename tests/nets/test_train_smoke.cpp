@@ -41,7 +41,7 @@ TEST(NetsTrain, OverfitsOneBatch) {
   Generator gen(2);
   const Tensor x = randn({8, 3, 16, 16}, gen);
   const Tensor labels = from_vector<int64_t>({3, 1, 4, 1, 5, 9, 2, 6}, {8});
-  optim::Sgd sgd({{net->parameters()}}, {.lr = 0.05, .momentum = 0.9});
+  optim::Sgd sgd({{net->parameters()}}, {.momentum = 0.9});
   double first_loss = 0, loss_value = 0, accuracy = 0;
   int step = 0;
   for (; step < 40 && accuracy < 1.0; ++step) {
@@ -51,7 +51,7 @@ TEST(NetsTrain, OverfitsOneBatch) {
     loss_value = loss.item();
     if (step == 0) first_loss = loss_value;
     loss.backward();
-    sgd.step();
+    sgd.step(0.05);
     const std::vector<int64_t> pred = to_vector<int64_t>(ops::argmax(logits.detach(), 1));
     const std::vector<int64_t> truth = to_vector<int64_t>(labels);
     int correct = 0;

@@ -64,8 +64,8 @@ TEST(CudaTrainStep, ThreeSgdStepsMatchTheCpu) {
   const cuda::ExactConvGuard exact(true);  // compared with the CPU: no FFT / Winograd
   const TinyNet base = make_net();
   TinyNet cpu = base.to(kCPU), gpu_net = base.to(gpu());
-  optim::Sgd cpu_sgd({{cpu.params}}, {.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4});
-  optim::Sgd gpu_sgd({{gpu_net.params}}, {.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4});
+  optim::Sgd cpu_sgd({{cpu.params}}, {.momentum = 0.9, .weight_decay = 1e-4});
+  optim::Sgd gpu_sgd({{gpu_net.params}}, {.momentum = 0.9, .weight_decay = 1e-4});
   Generator gen(5);
   for (int step = 0; step < 3; ++step) {
     const Tensor x = randn({4, 3, 12, 12}, gen);
@@ -85,8 +85,8 @@ TEST(CudaTrainStep, ThreeSgdStepsMatchTheCpu) {
       EXPECT_TRUE(all_close(gpu_net.params[i].grad(), cpu.params[i].grad(), 1e-4, 1e-3,
                             at + " grad of param " + std::to_string(i)));
     }
-    cpu_sgd.step();
-    gpu_sgd.step();
+    cpu_sgd.step(0.05);
+    gpu_sgd.step(0.05);
   }
   for (size_t i = 0; i < cpu.params.size(); ++i)
     EXPECT_TRUE(all_close(gpu_net.params[i], cpu.params[i], 1e-4, 1e-4, "param " + std::to_string(i)));

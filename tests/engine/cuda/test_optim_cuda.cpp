@@ -79,10 +79,8 @@ void compare_runs(const std::function<std::unique_ptr<optim::Optimizer>(std::vec
   for (int step = 0; step < 3; ++step) {
     set_grads(cpu, step);
     set_grads(gpu, step);
-    oc->set_lr(0.1 / (step + 1));
-    og->set_lr(0.1 / (step + 1));
-    oc->step();
-    og->step();
+    oc->step(0.1 / (step + 1));
+    og->step(0.1 / (step + 1));
   }
   for (size_t i = 0; i < cpu.all.size(); ++i) expect_bitwise(gpu.all[i], cpu.all[i], std::string(name) + " param " + std::to_string(i));
   const auto sc = oc->state(), sg = og->state();
@@ -97,8 +95,7 @@ TEST(OptimCuda, SgdMomentumMatchesCpuBitwise) {
   NKD_REQUIRE_CUDA();
   compare_runs(
       [](std::vector<optim::ParamGroup> g) {
-        return std::make_unique<optim::Sgd>(std::move(g), optim::SgdOptions{.lr = 0.1, .momentum = 0.9,
-                                                                             .weight_decay = 1e-4});
+        return std::make_unique<optim::Sgd>(std::move(g), optim::SgdOptions{.momentum = 0.9, .weight_decay = 1e-4});
       },
       "sgd");
 }
@@ -108,7 +105,7 @@ TEST(OptimCuda, SgdNesterovMatchesCpuBitwise) {
   compare_runs(
       [](std::vector<optim::ParamGroup> g) {
         return std::make_unique<optim::Sgd>(
-            std::move(g), optim::SgdOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
+            std::move(g), optim::SgdOptions{.momentum = 0.9, .weight_decay = 5e-4, .nesterov = true});
       },
       "sgd nesterov");
 }
@@ -117,7 +114,7 @@ TEST(OptimCuda, SgdWithoutMomentumMatchesCpuBitwise) {
   NKD_REQUIRE_CUDA();
   compare_runs(
       [](std::vector<optim::ParamGroup> g) {
-        return std::make_unique<optim::Sgd>(std::move(g), optim::SgdOptions{.lr = 0.1, .weight_decay = 1e-4});
+        return std::make_unique<optim::Sgd>(std::move(g), optim::SgdOptions{.weight_decay = 1e-4});
       },
       "sgd plain");
 }
@@ -126,7 +123,7 @@ TEST(OptimCuda, AdamWMatchesCpuBitwise) {
   NKD_REQUIRE_CUDA();
   compare_runs(
       [](std::vector<optim::ParamGroup> g) {
-        return std::make_unique<optim::AdamW>(std::move(g), optim::AdamWOptions{.lr = 1e-3, .weight_decay = 0.05});
+        return std::make_unique<optim::AdamW>(std::move(g), optim::AdamWOptions{.weight_decay = 0.05});
       },
       "adamw");
 }

@@ -1,33 +1,17 @@
-// Swin Transformer layers as mmcls 0.23 (SwinTransformer and its mmcv bricks), with mmcls state
+// The Swin Transformer's blocks as mmcls 0.23 (SwinTransformer and its mmcv bricks), with mmcls state
 // names: PatchEmbed, WindowMSA, ShiftWindowMSA, FFN, SwinBlock, PatchMerging, SwinBlockSequence.
 // Tokens travel as [N, H, W, D] tensors (mmcls uses [N, H*W, D] plus hw_shape; same memory order).
-// Window attention math: layers/swin_attention.cpp; blocks and stages: layers/swin.cpp.
+// Window attention math: nets/swin_attention.cpp; blocks and stages: nets/swin_blocks.cpp.
 #pragma once
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "layers/basic.h"
 #include "layers/conv.h"
+#include "layers/module.h"
 #include "layers/norm.h"
 
-namespace nkd::layers {
-
-// torch.nn.ModuleList naming for a list of one module type: children "0", "1", ...
-template <typename M>
-class IndexedModules final : public Module {
- public:
-  std::shared_ptr<M> add(std::shared_ptr<M> m) {
-    register_module(std::to_string(items_.size()), m);
-    items_.push_back(m);
-    return m;
-  }
-  size_t size() const { return items_.size(); }
-  M& operator[](size_t i) { return *items_[i]; }
-
- private:
-  std::vector<std::shared_ptr<M>> items_;
-};
+namespace nkd::nets {
 
 // relative_position_index of a window (I64 [window^2 * window^2], CPU): entry (p, q) with
 // p = (i1, j1), q = (i2, j2) is (i1 - i2 + window - 1) * (2 window - 1) + (j1 - j2 + window - 1),
@@ -48,12 +32,12 @@ Tensor window_reverse(const Tensor& windows, int64_t hp, int64_t wp, int64_t win
 // mmcv PatchEmbed (conv_type Conv2d, padding "corner", LN): x [N, Cin, H, W] is zero-padded at
 // the bottom / right to a multiple of `patch`, then projection (conv patch x patch, stride patch,
 // bias) and norm -> [N, ceil(H / patch), ceil(W / patch), D].
-class PatchEmbed final : public UnaryModule {
+class PatchEmbed final : public layers::UnaryModule {
  public:
   PatchEmbed(int64_t in_channels, int64_t embed_dims, int64_t patch);
   Tensor forward(const Tensor& x) override;
-  std::shared_ptr<Conv2d> projection;
-  std::shared_ptr<LayerNorm> norm;
+  std::shared_ptr<layers::Conv2d> projection;
+  std::shared_ptr<layers::LayerNorm> norm;
 
  private:
   int64_t patch_;
@@ -62,13 +46,13 @@ class PatchEmbed final : public UnaryModule {
 // Window multi-head self-attention with relative position bias (mmcls WindowMSA): qkv Linear with
 // bias, scale head_dim^-1/2, bias table [(2 window - 1)^2, heads] indexed by
 // relative_position_index (kept outside the state dict), optional additive mask, softmax, proj.
-class WindowMSA final : public Module {
+class WindowMSA final : public layers::Module {
  public:
   WindowMSA(int64_t embed_dims, int64_t num_heads, int64_t window);
   // x [B_, N, C] with N = window^2; mask [nW, N, N] (B_ a multiple of nW) or undefined.
   Tensor forward(const Tensor& x, const Tensor& mask);
   Tensor relative_position_bias_table;  // [(2 window - 1)^2, heads]
-  std::shared_ptr<Linear> qkv, proj;    // [3C, C] (rows: q, k, v; each head-major), [C, C]
+  std::shared_ptr<layers::Linear> qkv, proj;  // [3C, C] (rows: q, k, v; each head-major), [C, C]
   int64_t num_heads() const { return heads_; }
 
  private:
@@ -84,14 +68,14 @@ class WindowMSA final : public Module {
 // Small maps: mmcls disables the shift when min(H, W) == window and asserts when it is smaller
 // (pad_small_map = False); here the shift is disabled whenever min(H, W) <= window and smaller
 // maps are zero-padded to the window (what torchvision does for square maps).
-class ShiftWindowMSA final : public Module {
+class ShiftWindowMSA final : public layers::Module {
  public:
   ShiftWindowMSA(int64_t embed_dims, int64_t num_heads, int64_t window, int64_t shift, double drop_path);
   Tensor forward(const Tensor& x);  // [B, H, W, C] -> [B, H, W, C]
   // The shift applied to an [h, w] map (0 when min(h, w) <= window).
   int64_t effective_shift(int64_t h, int64_t w) const;
   std::shared_ptr<WindowMSA> w_msa;
-  std::shared_ptr<DropPath> drop;
+  std::shared_ptr<layers::DropPath> drop;
 
  private:
   const Tensor& mask_for(int64_t hp, int64_t wp, int64_t shift, TensorOptions options);
@@ -102,21 +86,21 @@ class ShiftWindowMSA final : public Module {
 
 // mmcv FFN (num_fcs 2, GELU, ffn_drop 0): layers.0.0 Linear(C, hidden), GELU, layers.1
 // Linear(hidden, C); output identity + DropPath(layers(x)) (child "dropout_layer").
-class FFN final : public Module {
+class FFN final : public layers::Module {
  public:
   FFN(int64_t embed_dims, int64_t hidden, double drop_path);
   Tensor forward(const Tensor& x, const Tensor& identity);
-  std::shared_ptr<Sequential> layers;
-  std::shared_ptr<DropPath> dropout_layer;
+  std::shared_ptr<nkd::layers::Sequential> layers;  // mmcv's name (it hides namespace layers here)
+  std::shared_ptr<nkd::layers::DropPath> dropout_layer;
 };
 
 // Pre-norm Swin block: x += attn(norm1(x)); x += ffn(norm2(x)) (DropPath inside both).
-class SwinBlock final : public UnaryModule {
+class SwinBlock final : public layers::UnaryModule {
  public:
   SwinBlock(int64_t embed_dims, int64_t num_heads, int64_t window, bool shift, double drop_path,
             double ffn_ratio = 4.0);
   Tensor forward(const Tensor& x) override;  // [B, H, W, C]
-  std::shared_ptr<LayerNorm> norm1, norm2;
+  std::shared_ptr<layers::LayerNorm> norm1, norm2;
   std::shared_ptr<ShiftWindowMSA> attn;
   std::shared_ptr<FFN> ffn;
 };
@@ -125,28 +109,28 @@ class SwinBlock final : public UnaryModule {
 // even H, W; output channel c * 4 + kh * 2 + kw of token (i, j) is x[2i + kh, 2j + kw, c]
 // (torchvision concatenates [x(0,0), x(1,0), x(0,1), x(1,1)] instead: channel (kw*2 + kh) C + c);
 // then norm (LN 4C) and reduction Linear(4C, out, no bias) -> [B, ceil(H/2), ceil(W/2), out].
-class PatchMerging final : public UnaryModule {
+class PatchMerging final : public layers::UnaryModule {
  public:
   PatchMerging(int64_t in_channels, int64_t out_channels);
   Tensor forward(const Tensor& x) override;
-  std::shared_ptr<LayerNorm> norm;
-  std::shared_ptr<Linear> reduction;
+  std::shared_ptr<layers::LayerNorm> norm;
+  std::shared_ptr<layers::Linear> reduction;
 };
 
 // A stage: blocks.0 .. blocks.{depth-1} (odd blocks shifted by window / 2) and, except for the
 // last stage, downsample (PatchMerging to 2C). forward() runs the blocks only, so the backbone can
 // take the stage output before the downsample (out_after_downsample = False).
-class SwinBlockSequence final : public UnaryModule {
+class SwinBlockSequence final : public layers::UnaryModule {
  public:
   SwinBlockSequence(int64_t embed_dims, int64_t depth, int64_t num_heads, int64_t window,
                     const std::vector<double>& drop_paths, bool downsample);
   Tensor forward(const Tensor& x) override;  // the blocks: [B, H, W, C] -> [B, H, W, C]
   int64_t out_channels() const { return downsample ? 2 * embed_dims_ : embed_dims_; }
-  std::shared_ptr<IndexedModules<SwinBlock>> blocks;
+  std::shared_ptr<layers::ModuleList<SwinBlock>> blocks;
   std::shared_ptr<PatchMerging> downsample;  // null in the last stage
 
  private:
   int64_t embed_dims_;
 };
 
-}  // namespace nkd::layers
+}  // namespace nkd::nets

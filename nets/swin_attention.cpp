@@ -9,9 +9,12 @@
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/softmax.h"
 #include "engine/ops/view.h"
-#include "layers/swin.h"
+#include "nets/swin_blocks.h"
 
-namespace nkd::layers {
+namespace nkd::nets {
+
+using layers::DropPath;
+using layers::Linear;
 
 Tensor relative_position_index(int64_t window) {
   NKD_CHECK(window > 0, "relative_position_index: window must be positive, got ", window);
@@ -147,4 +150,4 @@ Tensor ShiftWindowMSA::forward(const Tensor& x) {
   return drop->forward(y);
 }
 
-}  // namespace nkd::layers
+}  // namespace nkd::nets

@@ -1,12 +1,21 @@
 // Swin blocks and stages: PatchEmbed, FFN, SwinBlock, PatchMerging (mmcls Unfold channel order)
-// and SwinBlockSequence. The window attention itself is in layers/swin_attention.cpp.
-#include "layers/swin.h"
+// and SwinBlockSequence. The window attention itself is in nets/swin_attention.cpp.
+#include "nets/swin_blocks.h"
 
 #include "engine/ops/elementwise.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/view.h"
 
-namespace nkd::layers {
+namespace nkd::nets {
+
+using layers::Conv2d;
+using layers::Conv2dOptions;
+using layers::DropPath;
+using layers::gelu;
+using layers::LayerNorm;
+using layers::Linear;
+using layers::ModuleList;
+using layers::Sequential;
 
 PatchEmbed::PatchEmbed(int64_t in_channels, int64_t embed_dims, int64_t patch) : patch_(patch) {
   NKD_CHECK(patch > 0, "PatchEmbed: patch size must be positive, got ", patch);
@@ -73,7 +82,7 @@ SwinBlockSequence::SwinBlockSequence(int64_t embed_dims, int64_t depth, int64_t 
     : embed_dims_(embed_dims) {
   NKD_CHECK(static_cast<int64_t>(drop_paths.size()) == depth, "SwinBlockSequence: ", drop_paths.size(),
             " drop-path rates for ", depth, " blocks");
-  blocks = register_module("blocks", std::make_shared<IndexedModules<SwinBlock>>());
+  blocks = register_module("blocks", std::make_shared<ModuleList<SwinBlock>>());
   for (int64_t i = 0; i < depth; ++i)
     blocks->add(std::make_shared<SwinBlock>(embed_dims, num_heads, window, i % 2 == 1, drop_paths[i]));
   if (with_downsample)
@@ -86,4 +95,4 @@ Tensor SwinBlockSequence::forward(const Tensor& x) {
   return y;
 }
 
-}  // namespace nkd::layers
+}  // namespace nkd::nets
