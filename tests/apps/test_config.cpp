@@ -147,7 +147,8 @@ TEST(Config, DistillLossesAndTheirErrors) {
   EXPECT_TRUE(r.distill.find("uskd")->flag("rank_with_log_probs"));
   EXPECT_DOUBLE_EQ(r.distill.find("uskd")->number("mu"), 0.005);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"[distill.nkdd]\ngamma = 1\n", "unknown loss 'nkdd'; registered losses: dkd, kd, nkd, uskd, tf_nkd"},
+      {"[distill.nkdd]\ngamma = 1\n", "unknown loss 'nkdd'; registered losses: " + losses::registered_loss_names()},
+      {"[distill.nkdd]\ngamma = 1\n", "tf_nkd"},
       {"[distill]\nkd = 3\n", "expected a table [distill.kd] or true/false"},
       {"[distill.kd]\ntemprature = 2\n", "'distill.kd.temprature'"},
       {"[distill.kd]\ntemprature = 2\n", "its keys: temperature, alpha"},
@@ -165,8 +166,10 @@ TEST(Config, DistillLossesAndTheirErrors) {
   }
   write_text(dir / "noteacher.toml", base_config(dir.path) + "[distill.dkd]\n");
   Config c = Config::load(dir / "noteacher.toml");
-  EXPECT_NE(error_of(c).find("the distill losses dkd/kd/nkd need a [model.teacher]"), std::string::npos)
-      << error_of(c);
+  const std::string e = error_of(c);
+  EXPECT_NE(e.find("the distill losses "), std::string::npos) << e;
+  EXPECT_NE(e.find("dkd"), std::string::npos) << e;
+  EXPECT_NE(e.find("need a [model.teacher]"), std::string::npos) << e;
 }
 
 // Every shipped config parses (no unknown keys, valid values) once its paths exist.

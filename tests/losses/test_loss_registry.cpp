@@ -28,11 +28,17 @@ std::vector<std::pair<std::string, double>> defaults_of(const std::string& name)
   return spec ? losses::default_config(*spec).values : std::vector<std::pair<std::string, double>>{};
 }
 
+// The reference's losses in its order (a loss added later may go anywhere between them).
 TEST(LossRegistry, LossesInTheReferenceOrder) {
+  const std::set<std::string> reference = {"dkd", "kd", "nkd", "uskd", "tf_nkd"};
   std::vector<std::string> names;
-  for (const LossSpec* s : losses::registered_losses()) names.push_back(s->name);
+  std::string all;
+  for (const LossSpec* s : losses::registered_losses()) {
+    if (reference.count(s->name)) names.push_back(s->name);
+    all += (all.empty() ? "" : ", ") + s->name;
+  }
   EXPECT_EQ(names, (std::vector<std::string>{"dkd", "kd", "nkd", "uskd", "tf_nkd"}));
-  EXPECT_EQ(losses::registered_loss_names(), "dkd, kd, nkd, uskd, tf_nkd");
+  EXPECT_EQ(losses::registered_loss_names(), all);
   EXPECT_EQ(losses::find_loss("nkdd"), nullptr);
   for (const char* t : {"dkd", "kd", "nkd"}) EXPECT_TRUE(losses::find_loss(t)->needs_teacher) << t;
   for (const char* t : {"uskd", "tf_nkd"}) EXPECT_FALSE(losses::find_loss(t)->needs_teacher) << t;
