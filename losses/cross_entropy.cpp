@@ -1,4 +1,5 @@
-// cross_entropy: checks, dtype dispatch and the CPU launch of CrossEntropyKernel (losses/ce_math.h).
+// cross_entropy: checks, dtype dispatch and the launch of CrossEntropyKernel (losses/ce_math.h) on
+// the logits' device (engine/launch.h).
 #include "engine/ops/dispatch.h"
 #include "losses/ce_math.h"
 #include "losses/fused_loss.h"
@@ -20,10 +21,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const CrossEntr
   Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
     const Tensor loss = detail::scratch<Acc>(z, n);
-    detail::launch_rows(z, n, c,
-                        math::CrossEntropyKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
-                                                    static_cast<Acc>(options.label_smoothing), Acc(1) / Acc(n),
-                                                    loss.data<Acc>(), detail::ptr_or_null<T>(g)});
+    launch_rows(z.device(), n, c,
+                math::CrossEntropyKernel<T>{z.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
+                                            static_cast<Acc>(options.label_smoothing), Acc(1) / Acc(n),
+                                            loss.data<Acc>(), detail::ptr_or_null<T>(g)});
     return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
   });
   return detail::make_outputs("CrossEntropyBackward", {value}, {logits}, {{g}}, need_grad)[0];

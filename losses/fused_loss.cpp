@@ -56,8 +56,8 @@ LabelView check_labels(const char* loss, const Tensor& logits, const Tensor& lab
       view.index = scratch<int64_t>(logits, n);
       view.bad = scratch<int32_t>(logits, 1);
       const Tensor in = labels.contiguous();
-      launch_flat(logits, 1, math::LabelClampKernel{in.data<int64_t>(), n, c, view.index.data<int64_t>(),
-                                                    view.bad.data<int32_t>()});
+      launch(logits.device(), 1,
+             math::LabelClampKernel{in.data<int64_t>(), n, c, view.index.data<int64_t>(), view.bad.data<int32_t>()});
       return view;
     }
     view.index = labels.contiguous();
@@ -101,7 +101,7 @@ std::vector<Tensor> FusedLossBackward::apply(std::vector<Tensor>&& grad_outputs)
                                  {d[0].data<T>(), d.back().data<T>()},
                                  static_cast<int>(d.size()),
                                  gx[i].data<T>()};
-      launch_flat(gx[i], gx[i].numel(), k);
+      launch(gx[i].device(), gx[i].numel(), k);
     });
   }
   return gx;

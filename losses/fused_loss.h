@@ -1,7 +1,7 @@
 // Internal plumbing shared by the loss launchers: argument checks that name the loss and the shapes,
 // the label view, scratch buffers, the deterministic batch means, and FusedLossBackward, the one
 // autograd node every loss records (its backward only scales the gradients the fused forward pass
-// stored). Everything runs on the logits' device (CPU, or CUDA through losses/loss_launch.h).
+// stored). Everything runs on the logits' device: the functors launch through engine/launch.h.
 #pragma once
 #include <algorithm>
 #include <utility>
@@ -10,7 +10,8 @@
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
 #include "engine/tensor.h"
-#include "losses/loss_launch.h"
+#include "engine/launch.h"
+#include "losses/row_math.h"
 
 namespace nkd::losses::detail {
 
@@ -54,21 +55,22 @@ Tensor scratch(const Tensor& like, int64_t n) {
 }
 
 // mean_k = mul * (v[k] + v[k + stride] + ... over `count` entries) / count, in index order
-// (deterministic), for k in [0, stride): into a new [stride] tensor of Out on like's device.
-template <typename Acc, typename Out>
-Tensor batch_means(const Tensor& like, const Acc* v, int64_t count, int64_t stride, Acc mul,
-                   const int* bad = nullptr) {
-  Tensor out = scratch<Out>(like, stride);
-  launch_flat(like, stride, math::StridedMeanKernel<Acc, Out>{v, count, stride, mul, bad, out.data<Out>()});
+// (deterministic), for k in [0, stride): into a new [stride] tensor of Acc on like's device.
+template <typename T>
+Tensor batch_means(const Tensor& like, const math::SoftmaxAcc<T>* v, int64_t count, int64_t stride,
+                   math::SoftmaxAcc<T> mul) {
+  using Acc = math::SoftmaxAcc<T>;
+  Tensor out = scratch<Acc>(like, stride);
+  launch(like.device(), stride, math::BatchMeanKernel<T>{v, count, stride, mul, nullptr, out.data<Acc>()});
   return out;
 }
 // The 0-dim loss value mul * mean over the `count` rows of the k-th column of v [count, stride],
 // in the logits' dtype T, on their device (NaN when *bad is set).
-template <typename T, typename Acc>
-Tensor loss_value(const Tensor& like, const Acc* v, int64_t count, int64_t stride, int64_t k, Acc mul,
-                  const int* bad = nullptr) {
+template <typename T>
+Tensor loss_value(const Tensor& like, const math::SoftmaxAcc<T>* v, int64_t count, int64_t stride, int64_t k,
+                  math::SoftmaxAcc<T> mul, const int* bad = nullptr) {
   Tensor out = empty({}, like.options());
-  launch_flat(like, 1, math::StridedMeanKernel<Acc, T>{v + k, count, stride, mul, bad, out.data<T>()});
+  launch(like.device(), 1, math::LossValueKernel<T>{v + k, count, stride, mul, bad, out.data<T>()});
   return out;
 }
 

@@ -1,9 +1,11 @@
-// nkd_loss: checks, dtype dispatch and the CPU launch of NkdKernel (losses/nkd_math.h). The teacher
-// is a constant: the node has the student as its only input.
+// nkd_loss: checks, dtype dispatch and the launch of NkdKernel (losses/nkd_math.h) on the logits'
+// device; its registration as the distillation loss "nkd". The teacher is a constant: the node has
+// the student as its only input.
 #include "engine/ops/dispatch.h"
 #include "losses/fused_loss.h"
 #include "losses/losses.h"
 #include "losses/nkd_math.h"
+#include "losses/registry.h"
 
 namespace nkd::losses {
 
@@ -24,13 +26,28 @@ Tensor nkd_loss(const Tensor& student, const Tensor& teacher, const Tensor& labe
   Tensor value = dispatch_float(z.dtype(), kName, [&]<typename T>() {
     using Acc = math::SoftmaxAcc<T>;
     const Tensor loss = detail::scratch<Acc>(z, n);
-    detail::launch_rows(z, n, c,
-                        math::NkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
-                                           static_cast<Acc>(1 / t), static_cast<Acc>(options.gamma * t * t),
-                                           Acc(1) / Acc(n), loss.data<Acc>(), detail::ptr_or_null<T>(g)});
+    launch_rows(z.device(), n, c,
+                math::NkdKernel<T>{z.data<T>(), v.data<T>(), lab.index_ptr(), lab.soft_ptr<T>(), c,
+                                   static_cast<Acc>(1 / t), static_cast<Acc>(options.gamma * t * t), Acc(1) / Acc(n),
+                                   loss.data<Acc>(), detail::ptr_or_null<T>(g)});
     return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
   });
   return detail::make_outputs("NkdLossBackward", {value}, {student}, {{g}}, need_grad)[0];
 }
+
+namespace {
+
+// [distill.nkd] temperature, gamma; soft labels use their argmax as the target.
+const LossRegistrar kNkd({
+    .name = "nkd",
+    .order = 30,
+    .keys = {{"temperature", 1.0, LossKey::Kind::kPositive}, {"gamma", 1.5}},
+    .needs_teacher = true,
+    .compute = [](const LossInputs& in, const LossConfig& c) {
+      const NkdOptions o{.temperature = c.number("temperature"), .gamma = c.number("gamma")};
+      return LossTerms{{{"loss_nkd", nkd_loss(in.logits, in.teacher, in.targets, o)}}, {}};
+    }});
+
+}  // namespace
 
 }  // namespace nkd::losses

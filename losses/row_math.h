@@ -1,6 +1,8 @@
-// Per-row helpers shared by every loss kernel (the CPU loops now, the CUDA kernels later): masked,
-// temperature-scaled log-sum-exp and the target classes of a row (index label, argmax or top-2 of a
-// soft label, ties to the smaller class index). A row is C contiguous elements.
+// Per-row helpers shared by every loss kernel (one NKD_HD functor runs on the CPU and, launched by
+// engine/launch.h, on a GPU): masked, temperature-scaled log-sum-exp, the target classes of a row
+// (index label, argmax or top-2 of a soft label, ties to the smaller class index), and the functors
+// every loss shares: target probabilities, batch means, the GPU label check and the backward scaling.
+// A row is C contiguous elements.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -109,6 +111,86 @@ struct ScaledSumKernel {
     T s = 0;
     for (int m = 0; m < terms; ++m) s += g[m][0] * d[m][i];
     gx[i] = s;
+  }
+};
+
+// Statistics pass of tf-NKD and USKD: out[r, k] = softmax(z0)_{l_k} (tf-NKD's y_k) or its square
+// (squared: USKD's s_k^2) for the K targets of row r (z0: the statistics logits).
+template <typename T>
+struct TargetProbKernel {
+  using Acc = SoftmaxAcc<T>;
+  const T* z0;           // [N, C]
+  const int64_t* label;  // [N], or null with soft labels (top-2)
+  const T* soft;         // [N, C], or null with index labels
+  int64_t c;
+  int k;         // K: 1 for index labels, 2 for soft labels
+  bool squared;  // USKD: write s * s
+  Acc* out;      // [N, K]
+
+  NKD_HD void operator()(int64_t r) const {
+    using std::exp;
+    const T* zr = z0 + r * c;
+    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
+    const Acc lse = full_lse<Acc>(zr, c);
+    for (int kk = 0; kk < k; ++kk) {
+      const Acc s = exp(static_cast<Acc>(zr[tg.cls[kk]]) - lse);
+      out[r * k + kk] = squared ? s * s : s;
+    }
+  }
+};
+
+// mul * sum_{i} v[i * stride + k] / count for i in [0, count) (index order, so the sum is
+// deterministic and the same on both devices); NaN when *bad != 0 (a label was out of range).
+template <typename Acc>
+NKD_HD Acc strided_mean(const Acc* v, int64_t count, int64_t stride, Acc mul, const int* bad, int64_t k) {
+  Acc s = 0;
+  for (int64_t i = 0; i < count; ++i) s += v[i * stride + k];
+  const Acc m = s * mul / static_cast<Acc>(count);
+  return bad && bad[0] ? static_cast<Acc>(HUGE_VAL) * Acc(0) : m;  // inf * 0: NaN
+}
+
+// out[k] = the strided mean of column k, in the logits' dtype T (a loss value).
+template <typename T>
+struct LossValueKernel {
+  using Acc = SoftmaxAcc<T>;
+  const Acc* v;    // [count, stride]
+  int64_t count;   // N
+  int64_t stride;  // K
+  Acc mul;
+  const int* bad;  // [1], or null
+  T* out;          // [stride]
+  NKD_HD void operator()(int64_t k) const { out[k] = static_cast<T>(strided_mean(v, count, stride, mul, bad, k)); }
+};
+
+// out[k] = the strided mean of column k, kept in Acc (a batch statistic for a later pass).
+template <typename T>
+struct BatchMeanKernel {
+  using Acc = SoftmaxAcc<T>;
+  const Acc* v;    // [count, stride]
+  int64_t count;   // N
+  int64_t stride;  // K
+  Acc mul;
+  const int* bad;  // [1], or null
+  Acc* out;        // [stride]
+  NKD_HD void operator()(int64_t k) const { out[k] = strided_mean(v, count, stride, mul, bad, k); }
+};
+
+// GPU label check without a host synchronisation (run as one index): out[r] = in[r] where it lies
+// in [0, c), else 0 (so no kernel reads outside a row), and bad[0] = 1 if any did not; the
+// LossValueKernel that finishes the loss then writes NaN, which the trainer's NaN check reports.
+struct LabelClampKernel {
+  const int64_t* in;  // [n]
+  int64_t n, c;
+  int64_t* out;  // [n]
+  int* bad;      // [1]
+  NKD_HD void operator()(int64_t) const {
+    int flag = 0;
+    for (int64_t r = 0; r < n; ++r) {
+      const bool ok = in[r] >= 0 && in[r] < c;
+      out[r] = ok ? in[r] : 0;
+      flag |= ok ? 0 : 1;
+    }
+    bad[0] = flag;
   }
 };
 

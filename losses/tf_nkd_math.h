@@ -1,6 +1,7 @@
-// tf-NKD row kernels (NKD_SPEC 2.1, the 2022 teacher-free NKD), shared by the CPU loops and the CUDA
-// kernels: pass 1 gathers the target probabilities y_k, the launcher averages them over the batch,
-// pass 2 computes each term's value and gradient with the detached weights.
+// tf-NKD row kernel (NKD_SPEC 2.1, the 2022 teacher-free NKD), shared by the CPU loops and the CUDA
+// kernels: pass 1 (math::TargetProbKernel, row_math.h) gathers the target probabilities y_k, the
+// launcher averages them over the batch, pass 2 (here) computes each term's value and gradient with
+// the detached weights.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -8,26 +9,6 @@
 #include "losses/row_math.h"
 
 namespace nkd::losses::math {
-
-// Pass 1: y[r, k] = softmax(z0)_{l_k} for the K targets of row r (z0: the statistics logits).
-template <typename T>
-struct TfNkdStatsKernel {
-  using Acc = SoftmaxAcc<T>;
-  const T* z0;           // [N, C]
-  const int64_t* label;  // [N], or null with soft labels (top-2)
-  const T* soft;         // [N, C], or null with index labels
-  int64_t c;
-  int k;   // K: 1 for index labels, 2 for soft labels
-  Acc* y;  // [N, K]
-
-  NKD_HD void operator()(int64_t r) const {
-    using std::exp;
-    const T* zr = z0 + r * c;
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lse = full_lse<Acc>(zr, c);
-    for (int kk = 0; kk < k; ++kk) y[r * k + kk] = exp(static_cast<Acc>(zr[tg.cls[kk]]) - lse);
-  }
-};
 
 // Pass 2, per target k (mean[k] = mean_N y[., k]); p = softmax(z):
 //   w_k = y_k + lambda_k - mean_k, and 0 where lambda_k == 0 (detached: a constant below)

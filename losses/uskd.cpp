@@ -1,7 +1,8 @@
-// uskd_loss: checks, the weak head (ops::linear), and the CPU passes of losses/uskd_math.h: statistics,
-// batch means, ranking scores, a stable per-row sort into Zipf positions, then the fused loss pass.
-// One FusedLossBackward over (logits, weak logits); the linear node carries the gradient on to
-// fea_mid, fc_weight and fc_bias.
+// uskd_loss: checks, the weak head (ops::linear), and the passes of losses/uskd_math.h on the logits'
+// device: statistics (math::TargetProbKernel), batch means, ranking scores, Zipf positions (a stable
+// per-row sort on the CPU), then the fused loss pass; its registration as the distillation loss
+// "uskd". One FusedLossBackward over (logits, weak logits); the linear node carries the gradient on
+// to fea_mid, fc_weight and fc_bias.
 #include <algorithm>
 #include <numeric>
 
@@ -9,6 +10,7 @@
 #include "engine/ops/matmul.h"
 #include "losses/fused_loss.h"
 #include "losses/losses.h"
+#include "losses/registry.h"
 #include "losses/uskd_math.h"
 
 namespace nkd::losses {
@@ -17,9 +19,9 @@ namespace {
 // pos[r, j] = position of class j in the descending sort of score[r, :], ties to the smaller index
 // (math::descending_position, evaluated in O(C log C) by a stable sort). NaN scores sort last.
 // On a GPU: one thread per (row, class) counts the classes ranked before it (math::UskdRankKernel).
-template <typename Acc>
+template <typename T, typename Acc = math::SoftmaxAcc<T>>
 void rank_rows(const Tensor& like, const Acc* score, int64_t* pos, int64_t n, int64_t c) {
-  if (like.is_cuda()) return detail::launch_flat(like, n * c, math::UskdRankKernel<Acc>{score, c, pos});
+  if (like.is_cuda()) return launch(like.device(), n * c, math::UskdRankKernel<T>{score, c, pos});
   cpu::parallel_for(n, std::max<int64_t>(1, cpu::kGrain / (c * 8)), [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> order(c);
     for (int64_t r = r0; r < r1; ++r) {
@@ -48,16 +50,17 @@ Tensor run_uskd(const UskdTensors& t, const detail::LabelView& lab, const UskdOp
   const T* soft = lab.soft_ptr<T>();
   const Tensor sq = detail::scratch<Acc>(z, n * k), score = detail::scratch<Acc>(z, n * c);
   const Tensor loss = detail::scratch<Acc>(z, n), pos = detail::scratch<int64_t>(z, n * c);
-  detail::launch_rows(z, n, c, math::UskdStatsKernel<T>{t.z0.data<T>(), index, soft, c, k, sq.data<Acc>()});
-  const Tensor mean = detail::batch_means<Acc, Acc>(z, sq.data<Acc>(), n, k, Acc(1));
-  detail::launch_rows(z, n, c, math::UskdScoreKernel<T>{t.z0.data<T>(), t.u0.data<T>(), index, soft, c,
-                                                       o.rank_with_log_probs, score.data<Acc>()});
-  rank_rows(z, score.data<Acc>(), pos.data<int64_t>(), n, c);
-  detail::launch_rows(z, n, c, math::UskdKernel<T>{t.z.data<T>(), t.u.data<T>(), index, soft, c, k,
-                                                  sq.data<Acc>(), mean.data<Acc>(), pos.data<int64_t>(),
-                                                  static_cast<Acc>(o.alpha), static_cast<Acc>(o.beta),
-                                                  static_cast<Acc>(o.mu), Acc(1) / Acc(n), loss.data<Acc>(),
-                                                  detail::ptr_or_null<T>(t.gz), detail::ptr_or_null<T>(t.gu)});
+  launch_rows(z.device(), n, c, math::TargetProbKernel<T>{t.z0.data<T>(), index, soft, c, k, true, sq.data<Acc>()});
+  const Tensor mean = detail::batch_means<T>(z, sq.data<Acc>(), n, k, Acc(1));
+  launch_rows(z.device(), n, c,
+              math::UskdScoreKernel<T>{t.z0.data<T>(), t.u0.data<T>(), index, soft, c, o.rank_with_log_probs,
+                                       score.data<Acc>()});
+  rank_rows<T>(z, score.data<Acc>(), pos.data<int64_t>(), n, c);
+  launch_rows(z.device(), n, c,
+              math::UskdKernel<T>{t.z.data<T>(), t.u.data<T>(), index, soft, c, k, sq.data<Acc>(), mean.data<Acc>(),
+                                  pos.data<int64_t>(), static_cast<Acc>(o.alpha), static_cast<Acc>(o.beta),
+                                  static_cast<Acc>(o.mu), Acc(1) / Acc(n), loss.data<Acc>(),
+                                  detail::ptr_or_null<T>(t.gz), detail::ptr_or_null<T>(t.gu)});
   return detail::loss_value<T>(z, loss.data<Acc>(), n, 1, 0, Acc(1), lab.bad_ptr());
 }
 
@@ -105,5 +108,29 @@ Tensor uskd_loss(const Tensor& fea_mid, const Tensor& logits, const Tensor& labe
   Tensor value = dispatch_float(t.z.dtype(), kName, [&]<typename T>() { return run_uskd<T>(t, lab, options); });
   return detail::make_outputs("UskdLossBackward", {value}, {logits, weak}, {{t.gz, t.gu}}, need_grad)[0];
 }
+
+namespace {
+
+// [distill.uskd] alpha, beta, mu, rank_with_log_probs; its weak head distill_losses.loss_uskd.fc
+// (initialised from the stream "uskd").
+const LossRegistrar kUskd({
+    .name = "uskd",
+    .order = 40,
+    .keys = {{"alpha", 1.0},
+             {"beta", 0.1},
+             {"mu", 0.005},
+             {"rank_with_log_probs", 0, LossKey::Kind::kFlag}},
+    .head = LossHead{.module = "fc", .stream = 0x75736b64},
+    .compute = [](const LossInputs& in, const LossConfig& c) {
+      UskdOptions o;
+      o.alpha = c.number("alpha");
+      o.beta = c.number("beta");
+      o.mu = c.number("mu");
+      o.rank_with_log_probs = c.flag("rank_with_log_probs");
+      return LossTerms{
+          {{"loss_uskd", uskd_loss(in.mid_feature, in.logits, in.targets, in.head_weight, in.head_bias, o)}}, {}};
+    }});
+
+}  // namespace
 
 }  // namespace nkd::losses

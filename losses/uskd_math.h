@@ -1,6 +1,7 @@
-// USKD row kernels (NKD_SPEC 2.2), shared by the CPU loops and the CUDA kernels: pass 1 gathers s_k^2,
-// pass 2 writes the Zipf ranking scores, the launcher ranks each row (descending_position defines the
-// order), pass 3 computes the three terms and the gradients on the logits z and the weak logits u.
+// USKD row kernels (NKD_SPEC 2.2), shared by the CPU loops and the CUDA kernels: pass 1
+// (math::TargetProbKernel, row_math.h, squared) gathers s_k^2, pass 2 writes the Zipf ranking
+// scores, the launcher ranks each row (descending_position defines the order; UskdRankKernel on a
+// GPU), pass 3 computes the three terms and the gradients on the logits z and the weak logits u.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -8,29 +9,6 @@
 #include "losses/row_math.h"
 
 namespace nkd::losses::math {
-
-// Pass 1: sq[r, k] = softmax(z0)_{l_k}^2 for the K targets of row r (z0: the statistics logits).
-template <typename T>
-struct UskdStatsKernel {
-  using Acc = SoftmaxAcc<T>;
-  const T* z0;           // [N, C]
-  const int64_t* label;  // [N], or null with soft labels (top-2)
-  const T* soft;         // [N, C], or null with index labels
-  int64_t c;
-  int k;    // K: 1 for index labels, 2 for soft labels
-  Acc* sq;  // [N, K]
-
-  NKD_HD void operator()(int64_t r) const {
-    using std::exp;
-    const T* zr = z0 + r * c;
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lse = full_lse<Acc>(zr, c);
-    for (int kk = 0; kk < k; ++kk) {
-      const Acc s = exp(static_cast<Acc>(zr[tg.cls[kk]]) - lse);
-      sq[r * k + kk] = s * s;
-    }
-  }
-};
 
 // Pass 2 (no gradient): score_j = w_j / (1 - sum_k w_{l_k} + 1e-6) + r_j / (1 - sum_k r_{l_k} + 1e-6)
 // with w = softmax(u0) and r = softmax(z0), or log_softmax(z0) when log_r (cls_KD HEAD).
@@ -75,6 +53,29 @@ NKD_HD int64_t descending_position(const Acc* s, int64_t n, int64_t j) {
   for (int64_t i = 0; i < n; ++i) pos += (s[i] > s[j] || (s[i] == s[j] && i < j)) ? 1 : 0;
   return pos;
 }
+
+// USKD Zipf positions on the GPU, one index per (row, class): pos[r, j] = the position of j in a
+// stable descending sort of score[r, :] with NaN sorting last (the CPU's rank_rows, evaluated as a
+// count: descending_position on the NaN-mapped keys). T is the logits' type, the scores are Acc.
+template <typename T>
+struct UskdRankKernel {
+  using Acc = SoftmaxAcc<T>;
+  const Acc* score;  // [N, C]
+  int64_t c;
+  int64_t* pos;  // [N, C]
+  NKD_HD static Acc key(Acc s) { return s != s ? neg_inf<Acc>() : s; }
+  NKD_HD void operator()(int64_t i) const {
+    const int64_t r = i / c, j = i % c;
+    const Acc* s = score + r * c;
+    const Acc kj = key(s[j]);
+    int64_t p = 0;
+    for (int64_t q = 0; q < c; ++q) {
+      const Acc kq = key(s[q]);
+      p += (kq > kj || (kq == kj && q < j)) ? 1 : 0;
+    }
+    pos[i] = p;
+  }
+};
 
 // Pass 3, one row with targets l_k (values lambda_k); p = softmax(z), w = softmax(u), shat = softmax
 // over the C - K non-target logits; mean[k] = mean_N sq[., k]; pos = Zipf positions of the row:

@@ -7,19 +7,10 @@
 #include "engine/check.h"
 #include "engine/ops/elementwise.h"
 #include "layers/norm.h"
+#include "losses/losses.h"
 
 namespace nkd::train {
 namespace {
-
-// Holds distill_losses.loss_uskd.fc, so the names match the reference checkpoints.
-class LossParams final : public layers::Module {
- public:
-  void add(const std::string& name, std::shared_ptr<layers::Module> m) { register_module(name, m); }
-};
-class Holder final : public layers::Module {
- public:
-  void add(const std::string& name, std::shared_ptr<layers::Module> m) { register_module(name, m); }
-};
 
 // Labels follow the logits: the losses run on the logits' device (CPU loops or CUDA kernels).
 Tensor on_device(const Tensor& t, Device d) { return t.defined() && t.device() != d ? t.to(d) : t; }
@@ -40,17 +31,26 @@ Distiller::Distiller(const RunConfig& config, uint64_t seed) : cfg_(config.disti
     teacher_->eval();
     register_module("teacher", teacher_);
   }
-  if (cfg_.uskd) {
-    uskd_ = std::make_shared<layers::Linear>(student_->backbone().mid_channels(),
-                                             config.student.options.num_classes);
-    Generator gen(seed, 0x75736b64);  // "uskd"
-    uskd_->reset_parameters(gen);
-    auto loss = std::make_shared<Holder>();
-    loss->add("fc", uskd_);
-    auto losses = std::make_shared<LossParams>();
-    losses->add("loss_uskd", loss);
-    register_module("distill_losses", losses);
+  for (const losses::LossConfig& lc : cfg_.losses) add_loss(lc, config, seed);
+}
+
+void Distiller::add_loss(const losses::LossConfig& lc, const RunConfig& config, uint64_t seed) {
+  ActiveLoss loss{lc, nullptr};
+  if (const auto& head = lc.spec->head) {
+    loss.head = std::make_shared<layers::Linear>(student_->backbone().mid_channels(),
+                                                 config.student.options.num_classes);
+    Generator gen(seed, head->stream);
+    loss.head->reset_parameters(gen);
+    auto holder = std::make_shared<layers::ModuleDict<layers::Linear>>();
+    holder->add(head->module, loss.head);
+    if (!distill_losses_) {
+      distill_losses_ = std::make_shared<layers::ModuleDict<>>();
+      register_module("distill_losses", distill_losses_);
+    }
+    distill_losses_->add("loss_" + lc.spec->name, holder);
+    needs_mid_ = true;
   }
+  losses_.push_back(std::move(loss));
 }
 
 void Distiller::set_train_mode() {
@@ -60,32 +60,24 @@ void Distiller::set_train_mode() {
 
 StepOutput Distiller::forward_train(const Tensor& images, const Tensor& labels, const Tensor& soft_labels) {
   nets::ClassifierOutput s;
-  if (uskd_) s = student_->forward_with_mid(images);
+  if (needs_mid_) s = student_->forward_with_mid(images);
   else s.logits = student_->forward(images);
-  const Tensor& logits = s.logits;
-  const Device dev = logits.device();
-  const Tensor hard = on_device(labels, dev);
-  const Tensor gt = soft_labels.defined() ? on_device(soft_labels, dev) : hard;
-  StepOutput out;
-  Tensor ori = losses::cross_entropy(logits, gt, {.label_smoothing = cfg_.label_smoothing});
-  Tensor teacher_logits;
+  const Device dev = s.logits.device();
+  losses::LossInputs in{.logits = s.logits, .labels = on_device(labels, dev), .mid_feature = s.mid_feature};
+  in.targets = soft_labels.defined() ? on_device(soft_labels, dev) : in.labels;
+  Tensor ori = losses::cross_entropy(s.logits, in.targets, {.label_smoothing = cfg_.label_smoothing});
   if (teacher_) {
     NoGradGuard no_grad;
-    teacher_logits = teacher_->forward(images);
+    in.teacher = teacher_->forward(images);
   }
+  StepOutput out;
   std::vector<std::pair<std::string, Tensor>> extra;
-  if (cfg_.dkd) extra.emplace_back("loss_dkd", losses::dkd_loss(logits, teacher_logits, hard, *cfg_.dkd));
-  if (cfg_.kd) {
-    extra.emplace_back("loss_kd", losses::kd_loss(logits, teacher_logits, *cfg_.kd));
-    ori = ops::mul(ori, 1.0 - cfg_.kd->alpha);
-  }
-  if (cfg_.nkd) extra.emplace_back("loss_nkd", losses::nkd_loss(logits, teacher_logits, gt, *cfg_.nkd));
-  if (cfg_.uskd)
-    extra.emplace_back("loss_uskd", losses::uskd_loss(s.mid_feature, logits, gt, uskd_->weight, uskd_->bias,
-                                                      *cfg_.uskd));
-  if (cfg_.tf_nkd) {
-    const auto terms = losses::tf_nkd_loss(logits, gt);
-    for (size_t k = 0; k < terms.size(); ++k) extra.emplace_back("loss_tf_nkd" + std::to_string(k), terms[k]);
+  for (const ActiveLoss& loss : losses_) {
+    in.head_weight = loss.head ? loss.head->weight : Tensor();
+    in.head_bias = loss.head ? loss.head->bias : Tensor();
+    losses::LossTerms t = loss.config.spec->compute(in, loss.config);
+    if (t.ce_scale) ori = ops::mul(ori, *t.ce_scale);
+    for (auto& term : t.terms) extra.push_back(std::move(term));
   }
   out.losses.emplace_back("ori_loss", ori);
   out.total = ori;

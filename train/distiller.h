@@ -1,7 +1,8 @@
 // Distiller (NKD_SPEC.md 4): the student, an optional frozen teacher (forward under no-grad, in
 // train or eval mode as configured) and the distillation losses' own parameters, as one Module with
-// the mmcls names student.* / teacher.* / distill_losses.*. A training step returns every loss term
-// by name (ori_loss, loss_kd, loss_nkd, loss_tf_nkd0, ...) and their sum.
+// the mmcls names student.* / teacher.* / distill_losses.*. The losses come from the registry
+// (losses/registry.h) as configured; a training step returns every loss term by name (ori_loss,
+// loss_kd, loss_nkd, loss_tf_nkd0, ...) and their sum.
 #pragma once
 #include <memory>
 #include <string>
@@ -35,7 +36,7 @@ class Distiller final : public layers::Module {
   nets::ImageClassifier& student() { return *student_; }
   bool has_teacher() const { return teacher_ != nullptr; }
   // No teacher and no loss parameters: checkpoints use plain classifier names (as mmcls does).
-  bool plain() const { return !teacher_ && !uskd_; }
+  bool plain() const { return !teacher_ && !distill_losses_; }
   // The parameters the optimizer updates (student + loss parameters), with their names.
   layers::NamedTensors trainable_parameters() const;
   // Which trainable parameters belong to normalisation layers.
@@ -47,9 +48,20 @@ class Distiller final : public layers::Module {
   const std::vector<std::string>& load_messages() const { return load_messages_; }
 
  private:
+  // Adds a configured loss, creating its head (when the spec has one) under distill_losses.
+  void add_loss(const losses::LossConfig& loss, const RunConfig& config, uint64_t seed);
+
+  // A configured loss and its head (distill_losses.loss_<name>.<module>), when it has one.
+  struct ActiveLoss {
+    losses::LossConfig config;
+    std::shared_ptr<layers::Linear> head;
+  };
+
   DistillConfig cfg_;
   std::shared_ptr<nets::ImageClassifier> student_, teacher_;
-  std::shared_ptr<layers::Linear> uskd_;  // distill_losses.loss_uskd.fc
+  std::vector<ActiveLoss> losses_;                        // in the registry's order
+  std::shared_ptr<layers::ModuleDict<>> distill_losses_;  // null when no loss has a head
+  bool needs_mid_ = false;                                // some loss reads the mid feature
   std::vector<std::string> load_messages_;
 };
 

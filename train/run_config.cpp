@@ -1,7 +1,9 @@
 // parse_run_config: the config keys, their defaults and their checks (see run_config.h).
 #include "train/run_config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "engine/check.h"
 
@@ -80,32 +82,64 @@ DataConfig parse_data(const Config& c) {
   return d;
 }
 
+// "dkd/kd/nkd": the registered losses that need a teacher.
+std::string teacher_loss_names() {
+  std::string list;
+  for (const losses::LossSpec* s : losses::registered_losses())
+    if (s->needs_teacher) list += (list.empty() ? "" : "/") + s->name;
+  return list;
+}
+
+std::string key_names(const losses::LossSpec& spec) {
+  std::string list;
+  for (const losses::LossKey& k : spec.keys) list += (list.empty() ? "" : ", ") + k.name;
+  return list.empty() ? "none" : list;
+}
+
+// distill.<name> of a registered loss: true/false, or a table of its keys (each optional).
+std::optional<losses::LossConfig> parse_loss(const Config& c, const losses::LossSpec& spec, const toml::node& node) {
+  const std::string p = "distill." + spec.name;
+  if (node.is_boolean()) {
+    if (!c.boolean(p, false)) return std::nullopt;
+  } else if (!node.is_table()) {
+    c.fail(p, "expected a table [" + p + "] or true/false");
+  }
+  losses::LossConfig lc = losses::default_config(spec);
+  if (const toml::table* t = node.as_table())
+    for (auto&& [k, v] : *t) {
+      const std::string key(k.str());
+      const auto& keys = spec.keys;
+      if (std::none_of(keys.begin(), keys.end(), [&](const losses::LossKey& x) { return x.name == key; }))
+        c.fail(p + "." + key, "unknown key of the loss '" + spec.name + "' (its keys: " + key_names(spec) + ")");
+    }
+  for (size_t i = 0; i < spec.keys.size(); ++i) {
+    const losses::LossKey& k = spec.keys[i];
+    const std::string key = p + "." + k.name;
+    const double v = k.kind == losses::LossKey::Kind::kFlag ? double(c.boolean(key, k.fallback != 0))
+                                                             : c.number(key, k.fallback);
+    if (const std::string bad = losses::check_key_value(k, v); !bad.empty()) c.fail(key, bad);
+    lc.values[i].second = v;
+  }
+  return lc;
+}
+
+// The [distill] table: teacher_mode and the registered losses (losses/registry.h); any other entry
+// is an unknown loss, named with the registered ones.
 DistillConfig parse_distill(const Config& c) {
   DistillConfig d;
   d.teacher_mode = c.choice("distill.teacher_mode", "train", {"train", "eval"});
   d.label_smoothing = c.number("loss.label_smoothing", 0.0);
-  if (c.has("distill.kd"))
-    d.kd = losses::KdOptions{.temperature = c.number("distill.kd.temperature", 4.0),
-                             .alpha = c.number("distill.kd.alpha", 0.5)};
-  if (c.has("distill.nkd"))
-    d.nkd = losses::NkdOptions{.temperature = c.number("distill.nkd.temperature", 1.0),
-                               .gamma = c.number("distill.nkd.gamma", 1.5)};
-  if (c.has("distill.dkd"))
-    d.dkd = losses::DkdOptions{.temperature = c.number("distill.dkd.temperature", 4.0),
-                               .alpha = c.number("distill.dkd.alpha", 1.0),
-                               .beta = c.number("distill.dkd.beta", 6.0)};
-  d.tf_nkd = c.boolean("distill.tf_nkd", false);
-  if (c.has("distill.uskd")) {
-    losses::UskdOptions u;
-    u.alpha = c.number("distill.uskd.alpha", 1.0);
-    u.beta = c.number("distill.uskd.beta", 0.1);
-    u.mu = c.number("distill.uskd.mu", 0.005);
-    u.rank_with_log_probs = c.boolean("distill.uskd.rank_with_log_probs", false);
-    d.uskd = u;
+  const toml::table resolved = toml::parse(c.dump());
+  const toml::table* table = resolved["distill"].as_table();
+  if (!table) return d;
+  for (auto&& [k, v] : *table) {
+    const std::string name(k.str());
+    if (name != "teacher_mode" && !losses::find_loss(name))
+      c.fail("distill." + name, "unknown loss '" + name + "'; registered losses: " + losses::registered_loss_names());
   }
-  for (const char* t : {"distill.kd.temperature", "distill.nkd.temperature", "distill.dkd.temperature"})
-    if (c.has(t) && c.number(t, 1) <= 0) c.fail(t, "must be positive");
-  if (d.kd && (d.kd->alpha < 0 || d.kd->alpha > 1)) c.fail("distill.kd.alpha", "must be in [0, 1]");
+  for (const losses::LossSpec* spec : losses::registered_losses())
+    if (const toml::node* node = table->get(spec->name))
+      if (auto lc = parse_loss(c, *spec, *node)) d.losses.push_back(std::move(*lc));
   return d;
 }
 
@@ -156,6 +190,16 @@ optim::LrScheduleOptions parse_lr(const Config& c, bool& warmup_by_epoch) {
 
 }  // namespace
 
+const losses::LossConfig* DistillConfig::find(const std::string& loss) const {
+  for (const losses::LossConfig& l : losses)
+    if (l.spec->name == loss) return &l;
+  return nullptr;
+}
+
+bool DistillConfig::needs_teacher() const {
+  return std::any_of(losses.begin(), losses.end(), [](const losses::LossConfig& l) { return l.spec->needs_teacher; });
+}
+
 RunConfig parse_run_config(Config& c, ConfigUse use) {
   RunConfig r;
   r.config_path = c.path();
@@ -181,7 +225,7 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   c.reject_unread();
   if (use == ConfigUse::kTrain) {
     if (r.distill.needs_teacher() && !r.teacher)
-      c.fail("model.teacher", "the distill losses kd/nkd/dkd need a [model.teacher]");
+      c.fail("model.teacher", "the distill losses " + teacher_loss_names() + " need a [model.teacher]");
     if (r.teacher && r.teacher->checkpoint.empty())
       c.fail("model.teacher.checkpoint", "a teacher needs a checkpoint (its trained weights)");
     if (r.teacher && !std::filesystem::exists(r.teacher->checkpoint))

@@ -8,7 +8,7 @@
 
 #include "train/config.h"
 #include "engine/optim/lr_schedule.h"
-#include "losses/losses.h"
+#include "losses/registry.h"
 #include "nets/classifier.h"
 
 namespace nkd::train {
@@ -46,12 +46,12 @@ struct DataConfig {
 struct DistillConfig {
   std::string teacher_mode = "train";  // "train" (published runs, NKD_SPEC 4.1) | "eval"
   double label_smoothing = 0;
-  std::optional<losses::KdOptions> kd;
-  std::optional<losses::NkdOptions> nkd;
-  std::optional<losses::DkdOptions> dkd;
-  bool tf_nkd = false;
-  std::optional<losses::UskdOptions> uskd;
-  bool needs_teacher() const { return kd || nkd || dkd; }
+  // The losses turned on by [distill.<name>] (or distill.<name> = true), in the registry's order
+  // (losses/registry.h), each with every key's value.
+  std::vector<losses::LossConfig> losses;
+  const losses::LossConfig* find(const std::string& loss) const;  // null when it is off
+  bool has(const std::string& loss) const { return find(loss) != nullptr; }
+  bool needs_teacher() const;
 };
 
 struct OptimConfig {

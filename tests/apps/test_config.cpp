@@ -54,8 +54,8 @@ TEST(Config, SetOverridesAndDeleteReplacesATable) {
   const RunConfig r = parse_run_config(c, ConfigUse::kTrain);
   EXPECT_DOUBLE_EQ(r.optim.lr, 0.02);
   EXPECT_EQ(r.epochs, 3);
-  EXPECT_FALSE(r.distill.kd.has_value());
-  EXPECT_TRUE(r.distill.tf_nkd);
+  EXPECT_FALSE(r.distill.has("kd"));
+  EXPECT_TRUE(r.distill.has("tf_nkd"));
 }
 
 TEST(Config, UnknownKeyNamesTheKeyAndItsFile) {
@@ -125,6 +125,51 @@ TEST(Config, MissingTeacherCheckpointOrDatasetStopsBeforeTraining) {
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("nkd_distill: error: config key 'model.teacher.checkpoint'"), std::string::npos) << out;
   EXPECT_FALSE(std::filesystem::exists(dir / "work"));
+}
+
+// The distill losses come from the registry (losses/registry.h): values and defaults, flags, and
+// errors that name the registered losses or the loss's keys, with the file.
+TEST(Config, DistillLossesAndTheirErrors) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path) + "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\n"
+                                "checkpoint = \"" + dir / "base.toml" + "\"\n");
+  write_text(dir / "ok.toml", "_base_ = \"base.toml\"\n[distill]\ntf_nkd = false\n[distill.kd]\ntemperature = 2\n"
+                              "[distill.uskd]\nrank_with_log_probs = true\n");
+  Config ok = Config::load(dir / "ok.toml");
+  const RunConfig r = parse_run_config(ok, ConfigUse::kTrain);
+  ASSERT_EQ(r.distill.losses.size(), 2u);
+  EXPECT_EQ(r.distill.losses[0].spec->name, "kd");
+  EXPECT_EQ(r.distill.losses[1].spec->name, "uskd");
+  EXPECT_FALSE(r.distill.has("tf_nkd"));
+  EXPECT_TRUE(r.distill.needs_teacher());
+  EXPECT_DOUBLE_EQ(r.distill.find("kd")->number("temperature"), 2.0);
+  EXPECT_DOUBLE_EQ(r.distill.find("kd")->number("alpha"), 0.5);
+  EXPECT_TRUE(r.distill.find("uskd")->flag("rank_with_log_probs"));
+  EXPECT_DOUBLE_EQ(r.distill.find("uskd")->number("mu"), 0.005);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[distill.nkdd]\ngamma = 1\n", "unknown loss 'nkdd'; registered losses: " + losses::registered_loss_names()},
+      {"[distill.nkdd]\ngamma = 1\n", "tf_nkd"},
+      {"[distill]\nkd = 3\n", "expected a table [distill.kd] or true/false"},
+      {"[distill.kd]\ntemprature = 2\n", "'distill.kd.temprature'"},
+      {"[distill.kd]\ntemprature = 2\n", "its keys: temperature, alpha"},
+      {"[distill.kd]\ntemperature = 0\n", "must be positive"},
+      {"[distill.kd]\nalpha = 1.5\n", "must be in [0, 1]"},
+      {"[distill.uskd]\nrank_with_log_probs = 1\n", "expected true or false"},
+      {"[distill]\ntf_nkd = \"yes\"\n", "'distill.tf_nkd'"},
+  };
+  for (const auto& [text, expect] : cases) {
+    write_text(dir / "c.toml", "_base_ = \"base.toml\"\n" + text);
+    Config c = Config::load(dir / "c.toml");
+    const std::string e = error_of(c);
+    EXPECT_NE(e.find(expect), std::string::npos) << text << " -> " << e;
+    EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
+  }
+  write_text(dir / "noteacher.toml", base_config(dir.path) + "[distill.dkd]\n");
+  Config c = Config::load(dir / "noteacher.toml");
+  const std::string e = error_of(c);
+  EXPECT_NE(e.find("the distill losses "), std::string::npos) << e;
+  EXPECT_NE(e.find("dkd"), std::string::npos) << e;
+  EXPECT_NE(e.find("need a [model.teacher]"), std::string::npos) << e;
 }
 
 // Every shipped config parses (no unknown keys, valid values) once its paths exist.

@@ -5,6 +5,7 @@
 #include "train/distiller.h"
 #include "engine/check.h"
 #include "engine/factory.h"
+#include "losses/losses.h"
 #include "tests/apps/app_test_util.h"
 
 namespace nkd::train {

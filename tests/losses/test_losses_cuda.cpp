@@ -17,6 +17,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
 #include "losses/losses.h"
+#include "losses/registry.h"
 #include "tests/engine/cuda/cuda_test.h"
 #include "tests/losses/loss_inputs.h"
 
@@ -188,6 +189,45 @@ TEST(LossesCuda, UskdMatchesCpu) {
               losses::uskd_loss(x[0], x[1], l, x[2], x[3], {.rank_with_log_probs = log_rank})};
         },
         inputs, {true, true, true, true}, true);
+}
+
+// Every registered loss (losses/registry.h), a new one too, at its defaults through its spec:
+// inputs {student logits, teacher logits, mid feature, head weight, head bias}, the index labels
+// for the hard ones and the test's labels (index or soft) as the targets.
+TEST(LossesCuda, EveryRegisteredLossMatchesCpu) {
+  NKD_REQUIRE_CUDA();
+  for (const losses::LossSpec* spec : losses::registered_losses()) {
+    if (spec->head) {
+      try {
+        (void)ops::linear(ones({2, 3}, {DType::F32, gpu()}), ones({4, 3}, {DType::F32, gpu()}));
+      } catch (const Error& e) {
+        std::printf("[ skipped  ] %s: ops::linear does not run on the GPU yet\n", spec->name.c_str());
+        continue;
+      }
+    }
+    const auto inputs = [](const Case& cs, DType dt) {
+      const int64_t d = 9;
+      return std::vector<Tensor>{logits_for(cs.n, cs.c, 31, cs.scale, dt, false),
+                                 logits_for(cs.n, cs.c, 32, cs.scale, dt, false), logits_for(cs.n, d, 41, 1.0, dt, false),
+                                 logits_for(cs.c, d, 42, 0.5, dt, false),
+                                 logits_for(1, cs.c, 43, 0.1, dt, false).reshape({cs.c})};
+    };
+    const auto run = [spec](const std::vector<Tensor>& x, const Tensor& l) {
+      losses::LossInputs in{.logits = x[0], .targets = l};
+      in.labels = l.dtype() == DType::I64 ? l : index_labels(l.size(0), l.size(1), 35).to(l.device());
+      if (spec->needs_teacher) in.teacher = x[1];
+      if (spec->head) {
+        in.mid_feature = x[2];
+        in.head_weight = x[3];
+        in.head_bias = x[4];
+      }
+      std::vector<Tensor> terms;
+      for (auto& [name, t] : spec->compute(in, losses::default_config(*spec)).terms) terms.push_back(t);
+      return terms;
+    };
+    const bool h = spec->head.has_value();
+    compare_loss("registered " + spec->name, run, inputs, {true, false, h, h, h}, true);
+  }
 }
 
 // Not a correctness test: prints the time of CE + NKD (forward with fused gradients, backward) at
