@@ -164,7 +164,7 @@ OptimConfig parse_optim(const Config& c) {
   return o;
 }
 
-optim::LrScheduleOptions parse_lr(const Config& c, bool& warmup_by_epoch) {
+optim::LrScheduleOptions parse_lr(const Config& c) {
   optim::LrScheduleOptions o;
   const std::string policy = c.choice("lr.policy", "step", {"constant", "step", "cosine", "poly", "exp"});
   o.policy = policy == "constant" ? optim::LrPolicy::Constant
@@ -183,7 +183,7 @@ optim::LrScheduleOptions parse_lr(const Config& c, bool& warmup_by_epoch) {
                                   : optim::Warmup::Constant;
   o.warmup_iters = c.integer("lr.warmup_iters", 0);
   o.warmup_ratio = c.number("lr.warmup_ratio", 0.1);
-  warmup_by_epoch = c.boolean("lr.warmup_by_epoch", false);
+  o.warmup_by_epoch = c.boolean("lr.warmup_by_epoch", false);
   if (policy == "step" && o.steps.empty()) c.fail("lr.steps", "the step policy needs steps = [...]");
   return o;
 }
@@ -210,7 +210,7 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.distill = parse_distill(c);
   r.data = parse_data(c);
   r.optim = parse_optim(c);
-  r.lr = parse_lr(c, r.warmup_by_epoch);
+  r.lr = parse_lr(c);
   r.epochs = c.integer("runner.epochs", 1);
   r.eval_interval = c.integer("runner.eval_interval", 1);
   r.log_interval = c.integer("runner.log_interval", 100);

@@ -72,7 +72,6 @@ struct RunConfig {
   DataConfig data;
   OptimConfig optim;
   optim::LrScheduleOptions lr;
-  bool warmup_by_epoch = false;  // warmup_iters counted in epochs
   int64_t epochs = 1;
   int64_t eval_interval = 1, log_interval = 100, checkpoint_interval = 1;
   int64_t max_keep_checkpoints = -1;  // epoch checkpoints kept (the newest); -1: all (mmcv max_keep_ckpts)

@@ -133,9 +133,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
     opt_ = std::make_unique<optim::AdamW>(param_groups(*model_, o),
         optim::AdamWOptions{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay});
   // The schedule holds the run's learning rate and gives each step its own (Trainer::step).
-  optim::LrScheduleOptions lr = cfg_.lr;
-  lr.warmup_by_epoch = cfg_.warmup_by_epoch;
-  schedule_ = std::make_unique<optim::LrSchedule>(o.lr, lr, cfg_.epochs, iters_per_epoch_);
+  schedule_ = std::make_unique<optim::LrSchedule>(o.lr, cfg_.lr, cfg_.epochs, iters_per_epoch_);
   if (opts_.resume == "auto") {
     resume_auto();
   } else if (!opts_.resume.empty()) {
