@@ -3,11 +3,10 @@
 
 #include <cstring>
 
-#include "engine/cpu/parallel.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/detail/copy_math.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd {
 
@@ -19,14 +18,8 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
   Tensor t = empty(shape, options);
-  if (t.is_cuda()) {
-    ops::gpu::fill(t.device(), t.dtype(), t.raw_data(), value, t.numel());
-    return t;
-  }
   dispatch_all(options.dtype, "full", [&]<typename T>() {
-    T* p = t.data<T>();
-    const T v = static_cast<T>(value);
-    cpu::launch(t.numel(), ops::detail::FillKernel<T>{p, v});
+    launch(t.device(), t.numel(), ops::detail::FillKernel<T>{t.data<T>(), static_cast<T>(value)});
   });
   return t;
 }
@@ -72,13 +65,8 @@ Tensor random_tensor(const Shape& shape, Generator& gen, TensorOptions options, 
   spec.seed = gen.seed();
   spec.stream = gen.stream();
   spec.first = gen.take(t.numel());
-  if (t.is_cuda()) {
-    dispatch_float(options.dtype, op, []<typename>() {});  // the CPU path's dtype error
-    ops::gpu::random(t.device(), t.dtype(), t.raw_data(), spec, t.numel());
-    return t;
-  }
   dispatch_float(options.dtype, op, [&]<typename T>() {
-    cpu::launch(t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
+    launch(t.device(), t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
   });
   return t;
 }

@@ -9,7 +9,7 @@
 
 #include "engine/cpu/blas.h"
 #include "engine/cpu/parallel.h"
-#include "engine/ops/conv_cpu.h"
+#include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/cpu/parallel.h"
-#include "engine/ops/conv_cpu.h"
+#include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {

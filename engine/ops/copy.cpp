@@ -10,10 +10,10 @@
 #include "engine/cuda/device.h"
 #include "engine/cuda/memcpy.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/copy_cuda.h"
+#include "engine/ops/detail/indexing.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/indexing.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd::ops {
 namespace {
@@ -60,7 +60,11 @@ void copy_impl(const Tensor& dst, const Tensor& src_in) {
   const Tensor s = src.shape() == dst.shape() ? src : src.detach().expand(dst.shape());
   const CopyDims dims = coalesce_copy(dst.shape(), dst.strides(), s.strides(), "copy_");
   if (dst.is_cuda()) {
-    gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), s.dtype(), s.raw_data(), dims, n);
+    if constexpr (kBuiltWithCuda) {
+      gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), s.dtype(), s.raw_data(), dims, n);
+    } else {
+      fail_without_cuda("copy_", dst.device());
+    }
     return;
   }
   dispatch_all(dst.dtype(), "copy_", [&]<typename TD>() {

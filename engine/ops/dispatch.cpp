@@ -1,7 +1,7 @@
 // Device and dtype agreement checks.
 #include "engine/ops/dispatch.h"
 
-#include "engine/ops/indexing.h"
+#include "engine/ops/detail/indexing.h"
 
 namespace nkd::ops {
 

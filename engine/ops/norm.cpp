@@ -12,12 +12,13 @@
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
-#include "engine/ops/batch_norm_cuda.h"
-#include "engine/ops/batch_norm_math.h"
+#include "engine/ops/detail/batch_norm_cuda.h"
+#include "engine/ops/detail/batch_norm_math.h"
+#include "engine/ops/detail/layer_norm_cuda.h"
+#include "engine/ops/detail/layer_norm_math.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/layer_norm_cuda.h"
-#include "engine/ops/layer_norm_math.h"
 
 namespace nkd::ops {
 namespace {
@@ -173,13 +174,16 @@ class BatchNormBackward final : public Node {
     Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       if (x.is_cuda()) {
-        const gpu::BatchNormShape bs{s_.N, s_.C, s_.L};
-        const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
-        return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
-                                           g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
-                                           ptr_or_null<T>(w), mut_or_null<T>(gx),
-                                           mut_or_null<T>(gw), mut_or_null<T>(gb),
-                                           scratch.data<double>());
+        if constexpr (kBuiltWithCuda) {
+          const gpu::ChannelShape bs{s_.N, s_.C, s_.L};
+          const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
+          return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
+                                             g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
+                                             ptr_or_null<T>(w), mut_or_null<T>(gx),
+                                             mut_or_null<T>(gw), mut_or_null<T>(gb),
+                                             scratch.data<double>());
+        }
+        fail_without_cuda(name(), x.device());
       }
       bn_backward<T>(x.data<T>(), g.data<T>(), s_, training_, mean_.data<T>(), invstd_.data<T>(),
                      ptr_or_null<T>(w), mut_or_null<T>(gx), mut_or_null<T>(gw), mut_or_null<T>(gb));
@@ -281,12 +285,14 @@ class LayerNormBackward final : public Node {
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean_.data<T>(), *ip = invstd_.data<T>();
       if (x.is_cuda()) {
-        if (gx.defined())
-          gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
-                                        s_.C, s_.L);
-        gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
-                                           mut_or_null<T>(gb), s_.C, s_.L);
-        return;
+        if constexpr (kBuiltWithCuda) {
+          if (gx.defined())
+            gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
+                                          s_.C, s_.L);
+          return gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
+                                                    mut_or_null<T>(gb), s_.C, s_.L);
+        }
+        fail_without_cuda(name(), x.device());
       }
       if (gx.defined()) ln_backward_x<T>(xp, gp, s_, mp, ip, ptr_or_null<T>(w), gx.data<T>());
       if (gw.defined() || gb.defined())
@@ -344,8 +350,8 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
   const bool update = o.training && (rm.defined() || rv.defined());
   const Tensor rm_new = update && rm.defined() ? empty({s.C}, x.options()) : Tensor();
   const Tensor rv_new = update && rv.defined() ? empty({s.C}, x.options()) : Tensor();
-  const gpu::BatchNormShape bs{s.N, s.C, s.L};
-  const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
+  const gpu::ChannelShape bs{s.N, s.C, s.L};
+  const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
   gpu::batch_norm_forward<T>(x.device(), bs, o.training, o.eps, o.momentum,
                              xc.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
                              mut_or_null<T>(rm_new), mut_or_null<T>(rv_new), ptr_or_null<T>(wc),
@@ -382,8 +388,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
-    if (x.is_cuda())
-      return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
+      fail_without_cuda("batch_norm", x.device());
+    }
     const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
     const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
@@ -418,9 +427,12 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor y = empty(x.shape(), x.options());
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
-    if (x.is_cuda())
-      return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
-                                        y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
+                                          y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
+      fail_without_cuda("layer_norm", x.device());
+    }
     ln_forward<T>(xc.data<T>(), s, eps, ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(),
                   mean.data<T>(), invstd.data<T>());
   });

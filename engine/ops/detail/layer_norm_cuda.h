@@ -1,6 +1,6 @@
-// Launchers of layer norm on CUDA devices (defined in layer_norm_cuda.cu), called by norm.cpp.
-// CUDA-free header; without CUDA, engine/cuda/no_cuda/linalg_softmax_layernorm_stub.cpp defines
-// them to throw "built without CUDA". T is float or double; x, y, g, gx are contiguous [rows, D];
+// Launchers of layer norm on CUDA devices (shared-memory row kernels, layer_norm_cuda.cu), called
+// by norm.cpp only under `if constexpr (kBuiltWithCuda)`: a CPU-only build needs no definition.
+// T is in NKD_FLOAT_TYPES; x, y, g, gx are contiguous [rows, D];
 // weight, bias, gw, gb are [D] (null when absent / not wanted); mean, invstd are [rows]. Sums are
 // in double, as on the CPU. Each queues work on the device's compute stream and returns.
 #pragma once
@@ -25,11 +25,3 @@ void layer_norm_backward_params(Device device, const T* x, const T* g, const T* 
                                 const T* invstd, T* gw, T* gb, int64_t rows, int64_t d);
 
 }  // namespace nkd::ops::gpu
-
-#define NKD_LAYER_NORM_CUDA_INSTANTIATE(T)                                                      \
-  template void layer_norm_forward<T>(Device, const T*, const T*, const T*, T*, T*, T*, int64_t, \
-                                      int64_t, double);                                        \
-  template void layer_norm_backward_x<T>(Device, const T*, const T*, const T*, const T*,        \
-                                         const T*, T*, int64_t, int64_t);                      \
-  template void layer_norm_backward_params<T>(Device, const T*, const T*, const T*, const T*,   \
-                                              T*, T*, int64_t, int64_t);
