@@ -6,10 +6,10 @@
 #include "engine/dtype.h"
 #include "engine/ops/detail/elementwise_math.h"
 
-#define NKD_UNARY_LAUNCHABLE(Op, T)                                                       \
+#define NKD_UNARY_LAUNCHABLE(Op, name, T)                                                     \
   NKD_GPU_VEC_LAUNCHABLE(T, nkd::ops::detail::UnaryFwdKernel<nkd::ops::math::Op, T>) \
   NKD_GPU_VEC_LAUNCHABLE(T, nkd::ops::detail::UnaryBwdKernel<nkd::ops::math::Op, T>)
-#define NKD_BINARY_LAUNCHABLE(F, T) \
+#define NKD_BINARY_LAUNCHABLE(F, name, T) \
   NKD_GPU_VEC_LAUNCHABLE(T, nkd::ops::detail::BinaryKernel<nkd::ops::math::F, T>)
 #define NKD_ELEMENTWISE_LAUNCHABLE(T, D)                        \
   NKD_ELEMENTWISE_UNARY_OPS(NKD_UNARY_LAUNCHABLE, T)            \

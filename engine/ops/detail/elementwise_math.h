@@ -115,15 +115,19 @@ struct Div { template <typename T> NKD_HD T operator()(T a, T b) const { return 
 
 }  // namespace nkd::ops::math
 
-// Every functor above, X(Functor, ...): elementwise_cuda.cu builds each for the GPU for every type
-// of NKD_FLOAT_TYPES. A new op adds its functor above and its entry here (a functor missing here
-// is a link error of the CUDA build).
-#define NKD_ELEMENTWISE_UNARY_OPS(X, ...)                                                       \
-  X(Neg, __VA_ARGS__) X(AddScalar, __VA_ARGS__) X(MulScalar, __VA_ARGS__) X(Exp, __VA_ARGS__)    \
-  X(Log, __VA_ARGS__) X(Sqrt, __VA_ARGS__) X(PowScalar, __VA_ARGS__) X(Relu, __VA_ARGS__)        \
-  X(Relu6, __VA_ARGS__) X(Gelu, __VA_ARGS__) X(Sigmoid, __VA_ARGS__) X(Tanh, __VA_ARGS__)
-#define NKD_ELEMENTWISE_BINARY_OPS(X, ...) \
-  X(Add, __VA_ARGS__) X(Sub, __VA_ARGS__) X(Mul, __VA_ARGS__) X(Div, __VA_ARGS__)
+// Every functor above with the name of its op, X(Functor, op_name, ...): elementwise_cuda.cu builds
+// each for the GPU for every type of NKD_FLOAT_TYPES, and the op-table coverage test
+// (tests/engine/test_op_table.cpp) requires a case for every op_name. A new op adds its functor
+// above and its entry here (a functor missing here is a link error of the CUDA build).
+#define NKD_ELEMENTWISE_UNARY_OPS(X, ...)                                                   \
+  X(Neg, neg, __VA_ARGS__) X(AddScalar, add_scalar, __VA_ARGS__)                            \
+  X(MulScalar, mul_scalar, __VA_ARGS__) X(Exp, exp, __VA_ARGS__) X(Log, log, __VA_ARGS__)   \
+  X(Sqrt, sqrt, __VA_ARGS__) X(PowScalar, pow, __VA_ARGS__) X(Relu, relu, __VA_ARGS__)      \
+  X(Relu6, relu6, __VA_ARGS__) X(Gelu, gelu, __VA_ARGS__) X(Sigmoid, sigmoid, __VA_ARGS__)  \
+  X(Tanh, tanh, __VA_ARGS__)
+#define NKD_ELEMENTWISE_BINARY_OPS(X, ...)                                                  \
+  X(Add, add, __VA_ARGS__) X(Sub, sub, __VA_ARGS__) X(Mul, mul, __VA_ARGS__)                \
+  X(Div, div, __VA_ARGS__)
 
 namespace nkd::ops::detail {
 
