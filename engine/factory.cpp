@@ -51,11 +51,10 @@ std::vector<T> to_vector(const Tensor& t) {
   const T* p = host.data<T>();
   return std::vector<T>(p, p + host.numel());
 }
-template std::vector<float> to_vector<float>(const Tensor&);
-template std::vector<double> to_vector<double>(const Tensor&);
-template std::vector<int64_t> to_vector<int64_t>(const Tensor&);
-template std::vector<int32_t> to_vector<int32_t>(const Tensor&);
-template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
+#define NKD_INSTANTIATE_TO_VECTOR(T, D) template std::vector<T> to_vector<T>(const Tensor&);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
+NKD_INT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
+#undef NKD_INSTANTIATE_TO_VECTOR
 
 namespace {
 // The same Philox numbers on every device: element i of the draw uses counter spec.first + i.

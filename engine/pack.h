@@ -1,17 +1,12 @@
 // Pack<T, V>: V consecutive elements loaded and stored as one access of sizeof(T) * V bytes, for
 // the memory-bound contiguous kernels (nkd::launch_vec, engine/launch.h). CUDA-free, so a functor
-// whose run<V>(i) uses packs compiles for the host too; NKD_UNROLL unrolls the per-element loop on
-// the device.
+// whose run<V>(i) uses packs compiles for the host too; for_each_lane<V> is the per-element loop,
+// unrolled by construction.
 #pragma once
 #include <cstdint>
+#include <utility>
 
 #include "engine/host_device.h"
-
-#if defined(__CUDACC__)
-#define NKD_UNROLL _Pragma("unroll")
-#else
-#define NKD_UNROLL
-#endif
 
 namespace nkd {
 
@@ -29,6 +24,12 @@ NKD_HD Pack<T, V> load_pack(const T* p, int64_t i) {
 template <int V, typename T>
 NKD_HD void store_pack(T* p, int64_t i, const Pack<T, V>& v) {
   *reinterpret_cast<Pack<T, V>*>(p + i) = v;
+}
+
+// f(k) for k = 0, 1, ..., V - 1, fully unrolled (a fold over the index pack).
+template <int V, typename F>
+NKD_HD void for_each_lane(const F& f) {
+  [&]<int... K>(std::integer_sequence<int, K...>) { (f(K), ...); }(std::make_integer_sequence<int, V>{});
 }
 
 // Elements per 16-byte Pack.

@@ -1,5 +1,6 @@
 // conv2d: argument checks, the output geometry, device and dtype dispatch to the CPU kernels
-// (conv_cpu.h) or cuDNN (conv_cuda.h; the bias through batch_norm_cuda.h's channel helpers), and
+// (detail/conv_cpu.h) or the GPU (detail/conv_cuda.h: cuDNN, and the bias on the per-channel
+// machinery shared with batch norm, conv_cuda.cu; only in a CUDA build), and
 // the backward node.
 #include "engine/ops/conv.h"
 

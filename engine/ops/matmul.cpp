@@ -1,5 +1,5 @@
 // matmul, bmm and linear: argument checks, the batched GEMM (OpenBLAS on the CPU, cuBLAS /
-// cuBLASLt on CUDA devices through matmul_cuda.h; strided and transposed views are passed to BLAS
+// cuBLASLt on CUDA devices through detail/matmul_cuda.h (only in a CUDA build); strided and transposed views are passed to BLAS
 // in place), and the backward nodes (device-independent: they call matmul and sum).
 #include "engine/ops/matmul.h"
 

@@ -166,7 +166,7 @@ void launch_groups(const ChannelShape& s, const F& f, cudaStream_t stream) {
 template <typename T, typename F>
 void launch_per_channel(const ChannelShape& s, const F& f, bool aligned, cudaStream_t stream) {
   if (s.N * s.C * s.L <= 0) return;
-  inline constexpr int kVec = cuda::kVecOf<T>;
+  constexpr int kVec = cuda::kVecOf<T>;
   if (aligned && s.L % kVec == 0)
     launch_groups<kVec>(s, f, stream);
   else

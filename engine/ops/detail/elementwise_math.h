@@ -145,8 +145,7 @@ struct UnaryFwdKernel {
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> a = load_pack<V>(x, i);
     Pack<T, V> o;
-    NKD_UNROLL
-    for (int k = 0; k < V; ++k) o.v[k] = op.template fwd<T>(a.v[k]);
+    for_each_lane<V>([&](int k) { o.v[k] = op.template fwd<T>(a.v[k]); });
     store_pack<V>(y, i, o);
   }
 };
@@ -165,8 +164,7 @@ struct UnaryBwdKernel {
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> gv = load_pack<V>(g, i), xv = load_pack<V>(x, i), yv = load_pack<V>(y, i);
     Pack<T, V> o;
-    NKD_UNROLL
-    for (int k = 0; k < V; ++k) o.v[k] = op.template bwd<T>(gv.v[k], xv.v[k], yv.v[k]);
+    for_each_lane<V>([&](int k) { o.v[k] = op.template bwd<T>(gv.v[k], xv.v[k], yv.v[k]); });
     store_pack<V>(gx, i, o);
   }
 };
@@ -182,8 +180,7 @@ struct BinaryKernel {
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> av = load_pack<V>(a, i), bv = load_pack<V>(b, i);
     Pack<T, V> o;
-    NKD_UNROLL
-    for (int k = 0; k < V; ++k) o.v[k] = f(av.v[k], bv.v[k]);
+    for_each_lane<V>([&](int k) { o.v[k] = f(av.v[k], bv.v[k]); });
     store_pack<V>(out, i, o);
   }
 };
@@ -197,8 +194,7 @@ struct AddInplaceKernel {
   NKD_HD void run(int64_t i) const {
     Pack<T, V> av = load_pack<V>(static_cast<const T*>(a), i);
     const Pack<T, V> bv = load_pack<V>(b, i);
-    NKD_UNROLL
-    for (int k = 0; k < V; ++k) av.v[k] += bv.v[k];
+    for_each_lane<V>([&](int k) { av.v[k] += bv.v[k]; });
     store_pack<V>(a, i, av);
   }
 };

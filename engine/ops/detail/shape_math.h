@@ -211,6 +211,8 @@ struct PadKernel {
 // NKD_INT_TYPES) and the accumulating ones for NKD_FLOAT_TYPES. A new functor adds its entry here.
 #define NKD_SHAPE_DATA_KERNELS(X, T) \
   X(GatherKernel<T>) X(IndexSelectKernel<T>) X(OneHotKernel<T>) X(RollKernel<T>) X(PadKernel<T>)
-#define NKD_SHAPE_FLOAT_KERNELS(X, T)                                                              \
-  X(ScatterColumnsKernel<T, ScatterMode::Assign>) X(ScatterColumnsKernel<T, ScatterMode::Add>)    \
-  X(ScatterColumnsKernel<T, ScatterMode::Zero>) X(IndexAddKernel<T>) X(IndexAddScanKernel<T>)
+#define NKD_SHAPE_FLOAT_KERNELS(X, T)                                   \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Assign>)     \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Add>)        \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Zero>)       \
+  X(IndexAddKernel<T>) X(IndexAddScanKernel<T>)
