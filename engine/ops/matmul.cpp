@@ -1,6 +1,7 @@
 // matmul, bmm and linear: argument checks, the batched GEMM (OpenBLAS on the CPU, cuBLAS /
-// cuBLASLt on CUDA devices through detail/matmul_cuda.h (only in a CUDA build); strided and transposed views are passed to BLAS
-// in place), and the backward nodes (device-independent: they call matmul and sum).
+// cuBLASLt on CUDA devices through detail/matmul_cuda.h, only in a CUDA build; strided and
+// transposed views are passed to BLAS in place), and the backward nodes (device-independent: they
+// call matmul and sum).
 #include "engine/ops/matmul.h"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 // Launchers of layer norm on CUDA devices (shared-memory row kernels, layer_norm_cuda.cu), called
 // by norm.cpp only under `if constexpr (kBuiltWithCuda)`: a CPU-only build needs no definition.
-// T is in NKD_FLOAT_TYPES; x, y, g, gx are contiguous [rows, D];
-// weight, bias, gw, gb are [D] (null when absent / not wanted); mean, invstd are [rows]. Sums are
-// in double, as on the CPU. Each queues work on the device's compute stream and returns.
+// T is in NKD_FLOAT_TYPES; x, y, g, gx are contiguous [rows, D]; weight, bias, gw, gb are [D]
+// (null when absent / not wanted); mean, invstd are [rows]. Sums are in double, as on the CPU.
+// Each queues work on the device's compute stream and returns.
 #pragma once
 #include <cstdint>
 
