@@ -3,7 +3,8 @@
 // Ops, losses and optimizers all launch through here. The GPU branch is compiled out by the
 // language (if constexpr on kBuiltWithCuda), so a build without CUDA needs no definition of the
 // gpu:: launchers; in a CUDA build each functor type a .cpp launches is instantiated once in a .cu
-// file of its family with NKD_GPU_LAUNCHABLE or NKD_GPU_VEC_LAUNCHABLE (engine/cuda/launch_functor.cuh).
+// file of its family with NKD_GPU_LAUNCHABLE or NKD_GPU_VEC_LAUNCHABLE
+// (engine/cuda/launch_functor.cuh).
 #pragma once
 #include <algorithm>
 #include <cstdint>
