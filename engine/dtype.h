@@ -1,8 +1,10 @@
-// Element types, their sizes and names, and the dispatch helpers that turn a runtime DType into a
-// template parameter: dispatch_float(dt, "op", [&]<typename T>() { ... }).
+// Element types, their sizes and names, and the lists of C++ element types (NKD_FLOAT_TYPES,
+// NKD_INT_TYPES) that the dispatch helpers (engine/ops/dispatch.h) and every GPU instantiation
+// expand.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+
 #include "engine/check.h"
 
 namespace nkd {
@@ -27,30 +29,27 @@ template <> constexpr DType dtype_of<uint8_t>() { return DType::U8; }
 #define NKD_FLOAT_TYPES(X) \
   X(float, F32)            \
   X(double, F64)
+// The integer element types, which copies, fills and the data-moving shape kernels also handle.
+// The floating types as a type list: TypeList<float, double> (template code that holds one
+// container per type, e.g. the optimizer's per-dtype launch lists).
+template <typename... Ts>
+struct TypeList {};
+namespace detail {
+template <typename L>
+struct DropFirst;
+template <typename T0, typename... Ts>
+struct DropFirst<TypeList<T0, Ts...>> {
+  using type = TypeList<Ts...>;
+};
+}  // namespace detail
+#define NKD_TYPE_LIST_ENTRY(T, D) , T
+using FloatTypes = detail::DropFirst<TypeList<void NKD_FLOAT_TYPES(NKD_TYPE_LIST_ENTRY)>>::type;
+#undef NKD_TYPE_LIST_ENTRY
 
-#define NKD_DISPATCH_CASE(T, D) \
-  case DType::D: return fn.template operator()<T>();
+#define NKD_INT_TYPES(X) \
+  X(int64_t, I64)        \
+  X(int32_t, I32)        \
+  X(uint8_t, U8)
 
-// Calls fn.template operator()<T>() for T in NKD_FLOAT_TYPES.
-template <typename Fn>
-decltype(auto) dispatch_float(DType dt, const char* op, Fn&& fn) {
-  switch (dt) {
-    NKD_FLOAT_TYPES(NKD_DISPATCH_CASE)
-    default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported (expected F32 or F64)");
-  }
-}
-
-// Every dtype with a C++ element type usable in copies (no F16/BF16 arithmetic on CPU yet).
-template <typename Fn>
-decltype(auto) dispatch_all(DType dt, const char* op, Fn&& fn) {
-  switch (dt) {
-    case DType::F32: return fn.template operator()<float>();
-    case DType::F64: return fn.template operator()<double>();
-    case DType::I64: return fn.template operator()<int64_t>();
-    case DType::I32: return fn.template operator()<int32_t>();
-    case DType::U8: return fn.template operator()<uint8_t>();
-    default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported");
-  }
-}
 
 }  // namespace nkd

@@ -3,11 +3,10 @@
 
 #include <cstring>
 
-#include "engine/cpu/parallel.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/detail/copy_math.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd {
 
@@ -19,14 +18,8 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
   Tensor t = empty(shape, options);
-  if (t.is_cuda()) {
-    ops::gpu::fill(t.device(), t.dtype(), t.raw_data(), value, t.numel());
-    return t;
-  }
   dispatch_all(options.dtype, "full", [&]<typename T>() {
-    T* p = t.data<T>();
-    const T v = static_cast<T>(value);
-    cpu::launch(t.numel(), ops::detail::FillKernel<T>{p, v});
+    launch(t.device(), t.numel(), ops::detail::FillKernel<T>{t.data<T>(), static_cast<T>(value)});
   });
   return t;
 }
@@ -58,11 +51,10 @@ std::vector<T> to_vector(const Tensor& t) {
   const T* p = host.data<T>();
   return std::vector<T>(p, p + host.numel());
 }
-template std::vector<float> to_vector<float>(const Tensor&);
-template std::vector<double> to_vector<double>(const Tensor&);
-template std::vector<int64_t> to_vector<int64_t>(const Tensor&);
-template std::vector<int32_t> to_vector<int32_t>(const Tensor&);
-template std::vector<uint8_t> to_vector<uint8_t>(const Tensor&);
+#define NKD_INSTANTIATE_TO_VECTOR(T, D) template std::vector<T> to_vector<T>(const Tensor&);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
+NKD_INT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
+#undef NKD_INSTANTIATE_TO_VECTOR
 
 namespace {
 // The same Philox numbers on every device: element i of the draw uses counter spec.first + i.
@@ -72,13 +64,8 @@ Tensor random_tensor(const Shape& shape, Generator& gen, TensorOptions options, 
   spec.seed = gen.seed();
   spec.stream = gen.stream();
   spec.first = gen.take(t.numel());
-  if (t.is_cuda()) {
-    dispatch_float(options.dtype, op, []<typename>() {});  // the CPU path's dtype error
-    ops::gpu::random(t.device(), t.dtype(), t.raw_data(), spec, t.numel());
-    return t;
-  }
   dispatch_float(options.dtype, op, [&]<typename T>() {
-    cpu::launch(t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
+    launch(t.device(), t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
   });
   return t;
 }

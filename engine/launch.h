@@ -3,7 +3,8 @@
 // Ops, losses and optimizers all launch through here. The GPU branch is compiled out by the
 // language (if constexpr on kBuiltWithCuda), so a build without CUDA needs no definition of the
 // gpu:: launchers; in a CUDA build each functor type a .cpp launches is instantiated once in a .cu
-// file of its family with NKD_GPU_LAUNCHABLE (engine/cuda/launch_functor.cuh).
+// file of its family with NKD_GPU_LAUNCHABLE or NKD_GPU_VEC_LAUNCHABLE
+// (engine/cuda/launch_functor.cuh).
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -23,6 +24,10 @@ template <typename F>
 void launch_flat(Device device, int64_t n, const F& f);
 template <typename F>
 void launch_rows(Device device, int64_t n, const F& f);
+// f.template run<V>(i) over groups of V = kVecOf<T> elements (16-byte Packs) when `aligned`, else
+// V = 1 (engine/cuda/launch.cuh, cuda::launch_vec).
+template <typename T, typename F>
+void launch_vec(Device device, int64_t n, const F& f, bool aligned);
 }  // namespace gpu
 
 // Throws "<what>: <device> tensors need a CUDA build (nkd was built without CUDA)".
@@ -47,6 +52,19 @@ void launch_rows(Device device, int64_t rows, int64_t cols, const F& f) {
     return cpu::launch(rows, f, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(cols, 1)));
   if constexpr (kBuiltWithCuda) {
     gpu::launch_rows(device, rows, f);
+  } else {
+    fail_without_cuda("kernel launch", device);
+  }
+}
+
+// A contiguous pointwise functor over [0, n) on `device`: f(i) on the CPU (cpu::launch); on the GPU
+// f.template run<V>(i) writes elements [i, i + V) with one 16-byte Pack (engine/pack.h) per
+// operand when `aligned` (every operand's pointer passes aligned16), one element at a time else.
+template <typename T, typename F>
+void launch_vec(Device device, int64_t n, const F& f, bool aligned) {
+  if (device.is_cpu()) return cpu::launch(n, f);
+  if constexpr (kBuiltWithCuda) {
+    gpu::launch_vec<T>(device, n, f, aligned);
   } else {
     fail_without_cuda("kernel launch", device);
   }

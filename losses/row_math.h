@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "engine/host_device.h"
-#include "engine/ops/softmax_math.h"
+#include "engine/ops/detail/softmax_math.h"
 
 namespace nkd::losses::math {
 

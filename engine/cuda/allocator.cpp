@@ -78,7 +78,7 @@ cudaError_t try_allocate(void** ptr, size_t bytes, cudaStream_t stream) {
 
 }  // namespace
 
-bool sync_alloc_enabled() {
+bool gpu::sync_alloc_enabled() {
   static const bool enabled = [] {
     const char* v = std::getenv("NKD_CUDA_SYNC_ALLOC");
     return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
@@ -155,7 +155,7 @@ void install_allocator() {
                                           }});
 }
 
-MemoryStats memory_stats(int device) {
+MemoryStats gpu::memory_stats(int device) {
   MemoryStats s;
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -165,16 +165,16 @@ MemoryStats memory_stats(int device) {
   return s;
 }
 
-void reset_peak_memory_stats(int device) {
+void gpu::reset_peak_memory_stats(int device) {
   std::lock_guard<std::mutex> lock(g_mutex);
   MemoryStats& s = state_locked(device).stats;
   s.peak_bytes = s.current_bytes;
 }
 
-PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) {
-  NKD_CHECK(is_available(), "PinnedBuffer: ", unavailable_reason());
-  if (bytes == 0) return;
-  const cudaError_t e = cudaHostAlloc(&data_, bytes, cudaHostAllocPortable);
+void* gpu::pin(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* data = nullptr;
+  const cudaError_t e = cudaHostAlloc(&data, bytes, cudaHostAllocPortable);
   if (e == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
     throw OutOfMemoryError(nkd::detail::cat("PinnedBuffer: cannot pin ", bytes, " bytes"));
@@ -182,11 +182,12 @@ PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) {
   if (e != cudaSuccess)
     detail::throw_gpu_error("cudaHostAlloc", "CUDA", static_cast<int>(e), cudaGetErrorString(e),
                             __FILE__, __LINE__);
+  return data;
 }
 
-PinnedBuffer::~PinnedBuffer() {
+void gpu::unpin(void* ptr) noexcept {
   // SYNC: cudaFreeHost waits for the device; pinned buffers are meant to live for a whole run.
-  if (data_ != nullptr) NKD_CUDA_WARN(cudaFreeHost(data_));
+  if (ptr != nullptr) NKD_CUDA_WARN(cudaFreeHost(ptr));
 }
 
 }  // namespace nkd::cuda

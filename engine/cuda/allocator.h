@@ -1,12 +1,13 @@
 // CUDA device memory: stream-ordered cudaMallocAsync on the device's compute stream from its
 // default pool, which keeps freed memory cached (release threshold UINT64_MAX);
 // NKD_CUDA_SYNC_ALLOC=1 uses plain cudaMalloc/cudaFree (for compute-sanitizer). Pinned host buffers.
-// CUDA-free header; without CUDA (engine/cuda/no_cuda/) every call throws "built without CUDA".
+// CUDA-free header. The inline front functions compile in every build (without CUDA they throw
+// "built without CUDA"); allocate/deallocate/install_allocator are for GPU sources only.
 #pragma once
 #include <cstddef>
 #include <utility>
 
-#include "engine/device.h"
+#include "engine/cuda/device.h"
 
 namespace nkd::cuda {
 
@@ -18,9 +19,27 @@ struct MemoryStats {
   size_t reserved_bytes = 0;   // what the pool holds from the driver (0 with NKD_CUDA_SYNC_ALLOC=1)
 };
 
-MemoryStats memory_stats(int device = 0);
-void reset_peak_memory_stats(int device = 0);
-bool sync_alloc_enabled();  // NKD_CUDA_SYNC_ALLOC=1
+namespace gpu {  // the CUDA build's definitions (allocator.cpp)
+MemoryStats memory_stats(int device);
+void reset_peak_memory_stats(int device);
+bool sync_alloc_enabled();
+void* pin(size_t bytes);        // cudaHostAlloc; null for 0 bytes
+void unpin(void* ptr) noexcept;  // cudaFreeHost (null: nothing)
+}  // namespace gpu
+
+inline MemoryStats memory_stats(int device = 0) {
+  if constexpr (kBuiltWithCuda) return gpu::memory_stats(device);
+  NKD_FAIL("cuda::memory_stats: nkd was ", kNoCudaReason);
+}
+inline void reset_peak_memory_stats(int device = 0) {
+  if constexpr (kBuiltWithCuda) return gpu::reset_peak_memory_stats(device);
+  NKD_FAIL("cuda::reset_peak_memory_stats: nkd was ", kNoCudaReason);
+}
+// NKD_CUDA_SYNC_ALLOC=1 (always false without CUDA).
+inline bool sync_alloc_enabled() {
+  if constexpr (kBuiltWithCuda) return gpu::sync_alloc_enabled();
+  return false;
+}
 
 // Stream-ordered on the device's compute stream: memory touched by work on another stream must be
 // ordered with an event before it is freed. Out of memory throws nkd::OutOfMemoryError with the
@@ -35,8 +54,13 @@ void install_allocator();
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
-  explicit PinnedBuffer(size_t bytes);
-  ~PinnedBuffer();
+  explicit PinnedBuffer(size_t bytes) : bytes_(bytes) {
+    NKD_CHECK(is_available(), "PinnedBuffer: ", unavailable_reason());
+    if constexpr (kBuiltWithCuda) data_ = gpu::pin(bytes);
+  }
+  ~PinnedBuffer() {
+    if constexpr (kBuiltWithCuda) gpu::unpin(data_);
+  }
   PinnedBuffer(PinnedBuffer&& o) noexcept : data_(o.data_), bytes_(o.bytes_) {
     o.data_ = nullptr;
     o.bytes_ = 0;

@@ -44,9 +44,9 @@ const Probe& probe() {
 
 }  // namespace
 
-int device_count() { return force_cpu() ? 0 : probe().count; }
+namespace gpu {
 
-bool is_available() { return device_count() > 0; }
+int device_count() { return force_cpu() ? 0 : probe().count; }
 
 std::string unavailable_reason() {
   if (force_cpu()) return "no CUDA device: NKD_FORCE_CPU=1 hides the GPUs";
@@ -60,7 +60,7 @@ void init(Device device) {
   NKD_CHECK(device.index >= 0 && device.index < n, "cannot use ", device.str(), ": only ", n,
             " CUDA device(s) visible");
   static std::once_flag once;
-  std::call_once(once, [] { install_allocator(); });
+  std::call_once(once, [] { cuda::install_allocator(); });
   (void)context(device.index);
 }
 
@@ -71,5 +71,7 @@ void synchronize(Device device) {
   NKD_CUDA_CHECK(cudaStreamSynchronize(ctx.compute_stream()));
   NKD_CUDA_CHECK(cudaStreamSynchronize(ctx.copy_stream()));
 }
+
+}  // namespace gpu
 
 }  // namespace nkd::cuda

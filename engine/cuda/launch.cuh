@@ -1,8 +1,8 @@
 // Kernel launch helpers with 64-bit indexing. launch(n, f, stream) runs an NKD_HD functor f(i) for
 // every i in [0, n) with a grid-stride loop: the same functors cpu::launch runs on the host.
 // launch_vec(n, f, aligned, stream) runs f.template run<V>(i) over groups of V elements with one
-// 16-byte access per operand (Pack), for the memory-bound contiguous kernels. Include only from
-// .cu files.
+// 16-byte access per operand (Pack, engine/pack.h), for the memory-bound contiguous kernels.
+// Include only from .cu files.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "engine/cuda/check.h"
+#include "engine/pack.h"
 
 namespace nkd::cuda {
 
@@ -35,28 +36,12 @@ __global__ void __launch_bounds__(kBlockSize) flat_kernel(int64_t n, F f) {
   for (int64_t i = global_index(); i < n; i += global_stride()) f(i);
 }
 
-// V consecutive elements, loaded and stored as one access of sizeof(T) * V bytes.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-// The V elements at p + i (p + i aligned to the Pack), or zeros when p is null.
-template <int V, typename T>
-__device__ __forceinline__ Pack<T, V> load_pack(const T* p, int64_t i) {
-  if (p == nullptr) return Pack<T, V>{};
-  return *reinterpret_cast<const Pack<T, V>*>(p + i);
-}
-template <int V, typename T>
-__device__ __forceinline__ void store_pack(T* p, int64_t i, const Pack<T, V>& v) {
-  *reinterpret_cast<Pack<T, V>*>(p + i) = v;
-}
-// Elements per 16-byte Pack.
-template <typename T>
-inline constexpr int kVecOf = 16 / static_cast<int>(sizeof(T)) > 0 ? 16 / static_cast<int>(sizeof(T)) : 1;
-
-inline bool aligned16(const void* p) {
-  return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0;
-}
+// The packs of engine/pack.h, by their names in this namespace.
+using nkd::aligned16;
+using nkd::kVecOf;
+using nkd::load_pack;
+using nkd::Pack;
+using nkd::store_pack;
 
 // f.template run<V>(i) for i = 0, V, 2 V, ... below n - n % V, then f.template run<1>(i) for the
 // n % V last elements.

@@ -1,5 +1,6 @@
-// Definitions of the GPU launchers declared in engine/launch.h, and NKD_GPU_LAUNCHABLE(F): the
-// explicit instantiation that a family's .cu file writes once per functor type its .cpp launches
+// Definitions of the GPU launchers declared in engine/launch.h, and NKD_GPU_LAUNCHABLE(F) /
+// NKD_GPU_VEC_LAUNCHABLE(T, F): the explicit instantiations that a family's .cu file writes once
+// per functor type its .cpp launches
 // (a missing one is a link error of the CUDA build, never a silent CPU fallback). Include only
 // from .cu files.
 #pragma once
@@ -31,9 +32,19 @@ void launch_rows(Device device, int64_t n, const F& f) {
   NKD_CUDA_CHECK_LAUNCH();
 }
 
+template <typename T, typename F>
+void launch_vec(Device device, int64_t n, const F& f, bool aligned) {
+  const cuda::DeviceGuard guard(device.index);
+  cuda::launch_vec<T>(n, f, aligned, cuda::context(device.index).compute_stream());
+}
+
 }  // namespace nkd::gpu
 
 // Both launchers of engine/launch.h for functor type F (write at global scope; F fully qualified).
 #define NKD_GPU_LAUNCHABLE(...)                                                            \
   template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&); \
   template void nkd::gpu::launch_rows<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&);
+
+// gpu::launch_vec of engine/launch.h for element type T and functor type F.
+#define NKD_GPU_VEC_LAUNCHABLE(T, ...) \
+  template void nkd::gpu::launch_vec<T, __VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&, bool);

@@ -5,7 +5,7 @@
 #include "engine/cuda/context.h"
 #include "engine/cuda/device.h"
 
-namespace nkd::cuda {
+namespace nkd::cuda::gpu {
 
 void memcpy_host_to_device(void* dst, Device dst_device, const void* src, size_t bytes) {
   if (bytes == 0) return;
@@ -52,4 +52,4 @@ void memcpy_device_to_device(void* dst, Device dst_device, const void* src, Devi
   copied.block(dst_stream);
 }
 
-}  // namespace nkd::cuda
+}  // namespace nkd::cuda::gpu

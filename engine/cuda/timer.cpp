@@ -7,28 +7,28 @@
 #include "engine/cuda/context.h"
 #include "engine/cuda/device.h"
 
-namespace nkd::cuda {
+namespace nkd::cuda::gpu {
 
-struct StreamTimer::Events {
+struct TimerEvents {
   Event start{true}, stop{true};
 };
 
-StreamTimer::StreamTimer(Device device) : device_(device), events_(std::make_unique<Events>()) {
+std::shared_ptr<TimerEvents> start_timer(Device device) {
   init(device);
+  auto events = std::make_shared<TimerEvents>();
   DeviceGuard guard(device.index);
-  events_->start.record(context(device.index).compute_stream());
+  events->start.record(context(device.index).compute_stream());
+  return events;
 }
 
-StreamTimer::~StreamTimer() = default;
-
-double StreamTimer::stop_ms() {
-  DeviceGuard guard(device_.index);
-  events_->stop.record(context(device_.index).compute_stream());
-  events_->stop.synchronize();  // SYNC: the caller asked for the elapsed time
-  return events_->stop.elapsed_ms(events_->start);
+double stop_timer(Device device, TimerEvents& events) {
+  DeviceGuard guard(device.index);
+  events.stop.record(context(device.index).compute_stream());
+  events.stop.synchronize();  // SYNC: the caller asked for the elapsed time
+  return events.stop.elapsed_ms(events.start);
 }
 
-ProfileRange::ProfileRange(const char* name) { nvtxRangePushA(name); }
-ProfileRange::~ProfileRange() { nvtxRangePop(); }
+void push_range(const char* name) { nvtxRangePushA(name); }
+void pop_range() { nvtxRangePop(); }
 
-}  // namespace nkd::cuda
+}  // namespace nkd::cuda::gpu

@@ -1,8 +1,8 @@
 // Activations, all through the shared unary machinery and the formulas of elementwise_math.h.
 #include "engine/ops/activation.h"
 
-#include "engine/ops/elementwise_math.h"
-#include "engine/ops/unary_impl.h"
+#include "engine/ops/detail/elementwise_math.h"
+#include "engine/ops/detail/elementwise_unary.h"
 
 namespace nkd::ops {
 

@@ -1,13 +1,14 @@
 // conv2d: argument checks, the output geometry, device and dtype dispatch to the CPU kernels
-// (conv_cpu.h) or cuDNN (conv_cuda.h; the bias through batch_norm_cuda.h's channel helpers), and
+// (detail/conv_cpu.h) or the GPU (detail/conv_cuda.h: cuDNN, and the bias on the per-channel
+// machinery shared with batch norm, conv_cuda.cu; only in a CUDA build), and
 // the backward node.
 #include "engine/ops/conv.h"
 
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
-#include "engine/ops/batch_norm_cuda.h"
-#include "engine/ops/conv_cpu.h"
-#include "engine/ops/conv_cuda.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/conv_cpu.h"
+#include "engine/ops/detail/conv_cuda.h"
 #include "engine/ops/dispatch.h"
 
 namespace nkd::ops {
@@ -58,7 +59,7 @@ Tensor workspace(const ConvGeom& g, TensorOptions options) {
 }
 
 // y [N, K, P, Q] viewed as [N, K, P Q] for the per-channel bias helpers.
-gpu::BatchNormShape output_channels(const ConvGeom& g) { return {g.n, g.k, g.p * g.q}; }
+gpu::ChannelShape output_channels(const ConvGeom& g) { return {g.n, g.k, g.p * g.q}; }
 
 // y[n,k,p,q] = b[k] + sum_{c', r, s} w[k,c',r,s] x[n, c, p*sh - ph + r*dh, q*sw - pw + s*dw],
 // with c = group(k) * C/G + c'. Its gradients, with g = dL/dy:
@@ -81,16 +82,19 @@ class Conv2dBackward final : public Node {
     if (needs_input_grad(2)) gb = empty({geom_.k}, w.options());
     dispatch_float(x.dtype(), "conv2d backward", [&]<typename T>() {
       if (x.is_cuda()) {
-        const Device d = x.device();
-        const T* dy = gy.data<T>();
-        if (gx.defined()) gpu::conv2d_backward_data<T>(d, geom_, dy, w.data<T>(), gx.data<T>());
-        if (gw.defined()) gpu::conv2d_backward_filter<T>(d, geom_, dy, x.data<T>(), gw.data<T>());
-        if (gb.defined()) {
-          const gpu::BatchNormShape s = output_channels(geom_);
-          const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(s)}, {DType::F64, d});
-          gpu::channel_sum<T>(d, s, dy, gb.data<T>(), scratch.data<double>());
+        if constexpr (kBuiltWithCuda) {
+          const Device d = x.device();
+          const T* dy = gy.data<T>();
+          if (gx.defined()) gpu::conv2d_backward_data<T>(d, geom_, dy, w.data<T>(), gx.data<T>());
+          if (gw.defined()) gpu::conv2d_backward_filter<T>(d, geom_, dy, x.data<T>(), gw.data<T>());
+          if (gb.defined()) {
+            const gpu::ChannelShape s = output_channels(geom_);
+            const Tensor scratch = empty({gpu::channel_scratch_doubles(s)}, {DType::F64, d});
+            gpu::channel_sum<T>(d, s, dy, gb.data<T>(), scratch.data<double>());
+          }
+          return;
         }
-        return;
+        fail_without_cuda("conv2d backward", x.device());
       }
       if (gx.defined() || gw.defined()) {
         const Tensor ws = workspace(geom_, x.options());
@@ -118,10 +122,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
   dispatch_float(x.dtype(), "conv2d", [&]<typename T>() {
     if (x.is_cuda()) {
-      gpu::conv2d_forward<T>(x.device(), g, xc.data<T>(), wc.data<T>(), y.data<T>());
-      if (bc.defined())
-        gpu::add_channel_bias<T>(x.device(), output_channels(g), y.data<T>(), bc.data<T>());
-      return;
+      if constexpr (kBuiltWithCuda) {
+        gpu::conv2d_forward<T>(x.device(), g, xc.data<T>(), wc.data<T>(), y.data<T>());
+        if (bc.defined())
+          gpu::add_channel_bias<T>(x.device(), output_channels(g), y.data<T>(), bc.data<T>());
+        return;
+      }
+      fail_without_cuda("conv2d", x.device());
     }
     const Tensor ws = workspace(g, x.options());
     detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,

@@ -9,7 +9,8 @@
 
 #include "engine/cpu/blas.h"
 #include "engine/cpu/parallel.h"
-#include "engine/ops/conv_cpu.h"
+#include "engine/dtype.h"
+#include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -263,12 +264,11 @@ void conv2d_backward_bias_cpu(const ConvGeom& g, const T* dy, T* db) {
                     });
 }
 
-#define NKD_CONV_CPU_INSTANTIATE(T)                                                                  \
+#define NKD_CONV_CPU_INSTANTIATE(T, D)                                                                \
   template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);       \
   template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*); \
   template void conv2d_backward_bias_cpu<T>(const ConvGeom&, const T*, T*);
-NKD_CONV_CPU_INSTANTIATE(float)
-NKD_CONV_CPU_INSTANTIATE(double)
+NKD_FLOAT_TYPES(NKD_CONV_CPU_INSTANTIATE)
 #undef NKD_CONV_CPU_INSTANTIATE
 
 }  // namespace nkd::ops::detail

@@ -23,9 +23,10 @@
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/dtype.h"
 #include "engine/cuda/cudnn_utils.h"
 #include "engine/cuda/math_mode.h"
-#include "engine/ops/conv_cuda.h"
+#include "engine/ops/detail/conv_cuda.h"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -392,24 +393,23 @@ void conv2d_backward_filter(Device device, const ConvGeom& g, const T* dy, const
   convolve<T, Dir::BwdFilter>(device, g, Buffers{x, dy, dw});
 }
 
-ConvAlgoCacheStats conv_algo_cache_stats() {
+ConvAlgoCacheStats cudnn_algo_cache_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   return {static_cast<int64_t>(c.entries.size()), c.searches, c.hits};
 }
 
-void clear_conv_algo_cache() {
+void clear_cudnn_algo_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.entries.clear();
   c.searches = c.hits = 0;
 }
 
-#define NKD_INSTANTIATE_CONV(T)                                                                 \
+#define NKD_INSTANTIATE_CONV(T, D)                                                               \
   template void conv2d_forward<T>(Device, const ConvGeom&, const T*, const T*, T*);             \
   template void conv2d_backward_data<T>(Device, const ConvGeom&, const T*, const T*, T*);       \
   template void conv2d_backward_filter<T>(Device, const ConvGeom&, const T*, const T*, T*);
-NKD_INSTANTIATE_CONV(float)
-NKD_INSTANTIATE_CONV(double)
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_CONV)
 
 }  // namespace nkd::ops::gpu

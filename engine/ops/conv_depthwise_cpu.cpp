@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "engine/cpu/parallel.h"
-#include "engine/ops/conv_cpu.h"
+#include "engine/dtype.h"
+#include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -203,12 +204,11 @@ void depthwise_backward_weight_cpu(const ConvGeom& g, const T* dy, const T* x, T
   });
 }
 
-#define NKD_DEPTHWISE_INSTANTIATE(T)                                                          \
+#define NKD_DEPTHWISE_INSTANTIATE(T, D)                                                        \
   template void depthwise_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void depthwise_backward_data_cpu<T>(const ConvGeom&, const T*, const T*, T*);     \
   template void depthwise_backward_weight_cpu<T>(const ConvGeom&, const T*, const T*, T*);
-NKD_DEPTHWISE_INSTANTIATE(float)
-NKD_DEPTHWISE_INSTANTIATE(double)
+NKD_FLOAT_TYPES(NKD_DEPTHWISE_INSTANTIATE)
 #undef NKD_DEPTHWISE_INSTANTIATE
 
 }  // namespace nkd::ops::detail

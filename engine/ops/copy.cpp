@@ -10,10 +10,10 @@
 #include "engine/cuda/device.h"
 #include "engine/cuda/memcpy.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/copy_cuda.h"
+#include "engine/ops/detail/indexing.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/indexing.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd::ops {
 namespace {
@@ -60,7 +60,11 @@ void copy_impl(const Tensor& dst, const Tensor& src_in) {
   const Tensor s = src.shape() == dst.shape() ? src : src.detach().expand(dst.shape());
   const CopyDims dims = coalesce_copy(dst.shape(), dst.strides(), s.strides(), "copy_");
   if (dst.is_cuda()) {
-    gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), s.dtype(), s.raw_data(), dims, n);
+    if constexpr (kBuiltWithCuda) {
+      gpu::copy_strided(dst.device(), dst.dtype(), dst.raw_data(), s.dtype(), s.raw_data(), dims, n);
+    } else {
+      fail_without_cuda("copy_", dst.device());
+    }
     return;
   }
   dispatch_all(dst.dtype(), "copy_", [&]<typename TD>() {
@@ -141,6 +145,33 @@ void copy_(const Tensor& dst, const Tensor& src) {
             "copy_: cannot copy ", describe(src), " into ", describe(dst));
   copy_impl(dst, src);
   dst.storage()->bump_version();
+}
+
+// The copy's dims with size-1 dims dropped and neighbours merged where both layouts allow.
+CopyDims coalesce_copy(const Shape& shape, const Strides& dst, const Strides& src, const char* op) {
+  NKD_CHECK(shape.size() <= kMaxDims, op, ": at most ", kMaxDims, " dims are supported, got ",
+            to_string(shape));
+  CopyDims c;
+  int n = 0;  // dims kept so far, outermost first
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (n > 0 && c.dst.stride[n - 1] == dst[d] * shape[d] && c.src.stride[n - 1] == src[d] * shape[d]) {
+      c.dst.size[n - 1] = c.src.size[n - 1] = c.dst.size[n - 1] * shape[d];  // merged into dim n - 1
+      c.dst.stride[n - 1] = dst[d];
+      c.src.stride[n - 1] = src[d];
+      continue;
+    }
+    c.dst.size[n] = c.src.size[n] = shape[d];
+    c.dst.stride[n] = dst[d];
+    c.src.stride[n] = src[d];
+    ++n;
+  }
+  if (n == 0) {  // one element (or a shape of size-1 dims)
+    c.dst.size[0] = c.src.size[0] = 1;
+    n = 1;
+  }
+  c.dst.ndim = c.src.ndim = n;
+  return c;
 }
 
 }  // namespace nkd::ops

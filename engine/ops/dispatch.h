@@ -1,5 +1,6 @@
-// Device checks shared by every op: until the CUDA backend implements an op, a CUDA tensor
-// reaching it is reported with the op's name instead of being read as host memory.
+// Device checks and dtype dispatch shared by every op: common_device / require_cpu /
+// require_dtype, and dispatch_float / dispatch_all, which turn a runtime DType into a template
+// parameter (dispatch_float(dt, "op", [&]<typename T>() { ... })) over the lists of engine/dtype.h.
 #pragma once
 #include <initializer_list>
 
@@ -15,3 +16,32 @@ void require_cpu(const char* op, std::initializer_list<const Tensor*> tensors);
 void require_dtype(const char* op, DType dt, std::initializer_list<const Tensor*> tensors);
 
 }  // namespace nkd::ops
+
+namespace nkd {
+
+#define NKD_DISPATCH_CASE(T, D) \
+  case DType::D: return fn.template operator()<T>();
+
+// Calls fn.template operator()<T>() for T in NKD_FLOAT_TYPES.
+template <typename Fn>
+decltype(auto) dispatch_float(DType dt, const char* op, Fn&& fn) {
+  switch (dt) {
+    NKD_FLOAT_TYPES(NKD_DISPATCH_CASE)
+    default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported (expected F32 or F64)");
+  }
+}
+
+// Every dtype with a C++ element type usable in copies: NKD_FLOAT_TYPES and NKD_INT_TYPES (no
+// F16/BF16 arithmetic on the CPU yet).
+template <typename Fn>
+decltype(auto) dispatch_all(DType dt, const char* op, Fn&& fn) {
+  switch (dt) {
+    NKD_FLOAT_TYPES(NKD_DISPATCH_CASE)
+    NKD_INT_TYPES(NKD_DISPATCH_CASE)
+    default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported");
+  }
+}
+
+#undef NKD_DISPATCH_CASE
+
+}  // namespace nkd

@@ -1,12 +1,13 @@
 // Dropout / drop-path: argument checks, the launch of math::DropoutKernel on the CPU or the GPU
-// (launch_on: the same functor, so a GPU mask equals the CPU mask bit for bit), and the backward,
+// (nkd::launch: the same functor, so a GPU mask equals the CPU mask bit for bit), and the backward,
 // which recomputes the mask from the saved (seed, stream, first) instead of storing it.
 #include "engine/ops/dropout.h"
 
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
-#include "engine/ops/dropout_math.h"
-#include "engine/ops/shape_dropout_cuda.h"
+#include "engine/ops/detail/dropout_math.h"
+#include "engine/launch.h"
+#include "engine/ops/dispatch.h"
 
 namespace nkd::ops {
 namespace {
@@ -24,7 +25,7 @@ Tensor apply_mask(const Tensor& x, const MaskSpec& m, const char* op) {
   Tensor y = empty(xc.shape(), xc.options());
   dispatch_float(xc.dtype(), op, [&]<typename T>() {
     const T scale = m.p < 1.0 ? static_cast<T>(1.0 / (1.0 - m.p)) : T(0);
-    launch_on(y.device(), xc.numel(), math::DropoutKernel<T>{m.seed, m.stream, m.first, m.p, scale,
+    launch(y.device(), xc.numel(), math::DropoutKernel<T>{m.seed, m.stream, m.first, m.p, scale,
                                                              m.inner, xc.data<T>(), y.data<T>()});
   });
   return y;

@@ -1,27 +1,21 @@
 // Pointwise arithmetic: broadcasting binary ops with their backward nodes, and the unary ops
-// built on unary_impl.h.
+// built on detail/elementwise_unary.h.
 #include "engine/ops/elementwise.h"
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
-#include "engine/ops/elementwise_math.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
+#include "engine/ops/detail/elementwise_math.h"
+#include "engine/ops/detail/elementwise_unary.h"
 #include "engine/ops/reduce.h"
-#include "engine/ops/unary_impl.h"
 
 namespace nkd::ops {
 namespace {
 
 template <typename F, typename T>
-void launch_binary(Device device, const T* a, const T* b, T* out, int64_t n, const char* name) {
-  if (device.is_cpu()) {
-    cpu::launch(n, detail::BinaryKernel<F, T>{F{}, a, b, out});
-  } else if constexpr (gpu::kHasBinary<F>) {
-    gpu::binary<F>(device, a, b, out, n);
-  } else {
-    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors");
-  }
+void launch_binary(Device device, const T* a, const T* b, T* out, int64_t n) {
+  launch_vec<T>(device, n, detail::BinaryKernel<F, T>{F{}, a, b, out},
+                aligned16(a) && aligned16(b) && aligned16(out));
 }
 
 // out = f(a, b) on the broadcast shape; inputs are materialised contiguous at that shape.
@@ -34,7 +28,7 @@ Tensor binary_forward(const Tensor& a, const Tensor& b, const char* name) {
   const Tensor bc = b.detach().expand(shape).contiguous();
   Tensor out = empty(shape, a.options());
   dispatch_float(a.dtype(), name, [&]<typename T>() {
-    launch_binary<F>(out.device(), ac.data<T>(), bc.data<T>(), out.data<T>(), out.numel(), name);
+    launch_binary<F>(out.device(), ac.data<T>(), bc.data<T>(), out.data<T>(), out.numel());
   });
   return out;
 }
@@ -142,11 +136,8 @@ void add_(const Tensor& a, const Tensor& b) {
   if (a.is_contiguous()) {
     const Tensor bc = b.detach().expand(a.shape()).contiguous();
     dispatch_float(a.dtype(), "add_", [&]<typename T>() {
-      if (a.device().is_cpu()) {
-        cpu::launch(a.numel(), detail::AddInplaceKernel<T>{a.data<T>(), bc.data<T>()});
-      } else {
-        gpu::add_inplace(a.device(), a.data<T>(), bc.data<T>(), a.numel());
-      }
+      launch_vec<T>(a.device(), a.numel(), detail::AddInplaceKernel<T>{a.data<T>(), bc.data<T>()},
+                    aligned16(a.data<T>()) && aligned16(bc.data<T>()));
     });
     a.storage()->bump_version();
   } else {

@@ -9,9 +9,10 @@
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
-#include "engine/ops/layer_norm_cuda.h"
-#include "engine/ops/layer_norm_math.h"
-#include "engine/ops/row_team.cuh"
+#include "engine/dtype.h"
+#include "engine/ops/detail/layer_norm_cuda.h"
+#include "engine/ops/detail/layer_norm_math.h"
+#include "engine/ops/detail/row_team.cuh"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -198,7 +199,13 @@ void layer_norm_backward_params(Device device, const T* x, const T* g, const T* 
   cuda::launch(d, ParamsFinal<T>{pw, pb, gw, gb, chunks, d}, stream);
 }
 
-NKD_LAYER_NORM_CUDA_INSTANTIATE(float)
-NKD_LAYER_NORM_CUDA_INSTANTIATE(double)
+#define NKD_INSTANTIATE_LAYER_NORM(T, D)                                                      \
+  template void layer_norm_forward<T>(Device, const T*, const T*, const T*, T*, T*, T*, int64_t, \
+                                      int64_t, double);                                        \
+  template void layer_norm_backward_x<T>(Device, const T*, const T*, const T*, const T*,        \
+                                         const T*, T*, int64_t, int64_t);                      \
+  template void layer_norm_backward_params<T>(Device, const T*, const T*, const T*, const T*,   \
+                                              T*, T*, int64_t, int64_t);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_LAYER_NORM)
 
 }  // namespace nkd::ops::gpu

@@ -1,6 +1,7 @@
 // matmul, bmm and linear: argument checks, the batched GEMM (OpenBLAS on the CPU, cuBLAS /
-// cuBLASLt on CUDA devices through matmul_cuda.h; strided and transposed views are passed to BLAS
-// in place), and the backward nodes (device-independent: they call matmul and sum).
+// cuBLASLt on CUDA devices through detail/matmul_cuda.h, only in a CUDA build; strided and
+// transposed views are passed to BLAS in place), and the backward nodes (device-independent: they
+// call matmul and sum).
 #include "engine/ops/matmul.h"
 
 #include <algorithm>
@@ -9,9 +10,10 @@
 #include "engine/cpu/blas.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/detail/matmul_cuda.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/matmul_cuda.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/view.h"
 
@@ -165,7 +167,11 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b, const char* op) {
   Tensor c = a.is_cuda() && k == 0 ? zeros(with(m, n), a.options()) : empty(with(m, n), a.options());
   dispatch_float(a.dtype(), op, [&]<typename T>() {
     if (!c.is_cuda()) return gemm_batched<T>(oa, ob, c.data<T>(), m, n, k);
-    if (k > 0) gemm_batched_cuda<T>(oa, ob, c.data<T>(), m, n, k);
+    if constexpr (kBuiltWithCuda) {
+      if (k > 0) gemm_batched_cuda<T>(oa, ob, c.data<T>(), m, n, k);
+    } else {
+      fail_without_cuda(op, c.device());
+    }
   });
   return c;
 }
@@ -270,24 +276,23 @@ void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
 
 // y [rows, out] = x [rows, in] @ w^T (+ b) on the GPU: cuBLASLt's bias epilogue where it applies,
 // else y filled with the bias rows and a GEMM with beta = 1. y is already zero when in = 0.
+template <typename T>
 void linear_cuda(const Tensor& xc, const Operand& ow, const Tensor& b, const Tensor& y, int64_t rows,
                  int64_t in, int64_t out) {
   if (rows == 0 || out == 0) return;
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   const Device device = xc.device();
-  dispatch_float(xc.dtype(), "linear", [&]<typename T>() {
-    const gpu::GemmOperand xo{xc.data<T>(), false, std::max<int64_t>(in, 1), 0};  // x [rows, in]
-    const gpu::GemmOperand wo{ow.t.data<T>(), ow.trans, ow.ld, 0};                // w [out, in]
-    const gpu::GemmOperand wt{ow.t.data<T>(), !ow.trans, ow.ld, 0};               // w^T [in, out]
-    double beta = 0;
-    if (bc.defined()) {
-      if (in > 0 && gpu::linear_bias<T>(device, xc.data<T>(), wo, bc.data<T>(), y.data<T>(), rows, in, out))
-        return;
-      copy_(y, bc);
-      beta = 1;
-    }
-    if (in > 0) gpu::gemm<T>(device, xo, wt, y.data<T>(), rows, out, in, 1, 1.0, beta);
-  });
+  const gpu::GemmOperand xo{xc.data<T>(), false, std::max<int64_t>(in, 1), 0};  // x [rows, in]
+  const gpu::GemmOperand wo{ow.t.data<T>(), ow.trans, ow.ld, 0};                // w [out, in]
+  const gpu::GemmOperand wt{ow.t.data<T>(), !ow.trans, ow.ld, 0};               // w^T [in, out]
+  double beta = 0;
+  if (bc.defined()) {
+    if (in > 0 && gpu::linear_bias<T>(device, xc.data<T>(), wo, bc.data<T>(), y.data<T>(), rows, in, out))
+      return;
+    copy_(y, bc);
+    beta = 1;
+  }
+  if (in > 0) gpu::gemm<T>(device, xo, wt, y.data<T>(), rows, out, in, 1, 1.0, beta);
 }
 
 }  // namespace
@@ -300,7 +305,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Shape ys = x.shape();
   ys.back() = out;
   Tensor y = x.is_cuda() && in == 0 ? zeros(ys, x.options()) : empty(ys, x.options());
-  if (x.is_cuda()) linear_cuda(xc, ow, b, y, rows, in, out);
+  if (x.is_cuda()) dispatch_float(x.dtype(), "linear", [&]<typename T>() {
+    if constexpr (kBuiltWithCuda) return linear_cuda<T>(xc, ow, b, y, rows, in, out);
+    fail_without_cuda("linear", x.device());
+  });
   if (!x.is_cuda()) dispatch_float(x.dtype(), "linear", [&]<typename T>() {
     T* py = y.data<T>();
     T beta = T(0);

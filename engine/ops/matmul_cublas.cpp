@@ -13,8 +13,9 @@
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/dtype.h"
 #include "engine/cuda/math_mode.h"
-#include "engine/ops/matmul_cuda.h"
+#include "engine/ops/detail/matmul_cuda.h"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -173,7 +174,11 @@ bool linear_bias(Device device, const T* x, const GemmOperand& w, const T* bias,
   }
 }
 
-NKD_MATMUL_CUDA_INSTANTIATE(float)
-NKD_MATMUL_CUDA_INSTANTIATE(double)
+#define NKD_INSTANTIATE_MATMUL(T, D)                                                            \
+  template void gemm<T>(Device, const GemmOperand&, const GemmOperand&, T*, int64_t, int64_t,     \
+                        int64_t, int64_t, double, double);                                        \
+  template bool linear_bias<T>(Device, const T*, const GemmOperand&, const T*, T*, int64_t, int64_t, \
+                               int64_t);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_MATMUL)
 
 }  // namespace nkd::ops::gpu

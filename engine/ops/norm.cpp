@@ -12,76 +12,24 @@
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/copy.h"
-#include "engine/ops/batch_norm_cuda.h"
-#include "engine/ops/batch_norm_math.h"
+#include "engine/ops/detail/batch_norm_cuda.h"
+#include "engine/ops/detail/batch_norm_math.h"
+#include "engine/ops/detail/layer_norm_cuda.h"
+#include "engine/ops/detail/layer_norm_math.h"
+#include "engine/ops/detail/norm_cpu.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/layer_norm_cuda.h"
-#include "engine/ops/layer_norm_math.h"
 
 namespace nkd::ops {
 namespace {
 
-// x as [N, C, L]: channel c is N runs of L contiguous elements starting at (n C + c) L.
-struct NCL {
-  int64_t N = 0, C = 0, L = 1;
-  int64_t count() const { return N * L; }
-  int64_t grain() const { return std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, N * L)); }
-};
-
-template <typename T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-template <typename T>
-T* mut_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
-// Sums over i < n of f(i) = {a_i, b_i}, each in double with four interleaved partial sums: the
-// adds no longer wait on one another (a 4-deep chain instead of n), and the order is fixed, so
-// results do not depend on thread count.
-struct Sums {
-  double a = 0, b = 0;
-};
-template <typename F>
-inline Sums sums_of(int64_t n, F f) {
-  double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (int k = 0; k < 4; ++k) {
-      const Sums e = f(i + k);
-      a[k] += e.a;
-      b[k] += e.b;
-    }
-  }
-  for (; i < n; ++i) {
-    const Sums e = f(i);
-    a[0] += e.a;
-    b[0] += e.b;
-  }
-  return {(a[0] + a[1]) + (a[2] + a[3]), (b[0] + b[1]) + (b[2] + b[3])};
-}
-
-// Mean and biased variance of channel c (two passes: mean, then squared deviations).
-template <typename T>
-void channel_moments(const T* x, const NCL& s, int64_t c, double& mean, double& var) {
-  double sum = 0, sq = 0;
-  for (int64_t n = 0; n < s.N; ++n) {
-    const T* p = x + (n * s.C + c) * s.L;
-    sum += sums_of(s.L, [p](int64_t l) { return Sums{double(p[l]), 0.0}; }).a;
-  }
-  mean = sum / static_cast<double>(s.count());
-  for (int64_t n = 0; n < s.N; ++n) {
-    const T* p = x + (n * s.C + c) * s.L;
-    const double m = mean;
-    sq += sums_of(s.L, [p, m](int64_t l) {
-            const double d = p[l] - m;
-            return Sums{d * d, 0.0};
-          }).a;
-  }
-  var = sq / static_cast<double>(s.count());
-}
+using detail::channel_moments;
+using detail::mut_or_null;
+using detail::NCL;
+using detail::ptr_or_null;
+using detail::Sums;
+using detail::sums_of;
 
 // Per channel: statistics (the batch's when training, else the running ones), saved as mean and
 // invstd = 1 / sqrt(var + eps), then y = x * scale + shift with scale = weight * invstd,
@@ -173,13 +121,16 @@ class BatchNormBackward final : public Node {
     Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       if (x.is_cuda()) {
-        const gpu::BatchNormShape bs{s_.N, s_.C, s_.L};
-        const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
-        return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
-                                           g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
-                                           ptr_or_null<T>(w), mut_or_null<T>(gx),
-                                           mut_or_null<T>(gw), mut_or_null<T>(gb),
-                                           scratch.data<double>());
+        if constexpr (kBuiltWithCuda) {
+          const gpu::ChannelShape bs{s_.N, s_.C, s_.L};
+          const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
+          return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
+                                             g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
+                                             ptr_or_null<T>(w), mut_or_null<T>(gx),
+                                             mut_or_null<T>(gw), mut_or_null<T>(gb),
+                                             scratch.data<double>());
+        }
+        fail_without_cuda(name(), x.device());
       }
       bn_backward<T>(x.data<T>(), g.data<T>(), s_, training_, mean_.data<T>(), invstd_.data<T>(),
                      ptr_or_null<T>(w), mut_or_null<T>(gx), mut_or_null<T>(gw), mut_or_null<T>(gb));
@@ -281,12 +232,14 @@ class LayerNormBackward final : public Node {
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean_.data<T>(), *ip = invstd_.data<T>();
       if (x.is_cuda()) {
-        if (gx.defined())
-          gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
-                                        s_.C, s_.L);
-        gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
-                                           mut_or_null<T>(gb), s_.C, s_.L);
-        return;
+        if constexpr (kBuiltWithCuda) {
+          if (gx.defined())
+            gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
+                                          s_.C, s_.L);
+          return gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
+                                                    mut_or_null<T>(gb), s_.C, s_.L);
+        }
+        fail_without_cuda(name(), x.device());
       }
       if (gx.defined()) ln_backward_x<T>(xp, gp, s_, mp, ip, ptr_or_null<T>(w), gx.data<T>());
       if (gw.defined() || gb.defined())
@@ -344,8 +297,8 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
   const bool update = o.training && (rm.defined() || rv.defined());
   const Tensor rm_new = update && rm.defined() ? empty({s.C}, x.options()) : Tensor();
   const Tensor rv_new = update && rv.defined() ? empty({s.C}, x.options()) : Tensor();
-  const gpu::BatchNormShape bs{s.N, s.C, s.L};
-  const Tensor scratch = empty({gpu::batch_norm_scratch_doubles(bs)}, {DType::F64, x.device()});
+  const gpu::ChannelShape bs{s.N, s.C, s.L};
+  const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
   gpu::batch_norm_forward<T>(x.device(), bs, o.training, o.eps, o.momentum,
                              xc.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
                              mut_or_null<T>(rm_new), mut_or_null<T>(rv_new), ptr_or_null<T>(wc),
@@ -382,8 +335,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
-    if (x.is_cuda())
-      return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
+      fail_without_cuda("batch_norm", x.device());
+    }
     const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
     const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
@@ -418,9 +374,12 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   Tensor y = empty(x.shape(), x.options());
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
-    if (x.is_cuda())
-      return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
-                                        y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
+                                          y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
+      fail_without_cuda("layer_norm", x.device());
+    }
     ln_forward<T>(xc.data<T>(), s, eps, ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(),
                   mean.data<T>(), invstd.data<T>());
   });

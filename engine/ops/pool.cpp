@@ -1,6 +1,7 @@
-// Pooling ops (pool.h): argument checks, device and F32/F64 dispatch, and the backward node. The
-// kernels are the NKD_HD functors of pool_kernels.h: on the CPU run by cpu::launch (forwards per
-// output row, backwards per input element, gathering), on CUDA by the launchers of pool_cuda.h.
+// Pooling ops (pool.h): argument checks, device and dtype dispatch, and the backward node. The
+// kernels are the NKD_HD functors of detail/pool_math.h. Backward: one functor per input element
+// (gathering) on either device (nkd::launch). Forwards: per output row on the CPU, per output cell
+// on the GPU (the launchers of detail/pool_cuda.h, called only in a CUDA build).
 #include "engine/ops/pool.h"
 
 #include <algorithm>
@@ -9,9 +10,10 @@
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/pool_cuda.h"
-#include "engine/ops/pool_kernels.h"
+#include "engine/ops/detail/pool_cuda.h"
+#include "engine/ops/detail/pool_math.h"
 
 namespace nkd::ops {
 namespace {
@@ -35,12 +37,9 @@ template <typename T>
 void pool_backward(Kind kind, const Geom& g, bool include_pad, const Tensor& gy, const Tensor& idx,
                    const Tensor& gx) {
   const int64_t* ip = idx.defined() ? idx.data<int64_t>() : nullptr;
-  if (gy.is_cuda())
-    return gpu::pool2d_backward<T>(gy.device(), kind, g, include_pad, gy.data<T>(), ip,
-                                   gx.data<T>());
   const pool::PoolBwd<T> f{kind, g, include_pad, gy.data<T>(), ip, gx.data<T>()};
   const int64_t window = kind == Kind::Adaptive ? 9 : (g.R / g.sh + 2) * (g.S / g.sw + 2);
-  cpu::launch(g.planes * g.in_plane(), f, std::max<int64_t>(1, cpu::kGrain / window));
+  launch(gy.device(), g.planes * g.in_plane(), f, std::max<int64_t>(1, cpu::kGrain / window));
 }
 
 class PoolBackward final : public Node {
@@ -121,9 +120,12 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
   const int64_t work = kind == Kind::Adaptive ? (g.H / g.P + 2) * (g.W / g.Q + 2) : g.R * g.S;
   dispatch_float(x.dtype(), op, [&]<typename T>() {
     const bool adaptive = kind == Kind::Adaptive;
-    if (x.is_cuda())
-      return gpu::avg_pool2d_forward<T>(x.device(), g, adaptive, include_pad, xc.data<T>(),
-                                        y.data<T>());
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return gpu::avg_pool2d_forward<T>(x.device(), g, adaptive, include_pad, xc.data<T>(),
+                                          y.data<T>());
+      fail_without_cuda(op, x.device());
+    }
     const pool::AvgPoolFwd<T> f{g, adaptive, include_pad, xc.data<T>(), y.data<T>()};
     cpu::launch(g.planes * g.P, f, row_grain(g, work));
   });
@@ -152,8 +154,11 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   Tensor idx = grad ? empty(y.shape(), {DType::I64, x.device()}) : Tensor();
   dispatch_float(x.dtype(), "max_pool2d", [&]<typename T>() {
     int64_t* ip = grad ? idx.data<int64_t>() : nullptr;
-    if (x.is_cuda())
-      return gpu::max_pool2d_forward<T>(x.device(), g, xc.data<T>(), y.data<T>(), ip);
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return gpu::max_pool2d_forward<T>(x.device(), g, xc.data<T>(), y.data<T>(), ip);
+      fail_without_cuda("max_pool2d", x.device());
+    }
     const pool::MaxPoolFwd<T> f{g, xc.data<T>(), y.data<T>(), ip};
     cpu::launch(g.planes * g.P, f, row_grain(g, g.R * g.S));
   });
@@ -183,8 +188,11 @@ Tensor global_avg_pool(const Tensor& x) {
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty({x.size(0), x.size(1)}, x.options());
   dispatch_float(x.dtype(), "global_avg_pool", [&]<typename T>() {
-    if (x.is_cuda())
-      return gpu::global_avg_pool_forward<T>(x.device(), g, xc.data<T>(), y.data<T>());
+    if (x.is_cuda()) {
+      if constexpr (kBuiltWithCuda)
+        return gpu::global_avg_pool_forward<T>(x.device(), g, xc.data<T>(), y.data<T>());
+      fail_without_cuda("global_avg_pool", x.device());
+    }
     const T* xp = xc.data<T>();  // [planes, H * W]
     T* yp = y.data<T>();         // [planes]
     const int64_t hw = g.in_plane();

@@ -1,9 +1,12 @@
-// Pooling on the GPU: the NKD_HD functors of pool_kernels.h (one thread per output cell forward,
-// one per input element backward, gather-style: deterministic, no atomics) and a warp-per-plane
-// reduction for the global average.
+// Pooling on the GPU: the NKD_HD functors of detail/pool_math.h (one thread per output cell
+// forward; the backward functor, one per input element, gather-style: deterministic, no atomics,
+// is launched by nkd::launch and instantiated here) and a warp-per-plane reduction for the global
+// average.
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
-#include "engine/ops/pool_cuda.h"
+#include "engine/cuda/launch_functor.cuh"
+#include "engine/dtype.h"
+#include "engine/ops/detail/pool_cuda.h"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -45,14 +48,6 @@ void avg_pool2d_forward(Device device, const pool::Geom& g, bool adaptive, bool 
 }
 
 template <typename T>
-void pool2d_backward(Device device, pool::Kind kind, const pool::Geom& g, bool include_pad,
-                     const T* gy, const int64_t* idx, T* gx) {
-  const cuda::DeviceGuard guard(device.index);
-  cuda::launch(g.planes * g.in_plane(), pool::PoolBwd<T>{kind, g, include_pad, gy, idx, gx},
-               stream_of(device));
-}
-
-template <typename T>
 void global_avg_pool_forward(Device device, const pool::Geom& g, const T* x, T* y) {
   if (g.planes <= 0) return;
   const cuda::DeviceGuard guard(device.index);
@@ -64,13 +59,13 @@ void global_avg_pool_forward(Device device, const pool::Geom& g, const T* x, T* 
   NKD_CUDA_CHECK_LAUNCH();
 }
 
-#define NKD_INSTANTIATE_POOL(T)                                                                \
+#define NKD_INSTANTIATE_POOL(T, D)                                                             \
   template void max_pool2d_forward<T>(Device, const pool::Geom&, const T*, T*, int64_t*);      \
   template void avg_pool2d_forward<T>(Device, const pool::Geom&, bool, bool, const T*, T*);    \
-  template void pool2d_backward<T>(Device, pool::Kind, const pool::Geom&, bool, const T*,      \
-                                   const int64_t*, T*);                                        \
   template void global_avg_pool_forward<T>(Device, const pool::Geom&, const T*, T*);
-NKD_INSTANTIATE_POOL(float)
-NKD_INSTANTIATE_POOL(double)
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_POOL)
 
 }  // namespace nkd::ops::gpu
+
+#define NKD_POOL_BACKWARD_LAUNCHABLE(T, D) NKD_GPU_LAUNCHABLE(nkd::ops::pool::PoolBwd<T>)
+NKD_FLOAT_TYPES(NKD_POOL_BACKWARD_LAUNCHABLE)

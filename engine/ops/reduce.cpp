@@ -8,10 +8,11 @@
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/elementwise.h"
-#include "engine/ops/pointwise_kernels.h"
-#include "engine/ops/reduce_cuda.h"
+#include "engine/ops/detail/reduce_cuda.h"
+#include "engine/ops/detail/reduce_math.h"
 #include "engine/ops/view.h"
 
 namespace nkd::ops {
@@ -92,11 +93,7 @@ class MaxBackward final : public Node {
       T* out = gr.data<T>();
       const T* gp = gc.data<T>();
       const int64_t* ip = index_.data<int64_t>();
-      if (gr.device().is_cpu()) {
-        cpu::launch(plan_.outer, detail::RowScatterKernel<T>{out, gp, ip, plan_.inner});
-      } else {
-        gpu::scatter_rows(gr.device(), out, gp, ip, plan_.outer, plan_.inner);
-      }
+      launch(gr.device(), plan_.outer, detail::RowScatterKernel<T>{out, gp, ip, plan_.inner});
     });
     return {permute(gr, inverse).contiguous()};
   }
@@ -116,7 +113,10 @@ Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double s
     const T* x = r.data<T>();
     T* y = out.data<T>();
     const int64_t inner = p.inner;
-    if (r.is_cuda()) return gpu::sum_rows(r.device(), x, y, p.outer, inner, scale);
+    if (r.is_cuda()) {
+      if constexpr (kBuiltWithCuda) return gpu::sum_rows(r.device(), x, y, p.outer, inner, scale);
+      fail_without_cuda("sum", r.device());
+    }
     cpu::parallel_for(p.outer, std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(inner, 1)),
                       [=](int64_t b, int64_t e) {
                         for (int64_t o = b; o < e; ++o) {
@@ -162,7 +162,10 @@ std::pair<Tensor, Tensor> max_rows(const Tensor& x, const Plan& p, const char* o
     T* vp = values.data<T>();
     int64_t* ip = index.data<int64_t>();
     const int64_t inner = p.inner;
-    if (r.is_cuda()) return gpu::max_rows(r.device(), xp, vp, ip, p.outer, inner);
+    if (r.is_cuda()) {
+      if constexpr (kBuiltWithCuda) return gpu::max_rows(r.device(), xp, vp, ip, p.outer, inner);
+      fail_without_cuda(op, r.device());
+    }
     cpu::launch(p.outer, [=](int64_t o) {
       const T* row = xp + o * inner;
       int64_t best = 0;

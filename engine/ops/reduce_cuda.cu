@@ -4,8 +4,10 @@
 
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
-#include "engine/ops/pointwise_kernels.h"
-#include "engine/ops/reduce_cuda.h"
+#include "engine/cuda/launch_functor.cuh"
+#include "engine/dtype.h"
+#include "engine/ops/detail/reduce_cuda.h"
+#include "engine/ops/detail/reduce_math.h"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -152,19 +154,12 @@ void max_rows(Device device, const T* x, T* values, int64_t* index, int64_t oute
   reduce_rows<MaxReducer<T>>(device, x, outer, inner, WriteMax<T>{values, index});
 }
 
-template <typename T>
-void scatter_rows(Device device, T* out, const T* g, const int64_t* index, int64_t outer,
-                  int64_t inner) {
-  const cuda::DeviceGuard guard(device.index);
-  cuda::launch(outer, detail::RowScatterKernel<T>{out, g, index, inner},
-               cuda::context(device.index).compute_stream());
-}
-
-#define NKD_INSTANTIATE_REDUCE(T)                                                             \
-  template void sum_rows<T>(Device, const T*, T*, int64_t, int64_t, double);                  \
-  template void max_rows<T>(Device, const T*, T*, int64_t*, int64_t, int64_t);                \
-  template void scatter_rows<T>(Device, T*, const T*, const int64_t*, int64_t, int64_t);
-NKD_INSTANTIATE_REDUCE(float)
-NKD_INSTANTIATE_REDUCE(double)
+#define NKD_INSTANTIATE_REDUCE(T, D)                                           \
+  template void sum_rows<T>(Device, const T*, T*, int64_t, int64_t, double);   \
+  template void max_rows<T>(Device, const T*, T*, int64_t*, int64_t, int64_t);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_REDUCE)
 
 }  // namespace nkd::ops::gpu
+
+#define NKD_ROW_SCATTER_LAUNCHABLE(T, D) NKD_GPU_LAUNCHABLE(nkd::ops::detail::RowScatterKernel<T>)
+NKD_FLOAT_TYPES(NKD_ROW_SCATTER_LAUNCHABLE)

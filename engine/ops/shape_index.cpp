@@ -1,5 +1,5 @@
 // gather, scatter, index_select and one_hot: argument and index-range checks, the launch of the
-// shape_math.h functors on the CPU or the GPU (launch_on), and the backward nodes. Index values are
+// detail/shape_math.h functors on either device (nkd::launch), and the backward nodes. Index values are
 // checked on the host before any kernel runs (kernels never validate); a CUDA index is copied to
 // the host for that check (one SYNC per new index; an unchanged index is not checked again). Backward passes are deterministic on both devices:
 // scatter-adds run one thread per column, walking the indexed dim in order (no atomics).
@@ -12,8 +12,8 @@
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/shape_dropout_cuda.h"
-#include "engine/ops/shape_math.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/shape_math.h"
 #include "engine/ops/shape_ops.h"
 
 namespace nkd::ops {
@@ -129,9 +129,9 @@ Tensor scatter_into(Tensor target, const math::GatherGeometry& geo, const Tensor
                     const char* op) {
   dispatch_float(target.dtype(), op, [&]<typename T>() {
     const T* sp = src.defined() ? src.data<T>() : nullptr;
-    launch_on(target.device(), columns(geo),
-              math::ScatterColumnsKernel<T, kMode>{geo, ic.data<int64_t>(), sp, target.data<T>()},
-              std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo.size[geo.dim], 1)));
+    launch(target.device(), columns(geo),
+           math::ScatterColumnsKernel<T, kMode>{geo, ic.data<int64_t>(), sp, target.data<T>()},
+           std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo.size[geo.dim], 1)));
   });
   return target;
 }
@@ -139,8 +139,8 @@ Tensor scatter_into(Tensor target, const math::GatherGeometry& geo, const Tensor
 Tensor gather_forward(const Tensor& xc, const math::GatherGeometry& geo, const Tensor& ic) {
   Tensor out = empty(ic.shape(), xc.options());
   dispatch_all(xc.dtype(), "gather", [&]<typename T>() {
-    launch_on(out.device(), out.numel(),
-              math::GatherKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+    launch(out.device(), out.numel(),
+           math::GatherKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
   });
   return out;
 }
@@ -237,13 +237,13 @@ class IndexSelectBackward final : public Node {
     const bool scan = gx.is_cuda() && geo_.d * geo_.j <= math::kIndexAddScanMaxWork;
     dispatch_float(gc.dtype(), name(), [&]<typename T>() {
       if (scan) {
-        launch_on(gx.device(), gx.numel(),
-                  math::IndexAddScanKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()});
+        launch(gx.device(), gx.numel(),
+               math::IndexAddScanKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()});
         return;
       }
-      launch_on(gx.device(), geo_.outer * geo_.inner,
-                math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
-                std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));
+      launch(gx.device(), geo_.outer * geo_.inner,
+             math::IndexAddKernel<T>{geo_, gc.data<T>(), index_.data<int64_t>(), gx.data<T>()},
+             std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(geo_.j, 1)));
     });
     return {gx};
   }
@@ -268,8 +268,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const Tensor xc = x.detach().contiguous();
   Tensor out = empty(shape, xc.options());
   dispatch_all(xc.dtype(), "index_select", [&]<typename T>() {
-    launch_on(out.device(), out.numel(),
-              math::IndexSelectKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
+    launch(out.device(), out.numel(),
+           math::IndexSelectKernel<T>{geo, xc.data<T>(), ic.data<int64_t>(), out.data<T>()});
   });
   if (any_requires_grad({x}))
     record(std::make_shared<IndexSelectBackward>(x.shape(), geo, ic.clone()), {x}, {out});
@@ -292,7 +292,7 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   shape.push_back(num_classes);
   Tensor out = empty(shape, {dtype, index.device()});
   dispatch_all(dtype, "one_hot", [&]<typename T>() {
-    launch_on(out.device(), out.numel(), math::OneHotKernel<T>{num_classes, ic.data<int64_t>(), out.data<T>()});
+    launch(out.device(), out.numel(), math::OneHotKernel<T>{num_classes, ic.data<int64_t>(), out.data<T>()});
   });
   return out;
 }

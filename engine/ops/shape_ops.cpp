@@ -1,5 +1,5 @@
 // concat, split, chunk, roll, pad and channel_shuffle: argument checks, the launch of the
-// shape_math.h functors on the CPU or the GPU (launch_on), and the backward nodes. The indexing
+// detail/shape_math.h functors on either device (nkd::launch), and the backward nodes. The indexing
 // ops are in shape_index.cpp. concat copies each input into a view of the output (copy_ runs on
 // either device); split, chunk and channel_shuffle are view ops and run wherever their input is.
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include "engine/factory.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/shape_dropout_cuda.h"
-#include "engine/ops/shape_math.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/shape_math.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/view.h"
 
@@ -116,9 +116,9 @@ Tensor shift_copy(const Tensor& x, math::ShiftGeometry geo, const Shape& out_sha
   Tensor y = empty(out_shape, xc.options());
   dispatch_all(xc.dtype(), op, [&]<typename T>() {
     if constexpr (std::is_same_v<Kernel<T>, math::PadKernel<T>>) {
-      launch_on(y.device(), y.numel(), Kernel<T>{geo, static_cast<T>(value), xc.data<T>(), y.data<T>()});
+      launch(y.device(), y.numel(), Kernel<T>{geo, static_cast<T>(value), xc.data<T>(), y.data<T>()});
     } else {
-      launch_on(y.device(), y.numel(), Kernel<T>{geo, xc.data<T>(), y.data<T>()});
+      launch(y.device(), y.numel(), Kernel<T>{geo, xc.data<T>(), y.data<T>()});
     }
   });
   return y;

@@ -1,7 +1,7 @@
 // Softmax / log-softmax: x viewed as [outer, D, inner] (D the softmax dim), one row per
 // (outer, inner) pair with stride inner, so no permute is needed for a dim that is not last.
-// The row math is engine/ops/softmax_math.h, run per row by the NKD_HD functors of
-// softmax_kernels.h on the CPU; CUDA tensors go to softmax_cuda.h.
+// The row math and the per-row NKD_HD functors are detail/softmax_math.h, run by cpu::launch on the
+// CPU; CUDA tensors go to the launchers of detail/softmax_cuda.h (only in a CUDA build).
 #include "engine/ops/softmax.h"
 
 #include <algorithm>
@@ -9,9 +9,10 @@
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/softmax_cuda.h"
-#include "engine/ops/softmax_kernels.h"
+#include "engine/ops/detail/softmax_cuda.h"
+#include "engine/ops/detail/softmax_math.h"
 
 namespace nkd::ops {
 namespace {
@@ -45,7 +46,11 @@ class SoftmaxBackward final : public Node {
     dispatch_float(y.dtype(), name(), [&]<typename T>() {
       if (geo.dim == 0) return;
       const T *gp = g.data<T>(), *yp = y.data<T>();
-      if (y.is_cuda()) return gpu::softmax_backward<T, kLog>(y.device(), geo, gp, yp, gx.data<T>());
+      if (y.is_cuda()) {
+        if constexpr (kBuiltWithCuda)
+          return gpu::softmax_backward<T, kLog>(y.device(), geo, gp, yp, gx.data<T>());
+        fail_without_cuda(name(), y.device());
+      }
       cpu::launch(geo.rows(), math::SoftmaxBwdKernel<T, kLog>{geo, gp, yp, gx.data<T>()}, row_grain(geo));
     });
     return {gx};
@@ -66,7 +71,10 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, const char* op) {
   dispatch_float(xc.dtype(), op, [&]<typename T>() {
     if (geo.dim == 0) return;
     const T* xp = xc.data<T>();
-    if (xc.is_cuda()) return gpu::softmax_forward<T, kLog>(xc.device(), geo, xp, y.data<T>());
+    if (xc.is_cuda()) {
+      if constexpr (kBuiltWithCuda) return gpu::softmax_forward<T, kLog>(xc.device(), geo, xp, y.data<T>());
+      fail_without_cuda(op, xc.device());
+    }
     cpu::launch(geo.rows(), math::SoftmaxFwdKernel<T, kLog>{geo, xp, y.data<T>()}, row_grain(geo));
   });
   if (any_requires_grad({x})) record(std::make_shared<SoftmaxBackward<kLog>>(y, d), {x}, {y});

@@ -1,14 +1,15 @@
 // Softmax / log-softmax on the GPU. Rows along the last dim (inner = 1): one warp per row up to
 // 1024 elements, one 256-thread block per row above; max-subtracted, sums in SoftmaxAcc (double
 // for float, as on the CPU), the per-element formulas of softmax_math.h. Rows along another dim
-// (strided): one thread per row running the CPU's functor (softmax_kernels.h), which keeps
+// (strided): one thread per row running the CPU's functor (detail/softmax_math.h), which keeps
 // neighbouring threads on neighbouring addresses.
 #include <cmath>
 
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
-#include "engine/ops/row_team.cuh"
-#include "engine/ops/softmax_cuda.h"
+#include "engine/dtype.h"
+#include "engine/ops/detail/row_team.cuh"
+#include "engine/ops/detail/softmax_cuda.h"
 
 namespace nkd::ops::gpu {
 namespace {
@@ -122,6 +123,13 @@ void softmax_backward(Device device, const math::SoftmaxGeometry& geo, const T* 
   NKD_CUDA_CHECK_LAUNCH();
 }
 
-NKD_SOFTMAX_CUDA_INSTANTIATE_ALL()
+#define NKD_INSTANTIATE_SOFTMAX(T, D)                                                           \
+  template void softmax_forward<T, false>(Device, const math::SoftmaxGeometry&, const T*, T*);    \
+  template void softmax_forward<T, true>(Device, const math::SoftmaxGeometry&, const T*, T*);     \
+  template void softmax_backward<T, false>(Device, const math::SoftmaxGeometry&, const T*,        \
+                                           const T*, T*);                                        \
+  template void softmax_backward<T, true>(Device, const math::SoftmaxGeometry&, const T*,         \
+                                          const T*, T*);
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_SOFTMAX)
 
 }  // namespace nkd::ops::gpu

@@ -6,6 +6,7 @@
 
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/dtype.h"
 #include "engine/optim/optim_cuda.h"
 #include "engine/optim/optim_math.h"
 
@@ -173,13 +174,12 @@ void scale_grads(Device device, const std::vector<GradSlice<T>>& grads, const do
   run_multi_tensor(device, grads, ScaleBody<T>{norm_factor});
 }
 
-#define NKD_INSTANTIATE_OPTIM(T)                                                                          \
+#define NKD_INSTANTIATE_OPTIM(T, D)                                                                         \
   template void sgd_step<T>(Device, const std::vector<SgdItem<T>>&, double, bool);                        \
   template void adamw_step<T>(Device, const std::vector<AdamWItem<T>>&, double, double, double, double,   \
                               double);                                                                    \
   template void grad_square_partials<T>(Device, const std::vector<GradSlice<T>>&, double*);               \
   template void scale_grads<T>(Device, const std::vector<GradSlice<T>>&, const double*);
-NKD_INSTANTIATE_OPTIM(float)
-NKD_INSTANTIATE_OPTIM(double)
+NKD_FLOAT_TYPES(NKD_INSTANTIATE_OPTIM)
 
 }  // namespace nkd::optim::gpu

@@ -2,8 +2,8 @@
 // called by optimizer.cpp. Each launch covers a list of tensors (their pointers, sizes and per-group
 // lr / weight decay travel in the kernel parameters, up to kMaxTensors per launch) and runs the
 // functors of optim_math.h, so the result is bit for bit the CPU's. Everything is queued on the
-// device's compute stream; nothing synchronises the host. CUDA-free header; without CUDA,
-// engine/cuda/no_cuda/optim_stub.cpp defines these to throw "built without CUDA".
+// device's compute stream; nothing synchronises the host. CUDA-free header; optimizer.cpp calls the
+// launchers only under `if constexpr (kBuiltWithCuda)`, so a CPU-only build needs no definition.
 #pragma once
 #include <cstdint>
 #include <vector>

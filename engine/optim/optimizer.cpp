@@ -1,13 +1,16 @@
 // SGD, AdamW and gradient clipping: validation and state handling here, the per-element update in
 // optim_math.h (run by cpu::launch on the CPU; on CUDA parameters, collected into lists and run by
-// the multi-tensor kernels of optim_cuda.h, a few launches per step and no host synchronisation).
+// the multi-tensor kernels of optim_cuda.h, a few launches per step and no host synchronisation;
+// those launchers are called only under `if constexpr (kBuiltWithCuda)`).
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <type_traits>
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/elementwise.h"
 #include "engine/optim/optim_cuda.h"
@@ -24,19 +27,28 @@ void check_param(const Tensor& p, const char* opt) {
             describe(g), " does not match parameter ", describe(p));
 }
 
-// The CUDA parameters of one step, per dtype, launched together after the loop over the groups.
-template <template <typename> class Item>
-struct GpuLists {
+// The CUDA parameters of one step, one list per type of NKD_FLOAT_TYPES, launched together after
+// the loop over the groups (each list by launch(fn): fn(device, items) for every non-empty list).
+template <template <typename> class Item, typename Types = FloatTypes>
+struct GpuLists;
+template <template <typename> class Item, typename... Ts>
+struct GpuLists<Item, TypeList<Ts...>> {
   Device device;
-  std::vector<Item<float>> f32;
-  std::vector<Item<double>> f64;
+  std::tuple<std::vector<Item<Ts>>...> lists;
   template <typename T>
   void add(const Item<T>& it, Device d) {
-    NKD_CHECK((f32.empty() && f64.empty()) || d == device, "optimizer: parameters on ", device.str(), " and ",
-              d.str(), " (one device per optimizer)");
+    NKD_CHECK(empty() || d == device, "optimizer: parameters on ", device.str(), " and ", d.str(),
+              " (one device per optimizer)");
     device = d;
-    if constexpr (std::is_same_v<T, float>) f32.push_back(it);
-    else f64.push_back(it);
+    std::get<std::vector<Item<T>>>(lists).push_back(it);
+  }
+  bool empty() const { return (std::get<std::vector<Item<Ts>>>(lists).empty() && ...); }
+  template <typename Fn>
+  void launch(const Fn& fn) const {
+    const auto one = [&](const auto& items) {
+      if (!items.empty()) fn(device, items);
+    };
+    (one(std::get<std::vector<Item<Ts>>>(lists)), ...);
   }
 };
 
@@ -109,8 +121,9 @@ void Sgd::step(double step_lr) {
       p.storage()->bump_version();
     }
   }
-  if (!gpu_items.f32.empty()) gpu::sgd_step(gpu_items.device, gpu_items.f32, options_.momentum, options_.nesterov);
-  if (!gpu_items.f64.empty()) gpu::sgd_step(gpu_items.device, gpu_items.f64, options_.momentum, options_.nesterov);
+  gpu_items.launch([&](Device d, const auto& items) {
+    if constexpr (kBuiltWithCuda) gpu::sgd_step(d, items, options_.momentum, options_.nesterov);
+  });
 }
 
 std::vector<std::pair<std::string, Tensor>> Sgd::state() const {
@@ -165,8 +178,9 @@ void AdamW::step(double step_lr) {
     }
   }
   const AdamWOptions& o = options_;
-  if (!gpu_items.f32.empty()) gpu::adamw_step(gpu_items.device, gpu_items.f32, o.beta1, o.beta2, o.eps, bc1, bc2);
-  if (!gpu_items.f64.empty()) gpu::adamw_step(gpu_items.device, gpu_items.f64, o.beta1, o.beta2, o.eps, bc1, bc2);
+  gpu_items.launch([&](Device d, const auto& items) {
+    if constexpr (kBuiltWithCuda) gpu::adamw_step(d, items, o.beta1, o.beta2, o.eps, bc1, bc2);
+  });
 }
 
 std::vector<std::pair<std::string, Tensor>> AdamW::state() const {
@@ -191,35 +205,46 @@ void AdamW::load_state(const std::vector<std::pair<std::string, Tensor>>& state)
 
 namespace {
 
-// The GPU path of clip_grad_norm_async: partial sums of squares per block, the norm and factor
-// finished on the device, then every gradient scaled by the factor when it is < 1.
-Tensor clip_grad_norm_cuda(const std::vector<Tensor>& grads, double max_norm) {
+// Blocks (partial sums) grad_square_partials writes for these gradients.
+template <typename T>
+int64_t partials_of(const std::vector<gpu::GradSlice<T>>& slices) {
+  std::vector<int64_t> sizes;
+  for (const gpu::GradSlice<T>& s : slices) sizes.push_back(s.n);
+  return gpu::num_partials(sizes);
+}
+
+// The GPU path of clip_grad_norm_async: partial sums of squares per block (one list per type of
+// NKD_FLOAT_TYPES, in that order), the norm and factor finished on the device, then every gradient
+// scaled by the factor when it is < 1. Without CUDA no gradient is on a GPU.
+template <typename... Ts>
+Tensor clip_grad_norm_cuda(const std::vector<Tensor>& grads, double max_norm, TypeList<Ts...>) {
   const Device dev = grads.front().device();
-  std::vector<gpu::GradSlice<float>> f32;
-  std::vector<gpu::GradSlice<double>> f64;
-  std::vector<int64_t> f32_sizes, f64_sizes;
+  std::tuple<std::vector<gpu::GradSlice<Ts>>...> slices;
   for (const Tensor& g : grads) {
     NKD_CHECK(g.device() == dev, "clip_grad_norm: gradients on ", dev.str(), " and ", g.device().str());
     NKD_CHECK(g.is_contiguous(), "clip_grad_norm: gradient ", describe(g), " is not contiguous");
     dispatch_float(g.dtype(), "clip_grad_norm", [&]<typename T>() {
-      if constexpr (std::is_same_v<T, float>) {
-        f32.push_back({g.data<float>(), g.numel()});
-        f32_sizes.push_back(g.numel());
-      } else {
-        f64.push_back({g.data<double>(), g.numel()});
-        f64_sizes.push_back(g.numel());
-      }
+      std::get<std::vector<gpu::GradSlice<T>>>(slices).push_back({g.data<T>(), g.numel()});
     });
   }
-  const int64_t n32 = gpu::num_partials(f32_sizes), n64 = gpu::num_partials(f64_sizes);
-  const Tensor partial = empty({std::max<int64_t>(n32 + n64, 1)}, {DType::F64, dev});
+  const int64_t total = (partials_of(std::get<std::vector<gpu::GradSlice<Ts>>>(slices)) + ... + 0);
+  const Tensor partial = empty({std::max<int64_t>(total, 1)}, {DType::F64, dev});
   const Tensor norm_factor = empty({2}, {DType::F64, dev});
   double* part = partial.data<double>();
-  if (!f32.empty()) gpu::grad_square_partials(dev, f32, part);
-  if (!f64.empty()) gpu::grad_square_partials(dev, f64, part + n32);
-  gpu::finish_norm(dev, part, n32 + n64, max_norm, norm_factor.data<double>());
-  if (!f32.empty()) gpu::scale_grads(dev, f32, norm_factor.data<double>());
-  if (!f64.empty()) gpu::scale_grads(dev, f64, norm_factor.data<double>());
+  double* nf = norm_factor.data<double>();
+  if constexpr (kBuiltWithCuda) {
+    int64_t offset = 0;
+    const auto squares = [&](const auto& s) {
+      if (!s.empty()) gpu::grad_square_partials(dev, s, part + offset);
+      offset += partials_of(s);
+    };
+    (squares(std::get<std::vector<gpu::GradSlice<Ts>>>(slices)), ...);
+    gpu::finish_norm(dev, part, total, max_norm, nf);
+    const auto scale = [&](const auto& s) {
+      if (!s.empty()) gpu::scale_grads(dev, s, nf);
+    };
+    (scale(std::get<std::vector<gpu::GradSlice<Ts>>>(slices)), ...);
+  }
   for (const Tensor& g : grads) g.storage()->bump_version();
   return norm_factor.narrow(0, 0, 1).reshape({});
 }
@@ -234,7 +259,7 @@ Tensor clip_grad_norm_async(const std::vector<Tensor>& params, double max_norm) 
     if (p.grad().is_cuda() && !p.grad().is_contiguous()) p.set_grad(p.grad().contiguous());
     grads.push_back(p.grad());
   }
-  if (!grads.empty() && grads.front().is_cuda()) return clip_grad_norm_cuda(grads, max_norm);
+  if (!grads.empty() && grads.front().is_cuda()) return clip_grad_norm_cuda(grads, max_norm, FloatTypes{});
   double sq = 0;
   for (const Tensor& g : grads) {
     ops::require_cpu("clip_grad_norm", {&g});

@@ -10,8 +10,8 @@
 
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
-#include "engine/ops/indexing.h"
-#include "engine/ops/shape_math.h"
+#include "engine/ops/detail/indexing.h"
+#include "engine/ops/detail/shape_math.h"
 
 namespace nkd::ops {
 namespace {

@@ -15,7 +15,7 @@
 #include "engine/cuda/math_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/conv.h"
-#include "engine/ops/conv_cuda.h"
+#include "engine/ops/detail/conv_cuda.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/norm.h"
 #include "engine/ops/pool.h"

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "engine/host_device.h"
-#include "engine/ops/indexing.h"
+#include "engine/ops/detail/indexing.h"
 
 namespace nkd::ops::math {
 
@@ -205,3 +205,14 @@ struct PadKernel {
 };
 
 }  // namespace nkd::ops::math
+
+// The functors the shape ops launch (nkd::launch), X(functor type) for element type T:
+// shape_cuda.cu builds the data movers for every type of dispatch_all (NKD_FLOAT_TYPES and
+// NKD_INT_TYPES) and the accumulating ones for NKD_FLOAT_TYPES. A new functor adds its entry here.
+#define NKD_SHAPE_DATA_KERNELS(X, T) \
+  X(GatherKernel<T>) X(IndexSelectKernel<T>) X(OneHotKernel<T>) X(RollKernel<T>) X(PadKernel<T>)
+#define NKD_SHAPE_FLOAT_KERNELS(X, T)                                   \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Assign>)     \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Add>)        \
+  X(ScatterColumnsKernel<T, ::nkd::ops::math::ScatterMode::Zero>)       \
+  X(IndexAddKernel<T>) X(IndexAddScanKernel<T>)

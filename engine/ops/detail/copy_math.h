@@ -1,50 +1,15 @@
-// NKD_HD kernel functors of the pointwise ops, copies, fills and random draws: f(i) writes
-// element i. cpu::launch runs them on the host and cuda::launch (engine/cuda/launch.cuh) on the GPU,
-// so the CPU tests exercise the indexing the GPU runs. Raw pointers; shapes in the comments.
+// The copy family's functor header: the NKD_HD kernel functors of strided copies, fills and random
+// draws (copy.cpp, factory.cpp): f(i) writes element i, run by nkd::launch (engine/launch.h) on
+// either device, so the CPU tests exercise the indexing the GPU runs. Raw pointers; shapes in the
+// comments.
 #pragma once
 #include <cstdint>
 
 #include "engine/host_device.h"
-#include "engine/ops/indexing.h"
+#include "engine/ops/detail/indexing.h"
 #include "engine/random.h"
 
 namespace nkd::ops::detail {
-
-template <typename Op, typename T>
-struct UnaryFwdKernel {
-  Op op;
-  const T* x;  // [n]
-  T* y;        // [n]
-  NKD_HD void operator()(int64_t i) const { y[i] = op.template fwd<T>(x[i]); }
-};
-
-template <typename Op, typename T>
-struct UnaryBwdKernel {
-  Op op;
-  const T* g;  // [n]
-  const T* x;  // [n], or null when Op does not need it
-  const T* y;  // [n], or null when Op does not need it
-  T* gx;       // [n]
-  NKD_HD void operator()(int64_t i) const {
-    gx[i] = op.template bwd<T>(g[i], x ? x[i] : T(0), y ? y[i] : T(0));
-  }
-};
-
-template <typename F, typename T>
-struct BinaryKernel {
-  F f;
-  const T* a;  // [n]
-  const T* b;  // [n]
-  T* out;      // [n]
-  NKD_HD void operator()(int64_t i) const { out[i] = f(a[i], b[i]); }
-};
-
-template <typename T>
-struct AddInplaceKernel {
-  T* a;        // [n]
-  const T* b;  // [n]
-  NKD_HD void operator()(int64_t i) const { a[i] += b[i]; }
-};
 
 // dst[di(i)] = src[si(i)], converted: the strided copy under every view write and dtype change.
 template <typename TD, typename TS>
@@ -96,16 +61,6 @@ struct RandomKernel {
                                                   (1.0 - random_uniform(spec.seed, spec.stream, k));
     out[i] = static_cast<T>(v);
   }
-};
-
-// out[o * inner + index[o]] = g[o]: routes each row's gradient to the row's selected element.
-template <typename T>
-struct RowScatterKernel {
-  T* out;                // [outer, inner], zero-filled
-  const T* g;            // [outer]
-  const int64_t* index;  // [outer]
-  int64_t inner;
-  NKD_HD void operator()(int64_t o) const { out[o * inner + index[o]] = g[o]; }
 };
 
 }  // namespace nkd::ops::detail

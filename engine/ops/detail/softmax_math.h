@@ -1,6 +1,7 @@
-// Per-row softmax math shared by the CPU loops, the CUDA kernels and the loss kernels: a row is
-// n elements `stride` apart. Max-subtracted; sums accumulate in Acc (double for F32 on the CPU),
-// so logits of +-1e4 give finite, exact results (exp of a very negative number is 0, never NaN).
+// Softmax's functor header: per-row math shared by the CPU loops, the CUDA kernels and the loss
+// kernels (a row is n elements `stride` apart), the row geometry and the per-row functors.
+// Max-subtracted; sums accumulate in Acc (double for F32 on the CPU), so logits of +-1e4 give
+// finite, exact results (exp of a very negative number is 0, never NaN).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -105,5 +106,48 @@ NKD_HD void log_softmax_backward_row(const T* g, const T* y, T* gx, int64_t n, i
   for (int64_t j = 0; j < n; ++j) sum += static_cast<Acc>(g[j * stride]);
   for (int64_t j = 0; j < n; ++j) gx[j * stride] = log_softmax_grad(g[j * stride], y[j * stride], sum);
 }
+
+// ---- row geometry and per-row functors ------------------------------------------------------
+// x is viewed as [outer, D, inner]: row r = (o, i) starts at o * D * inner + i and steps by inner.
+// cpu::launch runs the functors on the host, the GPU (softmax_cuda.cu) for rows whose elements are
+// strided (dim not last).
+struct SoftmaxGeometry {
+  int64_t outer = 1, dim = 1, inner = 1;
+  NKD_HD int64_t base(int64_t r) const { return (r / inner) * dim * inner + r % inner; }
+  NKD_HD int64_t rows() const { return outer * inner; }
+};
+
+template <typename T, bool kLog>
+struct SoftmaxFwdKernel {
+  SoftmaxGeometry geo;
+  const T* x;  // [outer, D, inner]
+  T* y;        // [outer, D, inner]
+  NKD_HD void operator()(int64_t r) const {
+    using Acc = SoftmaxAcc<T>;
+    const int64_t b = geo.base(r);
+    if constexpr (kLog) {
+      log_softmax_row<Acc>(x + b, y + b, geo.dim, geo.inner);
+    } else {
+      softmax_row<Acc>(x + b, y + b, geo.dim, geo.inner);
+    }
+  }
+};
+
+template <typename T, bool kLog>
+struct SoftmaxBwdKernel {
+  SoftmaxGeometry geo;
+  const T* g;  // [outer, D, inner]
+  const T* y;  // [outer, D, inner], the forward output
+  T* gx;       // [outer, D, inner]
+  NKD_HD void operator()(int64_t r) const {
+    using Acc = SoftmaxAcc<T>;
+    const int64_t b = geo.base(r);
+    if constexpr (kLog) {
+      log_softmax_backward_row<Acc>(g + b, y + b, gx + b, geo.dim, geo.inner);
+    } else {
+      softmax_backward_row<Acc>(g + b, y + b, gx + b, geo.dim, geo.inner);
+    }
+  }
+};
 
 }  // namespace nkd::ops::math

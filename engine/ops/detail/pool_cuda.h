@@ -1,12 +1,12 @@
-// Launchers of the pooling kernels (pool_kernels.h) on CUDA devices (pool_cuda.cu), called by
-// pool.cpp. Buffers are contiguous device memory; T is float or double. Each launcher queues work
-// on the device's compute stream. CUDA-free header; without CUDA,
-// engine/cuda/no_cuda/conv_pool_norm_stub.cpp defines them to throw "built without CUDA".
+// Launchers of the pooling forwards on CUDA devices (pool_cuda.cu: the per-cell functors of
+// pool_math.h, and a warp-per-plane mean), called by pool.cpp only under
+// `if constexpr (kBuiltWithCuda)`: a CPU-only build needs no definition. Buffers are contiguous
+// device memory; T is in NKD_FLOAT_TYPES. Each launcher queues work on the compute stream.
 #pragma once
 #include <cstdint>
 
 #include "engine/device.h"
-#include "engine/ops/pool_kernels.h"
+#include "engine/ops/detail/pool_math.h"
 
 namespace nkd::ops::gpu {
 
@@ -17,11 +17,6 @@ void max_pool2d_forward(Device device, const pool::Geom& g, const T* x, T* y, in
 template <typename T>
 void avg_pool2d_forward(Device device, const pool::Geom& g, bool adaptive, bool include_pad,
                         const T* x, T* y);
-// gx [planes, H, W] from gy [planes, P, Q] (idx for Kind::Max); overwrites gx. Global pooling
-// (Kind::Global) has P = Q = 1.
-template <typename T>
-void pool2d_backward(Device device, pool::Kind kind, const pool::Geom& g, bool include_pad,
-                     const T* gy, const int64_t* idx, T* gx);
 // y [planes] = the mean of each plane of x [planes, H W] (accumulated in double for float).
 template <typename T>
 void global_avg_pool_forward(Device device, const pool::Geom& g, const T* x, T* y);

@@ -1,11 +1,14 @@
-// Scalar formulas of the pointwise ops and their derivatives, shared by the CPU loops and the
-// CUDA kernels. Unary functors: fwd(x) -> y and bwd(g, x, y) -> dL/dx; `s` is an optional scalar
-// argument (the factor of mul_scalar, the addend of add_scalar). kNeedsX / kNeedsY say which of
-// x and y the backward reads, so only those are saved.
+// The elementwise family's functor header: the scalar formulas of the pointwise ops and their
+// derivatives (unary functors: fwd(x) -> y and bwd(g, x, y) -> dL/dx; `s` is an optional scalar
+// argument, the factor of mul_scalar or the addend of add_scalar; kNeedsX / kNeedsY say which of x
+// and y the backward reads, so only those are saved), the lists of them that the GPU build
+// instantiates, and the kernel functors that run them on either device (nkd::launch_vec).
 #pragma once
 #include <cmath>
+#include <cstdint>
 
 #include "engine/host_device.h"
+#include "engine/pack.h"
 
 namespace nkd::ops::math {
 
@@ -111,3 +114,89 @@ struct Mul { template <typename T> NKD_HD T operator()(T a, T b) const { return 
 struct Div { template <typename T> NKD_HD T operator()(T a, T b) const { return a / b; } };
 
 }  // namespace nkd::ops::math
+
+// Every functor above with the name of its op, X(Functor, op_name, ...): elementwise_cuda.cu builds
+// each for the GPU for every type of NKD_FLOAT_TYPES, and the op-table coverage test
+// (tests/engine/test_op_table.cpp) requires a case for every op_name. A new op adds its functor
+// above and its entry here (a functor missing here is a link error of the CUDA build).
+#define NKD_ELEMENTWISE_UNARY_OPS(X, ...)                                                   \
+  X(Neg, neg, __VA_ARGS__) X(AddScalar, add_scalar, __VA_ARGS__)                            \
+  X(MulScalar, mul_scalar, __VA_ARGS__) X(Exp, exp, __VA_ARGS__) X(Log, log, __VA_ARGS__)   \
+  X(Sqrt, sqrt, __VA_ARGS__) X(PowScalar, pow, __VA_ARGS__) X(Relu, relu, __VA_ARGS__)      \
+  X(Relu6, relu6, __VA_ARGS__) X(Gelu, gelu, __VA_ARGS__) X(Sigmoid, sigmoid, __VA_ARGS__)  \
+  X(Tanh, tanh, __VA_ARGS__)
+#define NKD_ELEMENTWISE_BINARY_OPS(X, ...)                                                  \
+  X(Add, add, __VA_ARGS__) X(Sub, sub, __VA_ARGS__) X(Mul, mul, __VA_ARGS__)                \
+  X(Div, div, __VA_ARGS__)
+
+namespace nkd::ops::detail {
+
+// The contiguous kernel functors: f(i) writes element i (the CPU loop); f.template run<V>(i) writes
+// elements [i, i + V) with one Pack per operand (the GPU's 16-byte accesses: scalar loads kept too
+// few bytes in flight to reach the memory bandwidth, relu ran at 0.69x PyTorch, docs/PERF.md).
+// Both apply the same per-element expression.
+template <typename Op, typename T>
+struct UnaryFwdKernel {
+  Op op;
+  const T* x;  // [n]
+  T* y;        // [n]
+  NKD_HD void operator()(int64_t i) const { y[i] = op.template fwd<T>(x[i]); }
+  template <int V>
+  NKD_HD void run(int64_t i) const {
+    const Pack<T, V> a = load_pack<V>(x, i);
+    Pack<T, V> o;
+    for_each_lane<V>([&](int k) { o.v[k] = op.template fwd<T>(a.v[k]); });
+    store_pack<V>(y, i, o);
+  }
+};
+
+template <typename Op, typename T>
+struct UnaryBwdKernel {
+  Op op;
+  const T* g;  // [n]
+  const T* x;  // [n], or null when Op does not need it (read as zeros)
+  const T* y;  // [n], or null when Op does not need it (read as zeros)
+  T* gx;       // [n]
+  NKD_HD void operator()(int64_t i) const {
+    gx[i] = op.template bwd<T>(g[i], x ? x[i] : T(0), y ? y[i] : T(0));
+  }
+  template <int V>
+  NKD_HD void run(int64_t i) const {
+    const Pack<T, V> gv = load_pack<V>(g, i), xv = load_pack<V>(x, i), yv = load_pack<V>(y, i);
+    Pack<T, V> o;
+    for_each_lane<V>([&](int k) { o.v[k] = op.template bwd<T>(gv.v[k], xv.v[k], yv.v[k]); });
+    store_pack<V>(gx, i, o);
+  }
+};
+
+template <typename F, typename T>
+struct BinaryKernel {
+  F f;
+  const T* a;  // [n]
+  const T* b;  // [n]
+  T* out;      // [n]
+  NKD_HD void operator()(int64_t i) const { out[i] = f(a[i], b[i]); }
+  template <int V>
+  NKD_HD void run(int64_t i) const {
+    const Pack<T, V> av = load_pack<V>(a, i), bv = load_pack<V>(b, i);
+    Pack<T, V> o;
+    for_each_lane<V>([&](int k) { o.v[k] = f(av.v[k], bv.v[k]); });
+    store_pack<V>(out, i, o);
+  }
+};
+
+template <typename T>
+struct AddInplaceKernel {
+  T* a;        // [n]
+  const T* b;  // [n]
+  NKD_HD void operator()(int64_t i) const { a[i] += b[i]; }
+  template <int V>
+  NKD_HD void run(int64_t i) const {
+    Pack<T, V> av = load_pack<V>(static_cast<const T*>(a), i);
+    const Pack<T, V> bv = load_pack<V>(b, i);
+    for_each_lane<V>([&](int k) { av.v[k] += bv.v[k]; });
+    store_pack<V>(a, i, av);
+  }
+};
+
+}  // namespace nkd::ops::detail

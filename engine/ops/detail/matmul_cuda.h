@@ -1,8 +1,8 @@
 // Launchers of the matrix products on CUDA devices (defined in matmul_cublas.cpp: cuBLAS and
-// cuBLASLt), called by matmul.cpp. CUDA-free header; without CUDA,
-// engine/cuda/no_cuda/linalg_softmax_layernorm_stub.cpp defines them to throw "built without CUDA".
-// Matrices are row-major views as BLAS reads them (see GemmOperand); T is float or double. F32
-// products are exact F32 (CUBLAS_COMPUTE_32F) unless cuda::allow_tf32() (engine/cuda/math_mode.h).
+// cuBLASLt), called by matmul.cpp only under `if constexpr (kBuiltWithCuda)`: a CPU-only build
+// needs no definition. Matrices are row-major views as BLAS reads them (see GemmOperand); T is in
+// NKD_FLOAT_TYPES. F32 products are exact F32 (CUBLAS_COMPUTE_32F) unless cuda::allow_tf32()
+// (engine/cuda/math_mode.h).
 // Each queues work on the device's compute stream and returns at once.
 #pragma once
 #include <cstdint>
@@ -36,9 +36,3 @@ bool linear_bias(Device device, const T* x, const GemmOperand& w, const T* bias,
                  int64_t in, int64_t out);
 
 }  // namespace nkd::ops::gpu
-
-#define NKD_MATMUL_CUDA_INSTANTIATE(T)                                                            \
-  template void gemm<T>(Device, const GemmOperand&, const GemmOperand&, T*, int64_t, int64_t,     \
-                        int64_t, int64_t, double, double);                                        \
-  template bool linear_bias<T>(Device, const T*, const GemmOperand&, const T*, T*, int64_t, int64_t, \
-                               int64_t);

@@ -1,6 +1,6 @@
-// Launchers of the row reductions on CUDA devices (defined in reduce_cuda.cu), called by
-// reduce.cpp. Rows are contiguous: x is [outer, inner]; T is float or double. CUDA-free header;
-// without CUDA, engine/cuda/no_cuda/ops_stub.cpp defines them to throw "built without CUDA".
+// Launchers of the row reductions on CUDA devices (shared-memory kernels, defined in
+// reduce_cuda.cu), called by reduce.cpp only under `if constexpr (kBuiltWithCuda)`: a CPU-only
+// build needs no definition. Rows are contiguous: x is [outer, inner]; T is in NKD_FLOAT_TYPES.
 #pragma once
 #include <cstdint>
 
@@ -15,9 +15,4 @@ void sum_rows(Device device, const T* x, T* y, int64_t outer, int64_t inner, dou
 // the CPU.
 template <typename T>
 void max_rows(Device device, const T* x, T* values, int64_t* index, int64_t outer, int64_t inner);
-// out[o, index[o]] = g[o]; out is [outer, inner] and already zero.
-template <typename T>
-void scatter_rows(Device device, T* out, const T* g, const int64_t* index, int64_t outer,
-                  int64_t inner);
-
 }  // namespace nkd::ops::gpu

@@ -1,5 +1,6 @@
-// The pooling kernels as NKD_HD functors, run by cpu::launch in pool.cpp and by cuda::launch in
-// pool_cuda.cu, so the CPU tests exercise the GPU's indexing too. Forwards compute one output cell;
+// The pool family's functor header: the pooling kernels as NKD_HD functors, run by pool.cpp on
+// the CPU and by the GPU (pool_cuda.cu; the backward through nkd::launch on either device), so the
+// CPU tests exercise the GPU's indexing too. Forwards compute one output cell;
 // backwards gather one input element from the output cells whose window holds it (no atomics, the
 // same summation order as a scatter in output order, so CPU and GPU agree bitwise).
 #pragma once

@@ -1,51 +1,37 @@
 // Internal: the machinery shared by every pointwise unary op (elementwise.cpp, activation.cpp).
 // unary_op<Op>(x, op) evaluates Op::fwd per element and records UnaryBackward<Op>, which applies
-// Op::bwd(g, x, y). Kernels are NKD_HD functors over a flat index (pointwise_kernels.h), run by
-// cpu::launch on the CPU and by the CUDA launchers of pointwise_cuda.h on a GPU.
+// Op::bwd(g, x, y). The kernels are the functors of elementwise_math.h, run on either device by
+// nkd::launch_vec (engine/launch.h).
 #pragma once
 #include <memory>
 
 #include "engine/autograd/node.h"
-#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
+#include "engine/launch.h"
+#include "engine/ops/detail/elementwise_math.h"
 #include "engine/ops/dispatch.h"
-#include "engine/ops/pointwise_cuda.h"
-#include "engine/ops/pointwise_kernels.h"
 
 namespace nkd::ops::detail {
 
-// y = Op::fwd(x) over n elements on x's device.
+// y = Op::fwd(x) over n contiguous elements on `device`.
 template <typename Op, typename T>
-void launch_unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n,
-                          const char* name) {
-  if (device.is_cpu()) {
-    cpu::launch(n, UnaryFwdKernel<Op, T>{op, x, y});
-  } else if constexpr (gpu::kHasUnary<Op>) {
-    gpu::unary_forward(device, op, x, y, n);
-  } else {
-    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors (its functor is not in ",
-             "NKD_CUDA_UNARY_OPS)");
-  }
+void launch_unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n) {
+  launch_vec<T>(device, n, UnaryFwdKernel<Op, T>{op, x, y}, aligned16(x) && aligned16(y));
 }
 
-// gx = Op::bwd(g, x, y) over n elements on the device.
+// gx = Op::bwd(g, x, y) over n contiguous elements on `device`.
 template <typename Op, typename T>
 void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, const T* y, T* gx,
-                           int64_t n, const char* name) {
-  if (device.is_cpu()) {
-    cpu::launch(n, UnaryBwdKernel<Op, T>{op, g, x, y, gx});
-  } else if constexpr (gpu::kHasUnary<Op>) {
-    gpu::unary_backward(device, op, g, x, y, gx, n);
-  } else {
-    NKD_FAIL(name, ": not implemented for ", device.str(), " tensors");
-  }
+                           int64_t n) {
+  const bool aligned = aligned16(g) && aligned16(x) && aligned16(y) && aligned16(gx);
+  launch_vec<T>(device, n, UnaryBwdKernel<Op, T>{op, g, x, y, gx}, aligned);
 }
 
 template <typename Op>
 Tensor unary_forward(const Tensor& xc, const Op& op, const char* name) {
   Tensor y = empty(xc.shape(), xc.options());
   dispatch_float(xc.dtype(), name, [&]<typename T>() {
-    launch_unary_forward(xc.device(), op, xc.data<T>(), y.data<T>(), xc.numel(), name);
+    launch_unary_forward(xc.device(), op, xc.data<T>(), y.data<T>(), xc.numel());
   });
   return y;
 }
@@ -69,7 +55,7 @@ class UnaryBackward final : public Node {
     dispatch_float(options_.dtype, name_, [&]<typename T>() {
       const T* xp = x.defined() ? x.data<T>() : nullptr;
       const T* yp = y.defined() ? y.data<T>() : nullptr;
-      launch_unary_backward(gx.device(), op_, g.data<T>(), xp, yp, gx.data<T>(), gx.numel(), name_);
+      launch_unary_backward(gx.device(), op_, g.data<T>(), xp, yp, gx.data<T>(), gx.numel());
     });
     return {gx};
   }
