@@ -31,6 +31,8 @@ std::shared_ptr<const data::Dataset> make_dataset(const DataConfig& config, bool
   std::shared_ptr<const data::Dataset> ds;
   if (config.type == "fashion_mnist")
     ds = std::make_shared<data::IdxDataset>(data::IdxDataset::fashion_mnist(config.root, train));
+  else if (const SplitFiles& f = train ? config.train_files : config.val_files; !f.ann_file.empty())
+    ds = std::make_shared<data::ImageFolder>(data::ImageFolder::from_list(f.data_prefix, f.ann_file));
   else
     ds = std::make_shared<data::ImageFolder>(
         data::ImageFolder::imagenet(config.root, train ? config.train_split : config.val_split));
@@ -74,7 +76,8 @@ std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const Pi
   return out;
 }
 
-std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, uint64_t seed) {
+std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, uint64_t seed,
+                                          std::function<void(const std::string&)> warn) {
   const DataConfig& d = config.data;
   auto dataset = make_dataset(d, train);
   NKD_CHECK(dataset->size() > 0, "dataset '", d.root, "' (", train ? "train" : "val", ") holds no images");
@@ -87,6 +90,9 @@ std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, u
   o.workers = d.workers;
   o.shuffle = train;
   o.drop_last = false;
+  o.replace_bad = train;  // evaluation scores only what it read
+  o.max_bad_fraction = train ? d.max_bad_fraction : -1.0;
+  o.warn = std::move(warn);
   o.seed = seed;
   o.rank = dist_rank();  // data parallel: this rank's shard (padded to a multiple of the world)
   o.world = dist_world();

@@ -56,6 +56,36 @@ PipelineConfig parse_pipeline(const Config& c, const std::string& p, bool train)
   return q;
 }
 
+// data.<split>.ann_file and data_prefix (mmcls), relative ones taken from data.root.
+SplitFiles parse_split_files(const Config& c, const std::string& p, const std::string& root) {
+  const auto resolve = [&](const std::string& path) {
+    return path.empty() || std::filesystem::path(path).is_absolute() ? path : root + "/" + path;
+  };
+  SplitFiles f{resolve(c.string(p + ".ann_file", "")), resolve(c.string(p + ".data_prefix", ""))};
+  if (f.ann_file.empty() && !f.data_prefix.empty())
+    c.fail(p + ".data_prefix", "goes with " + p + ".ann_file (the list file whose paths it prefixes)");
+  if (f.ann_file.empty()) return f;
+  if (f.data_prefix.empty()) f.data_prefix = root;
+  if (!std::filesystem::is_regular_file(f.ann_file))
+    c.fail(p + ".ann_file", "annotation list '" + f.ann_file + "' does not exist");
+  if (!std::filesystem::is_directory(f.data_prefix))
+    c.fail(p + ".data_prefix", "image folder '" + f.data_prefix + "' does not exist");
+  return f;
+}
+
+// The ImageNet layout of a split without ann_file: root/meta/<split>.txt with root/<split>/, or
+// class folders under root/<split>/; an error says what is expected when neither is there.
+void check_split_layout(const Config& c, const DataConfig& d, const std::string& split, const SplitFiles& files,
+                        const std::string& key) {
+  namespace fs = std::filesystem;
+  if (d.type != "imagenet" || !files.ann_file.empty() || !fs::is_directory(d.root)) return;
+  if (fs::is_directory(d.root + "/" + split)) return;
+  c.fail(key, "'" + split + "' fits no dataset layout under '" + d.root + "': the ImageNet layout expects the " +
+                  "folder " + d.root + "/" + split + "/ (class folders, or the images of " + d.root + "/meta/" +
+                  split + ".txt); for a list file elsewhere set data." + (key == "data.train_split" ? "train" : "val") +
+                  ".ann_file (its `path label` lines) and data_prefix (the folder those paths start from), as in mmcls");
+}
+
 DataConfig parse_data(const Config& c) {
   DataConfig d;
   d.type = c.choice("data.type", "imagenet", {"fashion_mnist", "imagenet"});
@@ -75,6 +105,10 @@ DataConfig parse_data(const Config& c) {
   d.cutmix_prob = c.number("data.mix.cutmix_prob", 0.5);
   d.train = parse_pipeline(c, "data.train", true);
   d.val = parse_pipeline(c, "data.val", false);
+  d.train_files = parse_split_files(c, "data.train", d.root);
+  d.val_files = parse_split_files(c, "data.val", d.root);
+  d.max_bad_fraction = c.number("data.max_bad_fraction", 0.01);
+  if (!(d.max_bad_fraction >= 0 && d.max_bad_fraction <= 1)) c.fail("data.max_bad_fraction", "is a fraction in [0, 1]");
   if (d.batch_size < 1) c.fail("data.batch_size", "must be at least 1");
   if (d.mean.size() != d.std.size()) c.fail("data.std", "needs as many entries as data.mean");
   for (double s : d.std)
@@ -233,6 +267,8 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   }
   if (!std::filesystem::is_directory(r.data.root))
     c.fail("data.root", "dataset folder '" + r.data.root + "' does not exist");
+  if (use == ConfigUse::kTrain) check_split_layout(c, r.data, r.data.train_split, r.data.train_files, "data.train_split");
+  check_split_layout(c, r.data, r.data.val_split, r.data.val_files, "data.val_split");
   r.resolved = c.dump();
   return r;
 }
