@@ -18,9 +18,7 @@ std::string g_error_log_file, g_error_log_dir;
 
 void write_error_log(const std::string& line) {
   std::string path = g_error_log_file;
-  if (path.empty() && !g_error_log_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(g_error_log_dir, ec);
+  if (path.empty() && std::filesystem::is_directory(g_error_log_dir)) {  // a failed start creates no work dir
     const std::time_t t = std::time(nullptr);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", std::localtime(&t));

@@ -20,7 +20,8 @@ class UsageError : public Error {
 // The exit code of a command line the parser rejected: 0 for --help (code 0), else 2.
 int usage_exit(int parser_code);
 // Where run_main also writes a fatal error: the run's log file (TrainLog registers its own), or,
-// while none is open, a new <timestamp>.log in the work dir (created then).
+// while none is open, a new <timestamp>.log in the work dir when it exists (a run that fails before
+// it starts creates no work dir).
 void set_error_log_file(const std::string& path);
 void set_error_log_dir(const std::string& work_dir);
 

@@ -73,19 +73,6 @@ SplitFiles parse_split_files(const Config& c, const std::string& p, const std::s
   return f;
 }
 
-// The ImageNet layout of a split without ann_file: root/meta/<split>.txt with root/<split>/, or
-// class folders under root/<split>/; an error says what is expected when neither is there.
-void check_split_layout(const Config& c, const DataConfig& d, const std::string& split, const SplitFiles& files,
-                        const std::string& key) {
-  namespace fs = std::filesystem;
-  if (d.type != "imagenet" || !files.ann_file.empty() || !fs::is_directory(d.root)) return;
-  if (fs::is_directory(d.root + "/" + split)) return;
-  c.fail(key, "'" + split + "' fits no dataset layout under '" + d.root + "': the ImageNet layout expects the " +
-                  "folder " + d.root + "/" + split + "/ (class folders, or the images of " + d.root + "/meta/" +
-                  split + ".txt); for a list file elsewhere set data." + (key == "data.train_split" ? "train" : "val") +
-                  ".ann_file (its `path label` lines) and data_prefix (the folder those paths start from), as in mmcls");
-}
-
 DataConfig parse_data(const Config& c) {
   DataConfig d;
   d.type = c.choice("data.type", "imagenet", {"fashion_mnist", "imagenet"});
@@ -267,8 +254,6 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   }
   if (!std::filesystem::is_directory(r.data.root))
     c.fail("data.root", "dataset folder '" + r.data.root + "' does not exist");
-  if (use == ConfigUse::kTrain) check_split_layout(c, r.data, r.data.train_split, r.data.train_files, "data.train_split");
-  check_split_layout(c, r.data, r.data.val_split, r.data.val_files, "data.val_split");
   r.resolved = c.dump();
   return r;
 }

@@ -43,7 +43,7 @@ int transfer(const TransferArgs& a) {
   }
   NKD_CHECK(!state.empty(), "'", a.input, "' holds no model weights");
   io::CheckpointWriteOptions options;
-  std::string names = "mmcls";
+  std::string names = info.layout;  // safetensors / mmcls .pth: the names as read (student. removed)
   if (a.format == "torchvision") {
     if (net.empty())
       throw train::UsageError("--format torchvision needs the net: the checkpoint has no student_net entry, give --net");
@@ -61,10 +61,10 @@ int transfer(const TransferArgs& a) {
     options.metadata["transferred_from"] = a.input;
   }
   io::save_checkpoint(a.output, state, options);
-  std::cout << "nkd_transfer: wrote " << a.output << " (" << (a.format == "safetensors" ? "safetensors" : "pth")
-            << ", " << names << " names): " << state.size() << " model tensors kept from " << a.input << " ("
-            << info.format << ", " << info.layout << " names), " << info.skipped
-            << " teacher/loss/optimizer entries dropped" << std::endl;
+  std::cout << "nkd_transfer: wrote " << a.output << ": " << state.size() << " student tensors kept, " << info.skipped
+            << " teacher/loss/optimizer tensors dropped (read " << info.format << ", " << info.layout
+            << " names; written " << (a.format == "safetensors" ? "safetensors" : "pth") << ", " << names
+            << " names)" << std::endl;
   return 0;
 }
 

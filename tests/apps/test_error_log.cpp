@@ -28,7 +28,8 @@ TEST(ErrorLog, AFailingRunsLogHoldsItsError) {
   const std::string distill = std::string(NKD_DISTILL_BIN) + " " + NKD_SOURCE_DIR +
                               "/configs/fashion_mnist/student_nkd.toml --device cpu --set runner.epochs=1";
   std::string out;
-  // A config error, before the run's log exists: the log is created for it.
+  // A config error, before the run's log exists, in an existing work dir (a rerun): a log holds it.
+  std::filesystem::create_directories(dir / "a");
   const std::string ce = std::string(NKD_DISTILL_BIN) + " " + NKD_SOURCE_DIR + "/configs/fashion_mnist/student_ce.toml";
   EXPECT_EQ(run(ce + " --device cpu --work-dir " + dir / "a --set data.root=" + dir / "nowhere", &out), 1) << out;
   std::string log = logs_of(dir / "a");

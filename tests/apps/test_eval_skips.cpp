@@ -2,7 +2,8 @@
 // with 30 consecutive unreadable entries (zero bytes, truncated, text, a 60000x60000 header, random
 // bytes) scores exactly the valid images, reports "N images, K skipped" with the reasons by kind in
 // the summary line, the log, the JSON-lines record and result.json, and lists the skipped files in
-// --out; a val_split that fits no layout says which layout is expected.
+// --out; a val_split that fits no layout says which layout is expected. Training replaces an
+// unreadable sample, records each epoch's skip count, and stops past data.max_bad_fraction.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -38,7 +39,7 @@ struct BadValSet {
 
 BadValSet make_set(const TempDir& dir) {
   BadValSet s;
-  testing::write_fake_fashion_mnist(dir / "idx", 20, 60);
+  testing::write_fake_fashion_mnist(dir / "idx", 100, 60);
   s.root = dir / "jpeg";
   std::string out;
   EXPECT_EQ(run(std::string(NKD_IDX_TO_JPEG) + " " + dir / "idx/t10k-images-idx3-ubyte.gz " + dir /
@@ -137,6 +138,42 @@ TEST(EvalSkips, AValSplitThatFitsNoLayoutSaysWhatIsExpected) {
   ASSERT_EQ(run(std::string(NKD_EVAL_BIN) + " " + NKD_SOURCE_DIR + "/tests/apps/imagenet_tiny.toml " + s.checkpoint +
                     " --device cpu --set data.root=" + s.root, &out), 0) << out;
   EXPECT_NE(out.find("top-1 over 60 images, 0 skipped"), std::string::npos) << out;
+}
+
+TEST(EvalSkips, TrainingCountsSkipsPerEpochAndStopsPastTheFraction) {
+  TempDir dir;
+  const BadValSet s = make_set(dir);
+  std::string out;
+  ASSERT_EQ(run(std::string(NKD_IDX_TO_JPEG) + " " + dir / "idx/train-images-idx3-ubyte.gz " + dir /
+                    "idx/train-labels-idx1-ubyte.gz " + s.root + " train --limit 100", &out), 0) << out;
+  const std::string train_list = testing::read_text(s.root + "/meta/train.txt");
+  const auto list_with_bad = [&](int n) {
+    std::string list = train_list;
+    for (int i = 0; i < n; ++i) list += "../val/bad/" + std::to_string(i * 5) + "_empty.JPEG 1\n";
+    const std::string path = dir / ("train_" + std::to_string(n) + ".txt");
+    testing::write_text(path, list);
+    return path;
+  };
+  const std::string distill = std::string(NKD_DISTILL_BIN) + " " + NKD_SOURCE_DIR +
+                              "/tests/apps/imagenet_tiny.toml --device cpu --set data.root=" + s.root +
+                              " --set data.train.data_prefix=" + s.root + "/train";
+  // 1 of 101 unreadable (under 1 %): trained, the epoch's record says 1 skipped.
+  ASSERT_EQ(run(distill + " --work-dir " + dir / "ok --set data.train.ann_file=" + list_with_bad(1), &out), 0) << out;
+  EXPECT_NE(out.find("Epoch [1]: 1 unreadable training files skipped"), std::string::npos) << out;
+  EXPECT_NE(out.find("top-1 over 60 images, 0 skipped"), std::string::npos) << out;  // the val line
+  std::string jsonl;
+  for (const std::string& f : testing::names_in(dir / "ok", "2"))
+    if (f.ends_with(".jsonl")) jsonl += testing::read_text(dir / "ok/" + f);
+  EXPECT_NE(jsonl.find("\"mode\":\"epoch\",\"seconds\""), std::string::npos) << jsonl;
+  EXPECT_NE(jsonl.find("\"skipped\":1"), std::string::npos) << jsonl;
+  // 3 of 103 (over 1 %): the run stops, saying why, in the log too.
+  EXPECT_EQ(run(distill + " --work-dir " + dir / "bad --set data.train.ann_file=" + list_with_bad(3), &out), 1) << out;
+  EXPECT_NE(out.find("(data.max_bad_fraction) of epoch 1's 103 samples are unreadable: 2 files so far"),
+            std::string::npos) << out;
+  std::string log;
+  for (const std::string& f : testing::names_in(dir / "bad", "2"))
+    if (f.ends_with(".log")) log += testing::read_text(dir / "bad/" + f);
+  EXPECT_NE(log.find("nkd_distill: error: "), std::string::npos) << log;
 }
 
 }  // namespace
