@@ -142,8 +142,9 @@ int run(const EvalArgs& a) {
   }
   if (!a.out.empty()) write_csv(a.out, *dataset, preds, r);
   std::ostringstream os;
-  os << std::fixed << std::setprecision(2) << "nkd_eval: " << a.checkpoint << ": " << eval_summary(r) << ":";
+  os << std::fixed << std::setprecision(2) << "nkd_eval: " << a.checkpoint << " on " << r.images << " images:";
   for (size_t k = 0; k < topk.size(); ++k) os << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
+  os << "; " << eval_summary(r);
   say(os.str());
   const nlohmann::json result = result_json(a, r, topk);
   if (log) {
