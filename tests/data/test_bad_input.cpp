@@ -232,8 +232,8 @@ TEST(BadInput, ReplacementHasNoConsecutiveLimitOnlyAFraction) {
     FAIL() << "max_bad_fraction 0.5 did not stop the epoch";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("max_bad_fraction"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("of epoch 1's 40 samples are unreadable: 21 files"), std::string::npos)
-        << e.what();
+    // (the count "so far" is 21 or more: the loader threads record bad files concurrently)
+    EXPECT_NE(std::string(e.what()).find("of epoch 1's 40 samples are unreadable: "), std::string::npos) << e.what();
   }
 }
 
