@@ -81,6 +81,9 @@ ImageFolder ImageFolder::from_list(const std::string& dir, const std::string& li
 
 ImageFolder ImageFolder::imagenet(const std::string& root, const std::string& split) {
   const std::string list = root + "/meta/" + split + ".txt";
+  NKD_CHECK(fs::is_directory(root + "/" + split), "ImageFolder: ", root, "/", split,
+            " is not a directory: the ImageNet layout expects ", root, "/", split, "/<class>/<image> or ", list, " with the images ",
+            "it names under ", root, "/", split, "/ (a list file elsewhere: from_list(prefix, list))");
   if (fs::is_regular_file(list)) return from_list(root + "/" + split, list);
   return scan(root + "/" + split);
 }

@@ -184,17 +184,30 @@ Batch Loader::build(int64_t number, std::vector<uint8_t>& scratch) {
   const bool f32 = o_.layout == Layout::kNCHWFloat;
   batch.images = alloc_images(n);
   scratch.resize(size_t(per));
-  std::vector<int64_t> labels(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    uint8_t* hwc = f32 ? scratch.data() : batch.images.data<uint8_t>() + i * per;
-    batch.indices.push_back(load_sample(order_[size_t(first + i)], hwc, labels[size_t(i)]));
-    if (f32) write_sample(hwc, batch.images.data<float>() + i * per);
+  std::vector<int64_t> labels;
+  for (int64_t i = 0, rows = 0; i < n; ++i) {
+    uint8_t* hwc = f32 ? scratch.data() : batch.images.data<uint8_t>() + rows * per;
+    const int64_t position = first + i, index = order_[size_t(position)];
+    int64_t label = 0;
+    std::string reason;
+    const int64_t used = load_sample(index, hwc, label, &reason);
+    if (used < 0) {
+      batch.skipped.push_back({position, index, dataset_->describe(index), reason});
+      continue;
+    }
+    if (f32) write_sample(hwc, batch.images.data<float>() + rows * per);
+    batch.indices.push_back(used);
+    batch.positions.push_back(position);
+    labels.push_back(label);
+    ++rows;
   }
+  const int64_t rows = int64_t(labels.size());
+  if (rows < n) batch.images = batch.images.narrow(0, 0, rows);
   if (o_.mix) {
     SampleRng rng = SampleRng::for_batch(o_.seed, uint64_t(epoch_), uint64_t(number));
     batch.soft_labels = mix_batch(batch.images, labels, dataset_->num_classes(), *o_.mix, rng);
   }
-  batch.labels = from_vector(labels, {n});
+  batch.labels = from_vector(labels, {rows});
   return batch;
 }
 
@@ -221,9 +234,11 @@ void Loader::write_sample(const uint8_t* hwc, float* nchw) const {
   }
 }
 
-int64_t Loader::load_sample(int64_t index, uint8_t* out, int64_t& label) {
+// Without replacement a bad sample is reported (-1). With it, the next samples in dataset order
+// are tried until one reads: no limit on consecutive bad files, only max_bad_fraction's.
+int64_t Loader::load_sample(int64_t index, uint8_t* out, int64_t& label, std::string* reason) {
   const int64_t size = dataset_->size();
-  for (int attempt = 0; attempt <= o_.max_retries; ++attempt) {
+  for (int64_t attempt = 0; attempt < size; ++attempt) {
     const int64_t candidate = (index + attempt) % size;
     SampleRng rng(o_.seed, uint64_t(epoch_), uint64_t(index), uint64_t(attempt));
     try {
@@ -234,25 +249,52 @@ int64_t Loader::load_sample(int64_t index, uint8_t* out, int64_t& label) {
     } catch (const DecodeError& e) {
       if (o_.strict) throw DecodeError(dataset_->describe(candidate) + ": " + e.what());
       record_bad(candidate, e.what());
+      if (!o_.replace_bad) {
+        *reason = e.what();
+        return -1;
+      }
     }
   }
-  NKD_FAIL("Loader: ", o_.max_retries + 1, " consecutive bad samples from index ", index);
+  NKD_FAIL("Loader: none of the dataset's ", size, " samples can be read (from index ", index, ")");
 }
 
 void Loader::record_bad(int64_t index, const std::string& reason) {
   std::string line;
+  size_t distinct = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.skipped++;
     if (!bad_seen_.insert(index).second) return;
     line = "warning: skipping " + dataset_->describe(index) + ": " + reason;
     stats_.skipped_files.push_back(dataset_->describe(index) + ": " + reason);
+    distinct = bad_seen_.size();
   }
   if (o_.warn) {
     o_.warn(line);
   } else {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
+  const int64_t total = sampler_.num_samples();
+  NKD_CHECK(o_.max_bad_fraction < 0 || double(distinct) <= o_.max_bad_fraction * double(total),
+            "more than a fraction ", o_.max_bad_fraction, " (data.max_bad_fraction) of epoch ", epoch_ + 1, "'s ",
+            total, " samples are unreadable: ", distinct, " files so far, the last ", dataset_->describe(index),
+            ": ", reason);
+}
+
+std::string bad_sample_kind(const std::string& reason) {
+  const auto has = [&](const char* s) { return reason.find(s) != std::string::npos; };
+  if (has("cannot open") || has("read error")) return "unreadable file";
+  if (has("empty file")) return "empty file";
+  if (has("truncated") || has("premature end")) return "truncated";
+  if (has("not an image")) return "not an image";
+  if (has("image is ") || has("invalid image size")) return "bad image size";
+  return "corrupt image";
+}
+
+const std::vector<std::string>& bad_sample_kinds() {
+  static const std::vector<std::string> kinds = {"unreadable file", "empty file", "truncated", "not an image",
+                                                 "bad image size", "corrupt image"};
+  return kinds;
 }
 
 EpochStats Loader::stats() const {

@@ -1,7 +1,9 @@
 // Loader: worker threads build whole batches into host tensors (F32 NCHW normalised, or U8 NHWC
 // raw; each sample read by the Dataset, decoded and augmented by the Pipeline) ahead of the consumer, at most `prefetch` batches in flight. Augmentation randomness is
 // keyed by (seed, epoch, sample index), so batches are identical whatever the thread count. A bad
-// file is skipped with one warning line, counted, and replaced (strict = true makes it an error).
+// file is skipped with one warning line and counted; training replaces it by the next readable
+// sample (replace_bad), evaluation leaves it out of its batch (Batch::skipped); strict = true makes
+// it an error, max_bad_fraction bounds the unreadable share of an epoch.
 // With a GPU, the batch images live in page-locked (pinned) host memory from a recycled pool, so the
 // consumer's batch.images.to(cuda_device(i)) can be an asynchronous copy (see LoaderOptions::pinned).
 #pragma once
@@ -40,7 +42,12 @@ struct LoaderOptions {
   int rank = 0, world = 1;
   Layout layout = Layout::kNCHWFloat;
   bool strict = false;   // a bad file stops the run instead of being skipped
-  int max_retries = 16;  // replacement attempts per sample before giving up
+  // true: a bad sample is replaced by the next readable one (batches stay full: training); false:
+  // it is left out, so a batch may be shorter or empty (Batch::skipped says why: evaluation).
+  bool replace_bad = true;
+  // >= 0: an epoch stops with an error once more than this fraction of its samples were unreadable
+  // (distinct files); < 0: no limit.
+  double max_bad_fraction = -1;
   std::optional<MixOptions> mix;  // Mixup/CutMix (F32 layout only)
   std::function<void(const std::string&)> warn;  // one line per skipped file; null: stderr
   // Batch images in pinned host memory (Batch::images.storage()->pinned()). kAuto: when nkd has
@@ -53,6 +60,17 @@ struct LoaderOptions {
   int device = 0;  // the CUDA device the consumer copies batches to
 };
 
+// An unreadable sample: its position in the epoch's order, its dataset index, how the dataset names
+// it (the file) and why it was skipped (the decoder's message).
+struct BadSample {
+  int64_t position = 0, index = 0;
+  std::string file, reason;
+};
+
+// The kind of a skip reason, for summaries: one of bad_sample_kinds().
+std::string bad_sample_kind(const std::string& reason);
+const std::vector<std::string>& bad_sample_kinds();
+
 struct Batch {
   Tensor images;       // F32 [N, C, H, W] normalised, or U8 [N, H, W, C]; contiguous; pinned storage
                        // when Loader::pinned() (a last batch shorter than batch_size is a view of
@@ -60,6 +78,8 @@ struct Batch {
   Tensor labels;       // I64 [N]
   Tensor soft_labels;  // F32 [N, classes] when mixing; undefined otherwise
   std::vector<int64_t> indices;  // dataset index actually used per row
+  std::vector<int64_t> positions;  // each row's position in the epoch's order (the rank's shard)
+  std::vector<BadSample> skipped;  // replace_bad = false: the samples left out, in order
   int64_t epoch = 0, number = 0;
 };
 
@@ -93,8 +113,9 @@ class Loader {
   void start();
   void worker();
   Batch build(int64_t number, std::vector<uint8_t>& scratch);
-  // Writes sample `index` (or the replacement for a bad one) to `out`; returns the index used.
-  int64_t load_sample(int64_t index, uint8_t* out, int64_t& label);
+  // Writes sample `index` (or the replacement for a bad one) to `out`; returns the index used, or
+  // -1 when it is bad and replace_bad is off (*reason then says why).
+  int64_t load_sample(int64_t index, uint8_t* out, int64_t& label, std::string* reason);
   void write_sample(const uint8_t* hwc, float* nchw) const;
   void record_bad(int64_t index, const std::string& reason);
   Tensor alloc_images(int64_t n) const;

@@ -2,6 +2,9 @@
 #include "train/cli.h"
 
 #include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "engine/check.h"
@@ -10,13 +13,33 @@
 
 namespace nkd::train {
 
+namespace {
+std::string g_error_log_file, g_error_log_dir;
+
+void write_error_log(const std::string& line) {
+  std::string path = g_error_log_file;
+  if (path.empty() && std::filesystem::is_directory(g_error_log_dir)) {  // a failed start creates no work dir
+    const std::time_t t = std::time(nullptr);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", std::localtime(&t));
+    path = g_error_log_dir + "/" + stamp + ".log";
+  }
+  if (path.empty()) return;
+  std::ofstream(path, std::ios::app) << line << "\n";
+}
+}  // namespace
+
+int usage_exit(int parser_code) { return parser_code == 0 ? 0 : 2; }
+void set_error_log_file(const std::string& path) { g_error_log_file = path; }
+void set_error_log_dir(const std::string& work_dir) { g_error_log_dir = work_dir; }
+
 DeviceFlag parse_device_flag(const std::string& name) {
   if (name == "cpu") return {DeviceFlag::Kind::kCpu};
   if (name == "auto") return {DeviceFlag::Kind::kAuto};
   if (name == "cuda") return {DeviceFlag::Kind::kCuda};
   const std::string digits = name.rfind("cuda:", 0) == 0 ? name.substr(5) : "";
-  NKD_CHECK(!digits.empty() && digits.size() <= 3 && digits.find_first_not_of("0123456789") == std::string::npos,
-            "--device must be cpu, cuda, cuda:N or auto, got '", name, "'");
+  if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--device must be cpu, cuda, cuda:N or auto, got '" + name + "'");
   return {DeviceFlag::Kind::kCuda, std::stoi(digits)};
 }
 
@@ -44,9 +67,12 @@ int run_main(const char* program, const std::function<int()>& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    std::cerr << program << ": error: " << e.what() << std::endl;
-    dist::abort_all(1);  // data parallel: end every rank of the job now (no-op in a single process)
-    return 1;
+    const std::string line = std::string(program) + ": error: " + e.what();
+    std::cerr << line << std::endl;
+    write_error_log(line);
+    const int code = dynamic_cast<const UsageError*>(&e) ? 2 : 1;
+    dist::abort_all(code);  // data parallel: end every rank of the job now (no-op in a single process)
+    return code;
   }
 }
 

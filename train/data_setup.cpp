@@ -1,6 +1,8 @@
 // Builds datasets, pipelines and loaders from the config (see data_setup.h).
 #include "train/data_setup.h"
 
+#include <filesystem>
+
 #include "train/distributed.h"
 #include "data/idx_dataset.h"
 #include "data/image_folder.h"
@@ -25,15 +27,30 @@ class Subset final : public data::Dataset {
   int64_t n_;
 };
 
+// A split without ann_file needs the ImageNet layout: root/<split>/ (class folders, or the images of
+// root/meta/<split>.txt); the error says so and names the mmcls keys for a list elsewhere.
+std::shared_ptr<const data::Dataset> imagenet_split(const DataConfig& d, bool train) {
+  const std::string split = train ? d.train_split : d.val_split;
+  if (std::filesystem::is_directory(d.root + "/" + split))
+    return std::make_shared<data::ImageFolder>(data::ImageFolder::imagenet(d.root, split));
+  const char* key = train ? "train" : "val";
+  NKD_FAIL("data.", key, "_split '", split, "' fits no dataset layout under data.root '", d.root,
+           "': the ImageNet layout expects the folder ", d.root, "/", split, "/ (class folders, or the images of ",
+           d.root, "/meta/", split, ".txt); for a list file elsewhere set data.", key,
+           ".ann_file (its `path label` lines) and data.", key, ".data_prefix (the folder those paths start from), "
+           "as in mmcls");
+}
+
 }  // namespace
 
 std::shared_ptr<const data::Dataset> make_dataset(const DataConfig& config, bool train) {
   std::shared_ptr<const data::Dataset> ds;
   if (config.type == "fashion_mnist")
     ds = std::make_shared<data::IdxDataset>(data::IdxDataset::fashion_mnist(config.root, train));
+  else if (const SplitFiles& f = train ? config.train_files : config.val_files; !f.ann_file.empty())
+    ds = std::make_shared<data::ImageFolder>(data::ImageFolder::from_list(f.data_prefix, f.ann_file));
   else
-    ds = std::make_shared<data::ImageFolder>(
-        data::ImageFolder::imagenet(config.root, train ? config.train_split : config.val_split));
+    ds = imagenet_split(config, train);
   const int64_t limit = train ? config.train_limit : config.val_limit;
   if (limit > 0 && limit < ds->size()) ds = std::make_shared<Subset>(ds, limit);
   return ds;
@@ -74,7 +91,8 @@ std::shared_ptr<data::Pipeline> make_pipeline(const DataConfig& config, const Pi
   return out;
 }
 
-std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, uint64_t seed) {
+std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, uint64_t seed,
+                                          std::function<void(const std::string&)> warn) {
   const DataConfig& d = config.data;
   auto dataset = make_dataset(d, train);
   NKD_CHECK(dataset->size() > 0, "dataset '", d.root, "' (", train ? "train" : "val", ") holds no images");
@@ -87,6 +105,9 @@ std::unique_ptr<data::Loader> make_loader(const RunConfig& config, bool train, u
   o.workers = d.workers;
   o.shuffle = train;
   o.drop_last = false;
+  o.replace_bad = train;  // evaluation scores only what it read
+  o.max_bad_fraction = train ? d.max_bad_fraction : -1.0;
+  o.warn = std::move(warn);
   o.seed = seed;
   o.rank = dist_rank();  // data parallel: this rank's shard (padded to a multiple of the world)
   o.world = dist_world();

@@ -207,11 +207,15 @@ std::vector<int64_t> sum_over_ranks(const std::vector<int64_t>& counts) {
 
 void combine_over_ranks(EvalResult& r) {
   if (!communicator()) return;
-  std::vector<int64_t> counts = {r.images};
+  std::vector<int64_t> counts = {r.images, r.skipped};  // then correct, then skipped_by_kind
   counts.insert(counts.end(), r.correct.begin(), r.correct.end());
+  counts.insert(counts.end(), r.skipped_by_kind.begin(), r.skipped_by_kind.end());
   counts = sum_over_ranks(counts);
   r.images = counts[0];
-  r.correct.assign(counts.begin() + 1, counts.end());
+  r.skipped = counts[1];
+  const auto correct_end = counts.begin() + 2 + std::ptrdiff_t(r.correct.size());
+  r.correct.assign(counts.begin() + 2, correct_end);
+  r.skipped_by_kind.assign(correct_end, counts.end());
   for (size_t k = 0; k < r.correct.size(); ++k)
     r.accuracy[k] = r.images ? 100.0 * double(r.correct[k]) / double(r.images) : 0.0;
 }

@@ -63,7 +63,8 @@ class DataParallel {
 // counts. `counts` = {images, correct top-k...}; returns the totals over all ranks.
 int64_t real_images_of_rank(int64_t dataset_size);
 std::vector<int64_t> sum_over_ranks(const std::vector<int64_t>& counts);
-// Sums images and correct counts of a per-rank evaluation over the ranks; recomputes the accuracy.
+// Sums images, skipped and correct counts of a per-rank evaluation over the ranks (the skipped
+// samples list stays per rank); recomputes the accuracy.
 void combine_over_ranks(EvalResult& r);
 
 }  // namespace nkd::train

@@ -56,6 +56,23 @@ PipelineConfig parse_pipeline(const Config& c, const std::string& p, bool train)
   return q;
 }
 
+// data.<split>.ann_file and data_prefix (mmcls), relative ones taken from data.root.
+SplitFiles parse_split_files(const Config& c, const std::string& p, const std::string& root) {
+  const auto resolve = [&](const std::string& path) {
+    return path.empty() || std::filesystem::path(path).is_absolute() ? path : root + "/" + path;
+  };
+  SplitFiles f{resolve(c.string(p + ".ann_file", "")), resolve(c.string(p + ".data_prefix", ""))};
+  if (f.ann_file.empty() && !f.data_prefix.empty())
+    c.fail(p + ".data_prefix", "goes with " + p + ".ann_file (the list file whose paths it prefixes)");
+  if (f.ann_file.empty()) return f;
+  if (f.data_prefix.empty()) f.data_prefix = root;
+  if (!std::filesystem::is_regular_file(f.ann_file))
+    c.fail(p + ".ann_file", "annotation list '" + f.ann_file + "' does not exist");
+  if (!std::filesystem::is_directory(f.data_prefix))
+    c.fail(p + ".data_prefix", "image folder '" + f.data_prefix + "' does not exist");
+  return f;
+}
+
 DataConfig parse_data(const Config& c) {
   DataConfig d;
   d.type = c.choice("data.type", "imagenet", {"fashion_mnist", "imagenet"});
@@ -75,6 +92,10 @@ DataConfig parse_data(const Config& c) {
   d.cutmix_prob = c.number("data.mix.cutmix_prob", 0.5);
   d.train = parse_pipeline(c, "data.train", true);
   d.val = parse_pipeline(c, "data.val", false);
+  d.train_files = parse_split_files(c, "data.train", d.root);
+  d.val_files = parse_split_files(c, "data.val", d.root);
+  d.max_bad_fraction = c.number("data.max_bad_fraction", 0.01);
+  if (!(d.max_bad_fraction >= 0 && d.max_bad_fraction <= 1)) c.fail("data.max_bad_fraction", "is a fraction in [0, 1]");
   if (d.batch_size < 1) c.fail("data.batch_size", "must be at least 1");
   if (d.mean.size() != d.std.size()) c.fail("data.std", "needs as many entries as data.mean");
   for (double s : d.std)

@@ -29,10 +29,19 @@ struct PipelineConfig {
   double scale_lo = 0.08, scale_hi = 1.0;
 };
 
+struct SplitFiles {
+  std::string ann_file, data_prefix;  // resolved paths; ann_file empty: the split's default layout
+};
+
 struct DataConfig {
   std::string type;  // "fashion_mnist" (IDX files under root) | "imagenet" (folder layout)
   std::string root;
   std::string train_split = "train", val_split = "val";
+  // mmcls data.<split>.ann_file / data_prefix: a list file of `path label` lines anywhere, its paths
+  // relative to data_prefix (default data.root); a relative ann_file or data_prefix is taken from
+  // data.root. Empty: the ImageNet layout root/meta/<split>.txt + root/<split>/, or a scan of it.
+  SplitFiles train_files, val_files;
+  double max_bad_fraction = 0.01;  // training: stop when more of an epoch's samples are unreadable
   int64_t batch_size = 32;  // per GPU
   int64_t val_batch_size = 0;  // 0: batch_size
   int workers = 2;

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "train/cli.h"
 #include "train/distributed.h"
 #include "engine/check.h"
 #include "engine/cuda/allocator.h"
@@ -30,10 +31,12 @@ TrainLog::TrainLog(const std::string& work_dir) {
   human_.open(human_path_, std::ios::app);
   json_.open(work_dir + "/" + stamp + ".log.jsonl", std::ios::app);
   NKD_CHECK(human_ && json_, "cannot write logs in work dir '", work_dir, "'");
+  set_error_log_file(human_path_);  // a fatal error ends up here too (cli.h: run_main)
 }
 
 void TrainLog::line(const std::string& text) {
   if (!human_.is_open()) return;
+  std::lock_guard<std::mutex> lock(mu_);
   std::cout << text << std::endl;
   human_ << text << "\n";
   human_.flush();

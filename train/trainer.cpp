@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -103,13 +104,18 @@ class Trainer {
   bool stop_ = false;  // a stop signal, agreed by every rank (Trainer::step)
   std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
   int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
+  int64_t val_images_ = -1, val_skipped_ = 0;  // the last evaluation's counts (result.json)
 };
 
 Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
     : cfg_(config), opts_(options), log_((fs::create_directories(options.work_dir), options.work_dir)) {
   if (is_main_rank()) io::write_file_atomic(opts_.work_dir + "/config.toml", cfg_.resolved);
-  train_loader_ = make_loader(cfg_, true, cfg_.seed);
-  if (opts_.validate) val_loader_ = make_loader(cfg_, false, cfg_.seed);
+  const auto warn = [this](const std::string& line) {  // skipped files go to the log (rank 0)
+    if (is_main_rank()) log_.line(line);
+    else std::cerr << line << std::endl;
+  };
+  train_loader_ = make_loader(cfg_, true, cfg_.seed, warn);
+  if (opts_.validate) val_loader_ = make_loader(cfg_, false, cfg_.seed, warn);
   iters_per_epoch_ = train_loader_->num_batches();
   model_ = std::make_unique<Distiller>(cfg_, cfg_.seed);
   for (const std::string& m : model_->load_messages()) log_.line(m);
@@ -165,7 +171,13 @@ void Trainer::resume_auto() {
 }
 
 void Trainer::resume(const std::string& path) {
-  CheckpointState s = load_checkpoint(path);
+  CheckpointState s;
+  try {
+    s = load_checkpoint(path);
+  } catch (const Error& e) {  // the message names the role and the file
+    const std::string msg = e.what();
+    throw Error("resume checkpoint" + (msg.find(path) == std::string::npos ? " '" + path + "'" : "") + ": " + msg);
+  }
   NKD_CHECK(s.seed == cfg_.seed, "checkpoint '", path, "' was trained with seed ", s.seed, ", the config says ",
             cfg_.seed, " (resume with the same seed)");
   model_->load_model_state(s.model);
@@ -346,10 +358,13 @@ void Trainer::validate(int64_t epoch) {
   std::ostringstream os;
   os.precision(2);
   os << std::fixed << "Epoch(val) [" << epoch + 1 << "][" << r.images << " images]  accuracy_top-1: " << last_top1_
-     << ", accuracy_top-5: " << last_top5_ << " (" << r.seconds << " s)";
+     << ", accuracy_top-5: " << last_top5_ << " (" << r.seconds << " s; " << eval_summary(r) << ")";
   log_.line(os.str());
   log_.record({{"mode", "val"}, {"epoch", epoch + 1}, {"global_iter", iter_}, {"accuracy_top-1", last_top1_},
-               {"accuracy_top-5", last_top5_}, {"images", r.images}, {"seconds", r.seconds}});
+               {"accuracy_top-5", last_top5_}, {"images", r.images}, {"skipped", r.skipped},
+               {"skipped_kinds", skipped_kinds(r)}, {"seconds", r.seconds}});
+  val_images_ = r.images;
+  val_skipped_ = r.skipped;
 }
 
 
@@ -393,7 +408,12 @@ int Trainer::run() {
     const bool finished = run_epoch(epoch);
     const bool stop_flag = opts_.stop_after_iters > 0 && run_iters_ >= opts_.stop_after_iters;
     if (finished) {
-      log_.record({{"mode", "epoch"}, {"epoch", epoch + 1}, {"seconds", seconds_since(epoch_start)}});
+      const int64_t bad = int64_t(train_loader_->stats().skipped_files.size());
+      if (bad > 0)
+        log_.line("Epoch [" + std::to_string(epoch + 1) + "]: " + std::to_string(bad) +
+                  " unreadable training files skipped (each replaced by the next readable sample)");
+      log_.record({{"mode", "epoch"}, {"epoch", epoch + 1}, {"seconds", seconds_since(epoch_start)},
+                   {"skipped", bad}});
       const bool last = epoch + 1 == cfg_.epochs;
       if (opts_.validate && ((epoch + 1) % cfg_.eval_interval == 0 || last) && !stop_) {
         validate(epoch);
@@ -411,6 +431,10 @@ int Trainer::run() {
   const double secs = seconds_since(run_start_);
   nlohmann::json result = {{"top1", last_top1_}, {"top5", last_top5_}, {"train_seconds", secs},
                            {"epochs", cfg_.epochs - start_epoch_}, {"iterations", run_iters_}};
+  if (val_images_ >= 0) {
+    result["val_images"] = val_images_;
+    result["val_skipped"] = val_skipped_;
+  }
   if (best_top1_ >= 0) {
     result["best_top1"] = best_top1_;
     result["best_epoch"] = best_epoch_;

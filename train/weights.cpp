@@ -110,7 +110,13 @@ WeightsLoad load_weights(const std::string& path, layers::Module& target, const 
                          const std::string& what) {
   NKD_CHECK(!path.empty(), what, ": no checkpoint given");
   WeightsLoad load;
-  const layers::NamedTensors state = classifier_state(read_weights_file(path), net, path, &load);
+  layers::NamedTensors state;
+  try {
+    state = classifier_state(read_weights_file(path), net, path, &load);
+  } catch (const Error& e) {  // every message names the role and the file
+    const std::string msg = e.what();
+    throw Error(what + " checkpoint" + (msg.find(path) == std::string::npos ? " '" + path + "'" : "") + ": " + msg);
+  }
   load.report = target.load_state_dict(state, /*strict=*/false);
   load.loaded = state.size() - load.report.unexpected.size() - load.report.mismatched.size();
   const layers::LoadReport& r = load.report;

@@ -34,7 +34,7 @@ layers::NamedTensors classifier_state(const io::Checkpoint& file, const std::str
 
 // Loads `path` into `target` (an ImageClassifier built as registry net `net`). Shape mismatches
 // and missing weights always fail; with `strict`, entries the net does not have fail too.
-// Errors name `what` ("student", "teacher"), the file and the first problem.
+// Every error names `what` (the role: "student", "teacher", "eval"), the file and the first problem.
 WeightsLoad load_weights(const std::string& path, layers::Module& target, const std::string& net, bool strict,
                          const std::string& what);
 

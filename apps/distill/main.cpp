@@ -36,7 +36,13 @@ int main(int argc, char** argv) {
                  "stop as if interrupted after N iterations (checkpoint, exit 0); for tests");
   app.add_option("--gpus", gpus, "data parallel on N GPUs of this machine: starts N worker processes "
                  "(also: mpirun -np N, srun, torchrun variables; see README)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return nkd::train::usage_exit(app.exit(e));  // usage errors exit 2
+  }
+  if (work_dir.empty()) work_dir = "work_dirs/" + std::filesystem::path(config_path).stem().string();
+  nkd::train::set_error_log_dir(work_dir);  // a fatal error is also written to the work dir's log
   if (gpus > 0) return nkd::train::run_main("nkd_distill", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
   return nkd::train::run_main("nkd_distill", [&] {
     const nkd::Device rank_device = nkd::train::init_distributed(device);  // mpirun, srun, torchrun, --gpus
@@ -46,7 +52,7 @@ int main(int argc, char** argv) {
     if (seed >= 0) config.set("runner.seed=" + std::to_string(seed));
     const nkd::train::RunConfig run = nkd::train::parse_run_config(config, nkd::train::ConfigUse::kTrain);
     nkd::train::TrainOptions options;
-    options.work_dir = work_dir.empty() ? "work_dirs/" + std::filesystem::path(config_path).stem().string() : work_dir;
+    options.work_dir = work_dir;
     options.resume = app.count("--resume") && resume.empty() ? "auto" : resume;
     options.validate = !no_validate;
     options.device = run_device;

@@ -1,86 +1,159 @@
 // nkd_eval: top-1 / top-5 accuracy of a checkpoint's student on the configured val set, the
 // counterpart of cls_KD's tools/test.py. Accepts nkd training checkpoints (plain or distillation)
 // and student-only checkpoints (nkd_transfer output), safetensors or PyTorch .pth/.pt files (told
-// apart by their bytes, io/checkpoint.h) in nkd/mmcls or torchvision names (train/weights.h); --out
-// writes per-image top-5 predictions.
+// apart by their bytes, io/checkpoint.h) in nkd/mmcls or torchvision names (train/weights.h). An
+// unreadable image is left out and reported ("top-1 over N images, K skipped"); --out writes
+// per-image top-5 predictions and the skipped files; --work-dir keeps a log, a JSON-lines record
+// and result.json. Progress (images done, images/s, ETA) is shown as training's.
+#include <chrono>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "train/cli.h"
 #include "train/data_setup.h"
 #include "train/distiller.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
+#include "train/train_log.h"
 #include "train/weights.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/math_mode.h"
+#include "io/safetensors.h"
 
 namespace {
+
+struct EvalArgs {
+  std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir;
+  std::vector<std::string> overrides;
+  bool strict = true;
+};
 
 std::vector<int64_t> parse_topk(const std::string& s) {
   std::vector<int64_t> out;
   std::stringstream ss(s);
   for (std::string k; std::getline(ss, k, ',');) {
     const int64_t v = std::atoll(k.c_str());
-    NKD_CHECK(v >= 1, "--topk expects positive integers separated by commas, got '", s, "'");
+    if (v < 1) throw nkd::train::UsageError("--topk expects positive integers separated by commas, got '" + s + "'");
     out.push_back(v);
   }
-  NKD_CHECK(!out.empty(), "--topk is empty");
+  if (out.empty()) throw nkd::train::UsageError("--topk is empty");
   return out;
 }
 
-int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
-        const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict) {
-  using namespace nkd::train;
-  const nkd::Device rank_device = init_distributed(device_name);  // mpirun, srun, torchrun, --gpus
-  // --device is checked before the config and the data: a machine without the GPU fails at once.
-  const nkd::Device device = communicator() ? rank_device : parse_device(device_name);
-  Config config = load_config(config_path, overrides);
-  const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
-  const std::vector<int64_t> topk = parse_topk(topk_s);
-  NKD_CHECK(out_path.empty() || dist_world() == 1, "--out is written by a single-process run only (",
-            dist_world(), " ranks here)");
-  if (device.is_cuda()) nkd::cuda::init(device);
-  auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
-  const std::string loaded =
-      load_weights(checkpoint, *net, cfg.student.net, strict, "student").summary("student", checkpoint);
-  if (is_main_rank()) std::cout << loaded << std::endl;
-  net->to(device);
-  auto dataset = make_dataset(cfg.data, false);
-  auto pipeline = make_pipeline(cfg.data, cfg.data.val, int(cfg.student.options.in_channels));
-  nkd::data::LoaderOptions lo;
-  lo.batch_size = cfg.data.val_batch_size ? cfg.data.val_batch_size : cfg.data.batch_size;
-  lo.workers = cfg.data.workers;
-  lo.shuffle = false;
-  lo.rank = dist_rank();  // data parallel: this rank's shard; the padding is not counted
-  lo.world = dist_world();
-  nkd::data::Loader loader(dataset, pipeline, lo);
-  std::ofstream csv;
-  if (!out_path.empty()) {
-    csv.open(out_path);
-    NKD_CHECK(csv.good(), "--out: cannot write '", out_path, "'");
-    csv << "index,image,label,top1,top2,top3,top4,top5,score1,score2,score3,score4,score5\n";
+std::string csv_quoted(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+// One line every 2 s and at the end: "Eval [640/1012]  images/s: 210, eta: 0:02".
+class Progress {
+ public:
+  explicit Progress(nkd::train::TrainLog* log) : log_(log) {}
+  void operator()(const nkd::train::EvalProgress& p) {
+    if (!nkd::train::is_main_rank() || (p.done < p.total && p.seconds - last_ < 2.0)) return;
+    last_ = p.seconds;
+    const double rate = p.seconds > 0 ? double(p.done) / p.seconds : 0.0;
+    const double eta = rate > 0 ? double(p.total - p.done) / rate : 0.0;
+    const std::string line = "Eval [" + std::to_string(p.done) + "/" + std::to_string(p.total) +
+                             "]  images/s: " + std::to_string(int64_t(rate)) + ", eta: " +
+                             nkd::train::format_duration(eta);
+    if (log_) log_->line(line);
+    else std::cout << line << std::endl;
   }
-  EvalResult r = evaluate(*net, loader, device, topk, [&](const Prediction& p) {
-    if (!csv.is_open()) return;
-    csv << p.index << "," << dataset->describe(p.index) << "," << p.label;
+
+ private:
+  nkd::train::TrainLog* log_;
+  double last_ = 0;
+};
+
+void write_csv(const std::string& path, const nkd::data::Dataset& dataset,
+               const std::vector<nkd::train::Prediction>& preds, const nkd::train::EvalResult& r) {
+  std::ofstream csv(path);
+  NKD_CHECK(csv.good(), "--out: cannot write '", path, "'");
+  csv << "index,image,label,top1,top2,top3,top4,top5,score1,score2,score3,score4,score5,skipped\n";
+  for (const nkd::train::Prediction& p : preds) {
+    csv << p.index << "," << dataset.describe(p.index) << "," << p.label;
     for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.classes.size() ? std::to_string(p.classes[j]) : "");
     for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.scores.size() ? std::to_string(p.scores[j]) : "");
-    csv << "\n";
-  }, communicator() ? real_images_of_rank(dataset->size()) : -1);
+    csv << ",\n";
+  }
+  for (const nkd::data::BadSample& b : r.skipped_samples)  // not scored: the reason instead
+    csv << b.index << "," << b.file << "," << dataset.label(b.index) << ",,,,,,,,,,," << csv_quoted(b.reason) << "\n";
+}
+
+nlohmann::json result_json(const EvalArgs& a, const nkd::train::EvalResult& r, const std::vector<int64_t>& topk) {
+  nlohmann::json j = {{"checkpoint", a.checkpoint}, {"images", r.images}, {"skipped", r.skipped},
+                      {"skipped_kinds", nkd::train::skipped_kinds(r)}, {"summary", nkd::train::eval_summary(r)},
+                      {"seconds", r.seconds}};
+  for (size_t k = 0; k < topk.size(); ++k) j["accuracy_top-" + std::to_string(topk[k])] = r.accuracy[k];
+  if (nkd::train::dist_world() == 1) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const nkd::data::BadSample& b : r.skipped_samples) files.push_back({{"file", b.file}, {"reason", b.reason}});
+    j["skipped_files"] = files;
+  }
+  return j;
+}
+
+int run(const EvalArgs& a) {
+  using namespace nkd::train;
+  const nkd::Device rank_device = init_distributed(a.device);  // mpirun, srun, torchrun, --gpus
+  // --device is checked before the config and the data: a machine without the GPU fails at once.
+  const nkd::Device device = communicator() ? rank_device : parse_device(a.device);
+  const std::vector<int64_t> topk = parse_topk(a.topk);
+  if (!a.out.empty() && dist_world() != 1)
+    throw UsageError("--out is written by a single-process run only (" + std::to_string(dist_world()) + " ranks here)");
+  std::unique_ptr<TrainLog> log;
+  if (!a.work_dir.empty()) {
+    std::filesystem::create_directories(a.work_dir);
+    log = std::make_unique<TrainLog>(a.work_dir);
+  }
+  const auto say = [&](const std::string& line) {
+    if (log) log->line(line);
+    else if (is_main_rank()) std::cout << line << std::endl;
+  };
+  Config config = load_config(a.config_path, a.overrides);
+  const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
+  if (device.is_cuda()) nkd::cuda::init(device);
+  auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
+  say(load_weights(a.checkpoint, *net, cfg.student.net, a.strict, "eval").summary("student", a.checkpoint));
+  net->to(device);
+  auto dataset = make_dataset(cfg.data, false);
+  auto loader = make_loader(cfg, false, cfg.seed, [&](const std::string& line) {
+    if (log) log->line(line);
+    else std::cerr << line << std::endl;
+  });
+  std::vector<Prediction> preds;
+  Progress progress(log.get());
+  EvalResult r = evaluate(*net, *loader, device, topk, [&](const Prediction& p) {
+    if (!a.out.empty()) preds.push_back(p);
+  }, communicator() ? real_images_of_rank(dataset->size()) : -1, std::ref(progress));
   combine_over_ranks(r);
   if (!is_main_rank()) {
     shutdown_distributed();
     return 0;
   }
-  std::cout << std::fixed << std::setprecision(2) << "nkd_eval: " << checkpoint << " on " << r.images << " images:";
-  for (size_t k = 0; k < topk.size(); ++k) std::cout << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
-  std::cout << std::endl;
+  if (!a.out.empty()) write_csv(a.out, *dataset, preds, r);
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << "nkd_eval: " << a.checkpoint << " on " << r.images << " images:";
+  for (size_t k = 0; k < topk.size(); ++k) os << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
+  os << "; " << eval_summary(r);
+  say(os.str());
+  const nlohmann::json result = result_json(a, r, topk);
+  if (log) {
+    nlohmann::json rec = result;
+    rec["mode"] = "eval";
+    rec.erase("skipped_files");
+    log->record(rec);
+    nkd::io::write_file_atomic(a.work_dir + "/result.json", result.dump(2) + "\n");
+  }
   shutdown_distributed();
   return 0;
 }
@@ -92,24 +165,31 @@ int main(int argc, char** argv) {
   if (const int rc = nkd::train::run_main("nkd_eval", [&] { gpus = nkd::train::take_gpus_flag(argc, argv); return 0; }))
     return rc;
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
-  std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
-  std::vector<std::string> overrides;
+  EvalArgs a;
+  std::string metrics = "accuracy";
   bool no_strict = false, tf32 = false;
-  app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
-  app.add_option("CHECKPOINT", checkpoint,
+  app.add_option("CONFIG", a.config_path, "TOML config (the student model and the val data are used)")->required();
+  app.add_option("CHECKPOINT", a.checkpoint,
                  "safetensors or .pth/.pt, whatever the name (nkd, mmcls or torchvision names)")->required();
   app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
-  app.add_option("--topk", topk, "comma-separated k values (default 1,5)");
-  app.add_option("--out", out, "write per-image top-5 classes and scores to this CSV file");
-  app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
-  app.add_option("--device", device, "cpu, cuda, cuda:N or auto");
+  app.add_option("--topk", a.topk, "comma-separated k values (default 1,5)");
+  app.add_option("--out", a.out, "write per-image top-5 classes and scores, and the skipped files, to this CSV file");
+  app.add_option("--work-dir", a.work_dir, "keep a log, a JSON-lines record and result.json in this folder");
+  app.add_option("--set", a.overrides, "override a config key (repeatable)")->take_all();
+  app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
   app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores");
   app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return nkd::train::usage_exit(app.exit(e));  // usage errors exit 2
+  }
+  if (!a.work_dir.empty()) nkd::train::set_error_log_dir(a.work_dir);
   if (gpus > 0) return nkd::train::run_main("nkd_eval", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
+  a.strict = !no_strict;
   return nkd::train::run_main("nkd_eval", [&] {
     if (tf32) nkd::cuda::set_allow_tf32(true);
-    return run(config_path, checkpoint, overrides, topk, out, device, !no_strict);
+    return run(a);
   });
 }

@@ -3,13 +3,16 @@
 // torch.load(weights_only=True), and torchvision's resnet18 accepts its state dict (renamed back:
 // backbone. dropped, head.fc. -> fc.) with load_state_dict(strict=True), values unchanged; and
 // nkd_transfer reads a distillation checkpoint torch.save wrote (student./teacher. torchvision
-// resnet18s in mmcls' {'state_dict', 'meta'}): the student comes out bit for bit, 'meta' kept.
+// resnet18s in mmcls' {'state_dict', 'meta'}): the student comes out bit for bit, 'meta' kept; and
+// nkd_transfer --format torchvision of a plain training checkpoint (optimizer state included) gives
+// a .pth that torchvision's resnet18 / mobilenet_v2 load with load_state_dict(strict=True).
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "train/checkpoint.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "nets/classifier.h"
@@ -99,6 +102,39 @@ TEST(PthAppsParity, TransferReadsADistillationPthTorchWrote) {
     ASSERT_EQ(a.dtype(), b.dtype()) << name;
     ASSERT_EQ(a.shape(), b.shape()) << name;
     EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), size_t(a.numel()) * size_of(a.dtype())), 0) << name;
+  }
+}
+
+const char* kLoadTorchvision = R"(import sys, torch, torchvision
+sd = torch.load(sys.argv[1], map_location='cpu', weights_only=True)
+net = getattr(torchvision.models, sys.argv[2])(num_classes=10)
+net.load_state_dict(sd, strict=True)
+w = next(iter(net.state_dict().values())).flatten()[:4].tolist()
+print('loaded', len(sd), 'first', ' '.join('%.9g' % x for x in w))
+)";
+
+TEST(PthAppsParity, TorchvisionExportOfAPlainRunLoadsStrict) {
+  if (!torchvision_available()) GTEST_SKIP() << nkd::testing::kPython << " cannot import torchvision; skipping";
+  testing::TempDir dir;
+  testing::write_text(dir / "load.py", kLoadTorchvision);
+  for (const std::string net : {"resnet18", "mobilenet_v2"}) {
+    auto model = nets::build_net(net, {.num_classes = 10}, 7);
+    CheckpointState plain;  // what a CE / tf-NKD / teacher run writes: weights + optimizer state
+    plain.model = model->state_dict();
+    plain.optimizer = {{"0.momentum_buffer", plain.model.front().second}};
+    plain.extra = {{"student_net", net}, {"kind", "classifier"}};
+    save_checkpoint(dir / "plain.safetensors", plain);
+    std::string out, cmd = std::string(NKD_TRANSFER_BIN) + " --format torchvision --dis-path " +
+                           dir / "plain.safetensors" + " --output-path " + dir / "tv.pth";
+    ASSERT_EQ(testing::run(cmd, &out), 0) << out;
+    ASSERT_EQ(testing::run(std::string(nkd::testing::kPython) + " " + dir / "load.py " + dir / "tv.pth " + net, &out), 0)
+        << out;
+    const Tensor w = plain.model.front().second.contiguous();
+    const float* p = static_cast<const float*>(w.raw_data());
+    char expect[160];
+    std::snprintf(expect, sizeof expect, "first %.9g %.9g %.9g %.9g", p[0], p[1], p[2], p[3]);
+    EXPECT_NE(out.find(expect), std::string::npos) << net << ": " << out << " (expected " << expect << ")";
+    std::printf("%s: %s", net.c_str(), out.c_str());
   }
 }
 

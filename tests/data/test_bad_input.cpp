@@ -1,7 +1,10 @@
 // Bad input (issue point 5): every kind of undecodable file throws DecodeError with a reason and
 // never aborts; the loader skips it with one warning line naming the file, counts it, keeps the
-// batch full, and stops with the file's name when strict.
+// batch full (training) or leaves it out (evaluation), stops with the file's name when strict, and
+// past max_bad_fraction of an epoch, never after a number of consecutive bad files.
+#include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -160,6 +163,78 @@ TEST(BadInput, CorruptedFilesNeverCrash) {
   }
   EXPECT_EQ(ok + rejected, 900);
   EXPECT_GT(rejected, 100);
+}
+
+}  // namespace
+}  // namespace nkd::data
+
+namespace nkd::data {
+namespace {
+
+// Evaluation (replace_bad = false): a bad sample is left out of its batch, never replaced by a
+// copy of another image; Batch::skipped names it with its position and reason.
+TEST(BadInput, WithoutReplacementBadSamplesAreLeftOut) {
+  testing::TempDir dir;
+  auto ds = std::make_shared<ImageFolder>(ImageFolder::scan(make_folder(dir)));
+  LoaderOptions o{.batch_size = 4, .workers = 2, .shuffle = false, .layout = Layout::kNHWCUint8};
+  o.replace_bad = false;
+  o.warn = [](const std::string&) {};
+  Loader loader(ds, std::make_shared<ImagenetTest>(ImagenetTestOptions{.resize = 40, .size = 32}), o);
+  loader.set_epoch(0);
+  std::set<int64_t> used;
+  std::vector<std::string> kinds;
+  int64_t rows = 0, skipped = 0;
+  while (auto b = loader.next()) {
+    ASSERT_EQ(b->images.size(0), b->labels.numel());
+    ASSERT_EQ(b->positions.size(), b->indices.size());
+    for (int64_t idx : b->indices) {
+      EXPECT_NE(ds->describe(idx).find("good"), std::string::npos);
+      EXPECT_TRUE(used.insert(idx).second) << "image " << idx << " scored twice";
+    }
+    for (const BadSample& s : b->skipped) {
+      EXPECT_EQ(s.file, ds->describe(s.index));
+      EXPECT_EQ(s.index, s.position);  // no shuffle: position = index
+      kinds.push_back(bad_sample_kind(s.reason));
+    }
+    rows += b->images.size(0);
+    skipped += int64_t(b->skipped.size());
+  }
+  EXPECT_EQ(rows, 6);
+  EXPECT_EQ(skipped, 4);
+  std::sort(kinds.begin(), kinds.end());
+  // (the file cut at a third fails inside the JPEG data: a corrupt image, not a premature end)
+  EXPECT_EQ(kinds, (std::vector<std::string>{"bad image size", "corrupt image", "empty file", "not an image"}));
+}
+
+// Training (replacement): no limit on consecutive bad files (30 in a row here), only on the
+// unreadable fraction of an epoch (max_bad_fraction), whose error names the count and a file.
+TEST(BadInput, ReplacementHasNoConsecutiveLimitOnlyAFraction) {
+  testing::TempDir dir;
+  const std::string root = make_folder(dir);
+  for (int i = 0; i < 30; ++i) write_file(root + "/a/x_empty" + std::to_string(100 + i) + ".JPEG", {});
+  auto ds = std::make_shared<ImageFolder>(ImageFolder::scan(root));
+  ASSERT_EQ(ds->size(), 40);
+  const auto run = [&](double fraction) {
+    LoaderOptions o{.batch_size = 8, .workers = 2, .shuffle = false, .layout = Layout::kNHWCUint8};
+    o.max_bad_fraction = fraction;
+    o.warn = [](const std::string&) {};
+    Loader loader(ds, std::make_shared<ImagenetTest>(ImagenetTestOptions{.resize = 40, .size = 32}), o);
+    loader.set_epoch(0);
+    int64_t rows = 0;
+    while (auto b = loader.next()) rows += b->images.size(0);
+    EXPECT_EQ(loader.stats().skipped_files.size(), 34u);
+    return rows;
+  };
+  EXPECT_EQ(run(-1), 40);   // every sample replaced by the next readable one
+  EXPECT_EQ(run(0.85), 40);  // 34 of 40 unreadable: under 85 %
+  try {
+    run(0.5);
+    FAIL() << "max_bad_fraction 0.5 did not stop the epoch";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_bad_fraction"), std::string::npos) << e.what();
+    // (the count "so far" is 21 or more: the loader threads record bad files concurrently)
+    EXPECT_NE(std::string(e.what()).find("of epoch 1's 40 samples are unreadable: "), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
