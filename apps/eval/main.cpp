@@ -2,7 +2,9 @@
 // counterpart of cls_KD's tools/test.py. Accepts nkd training checkpoints (plain or distillation)
 // and student-only checkpoints (nkd_transfer output), safetensors or PyTorch .pth/.pt files (told
 // apart by their bytes, io/checkpoint.h) in nkd/mmcls or torchvision names (train/weights.h); --out
-// writes per-image top-5 predictions.
+// writes per-image top-5 predictions; --metrics per_class,confusion the per-class accuracy and the
+// confusion matrix (CSV, and a heat map PNG) with the data set's class names.
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -10,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "train/class_metrics.h"
 #include "train/cli.h"
 #include "train/data_setup.h"
 #include "train/distiller.h"
@@ -34,8 +37,26 @@ std::vector<int64_t> parse_topk(const std::string& s) {
   return out;
 }
 
+struct Metrics {
+  bool per_class = false, confusion = false;
+  std::string dir;  // where their files go ("": the checkpoint's folder)
+};
+
+Metrics parse_metrics(const std::string& s, const std::string& dir) {
+  Metrics m{.dir = dir};
+  std::stringstream ss(s);
+  for (std::string name; std::getline(ss, name, ',');) {
+    NKD_CHECK(name == "accuracy" || name == "per_class" || name == "confusion", "--metrics: unknown metric '", name,
+              "' (accuracy, per_class, confusion, separated by commas)");
+    m.per_class |= name == "per_class";
+    m.confusion |= name == "confusion";
+  }
+  return m;
+}
+
 int run(const std::string& config_path, const std::string& checkpoint, const std::vector<std::string>& overrides,
-        const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict) {
+        const std::string& topk_s, const std::string& out_path, const std::string& device_name, bool strict,
+        const Metrics& metrics) {
   using namespace nkd::train;
   const nkd::Device rank_device = init_distributed(device_name);  // mpirun, srun, torchrun, --gpus
   // --device is checked before the config and the data: a machine without the GPU fails at once.
@@ -45,6 +66,8 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
   const std::vector<int64_t> topk = parse_topk(topk_s);
   NKD_CHECK(out_path.empty() || dist_world() == 1, "--out is written by a single-process run only (",
             dist_world(), " ranks here)");
+  NKD_CHECK(!(metrics.per_class || metrics.confusion) || dist_world() == 1,
+            "--metrics per_class,confusion: a single-process run only (", dist_world(), " ranks here)");
   if (device.is_cuda()) nkd::cuda::init(device);
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
   const std::string loaded =
@@ -66,7 +89,9 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
     NKD_CHECK(csv.good(), "--out: cannot write '", out_path, "'");
     csv << "index,image,label,top1,top2,top3,top4,top5,score1,score2,score3,score4,score5\n";
   }
+  ConfusionMatrix confusion(cfg.student.options.num_classes);
   EvalResult r = evaluate(*net, loader, device, topk, [&](const Prediction& p) {
+    confusion.add(p.label, p.classes[0]);
     if (!csv.is_open()) return;
     csv << p.index << "," << dataset->describe(p.index) << "," << p.label;
     for (size_t j = 0; j < 5; ++j) csv << "," << (j < p.classes.size() ? std::to_string(p.classes[j]) : "");
@@ -81,6 +106,12 @@ int run(const std::string& config_path, const std::string& checkpoint, const std
   std::cout << std::fixed << std::setprecision(2) << "nkd_eval: " << checkpoint << " on " << r.images << " images:";
   for (size_t k = 0; k < topk.size(); ++k) std::cout << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
   std::cout << std::endl;
+  if (metrics.per_class || metrics.confusion) {
+    const std::filesystem::path ckpt(checkpoint);
+    write_class_metrics(confusion, class_names(cfg.data, *dataset, confusion.classes()), metrics.per_class,
+                        metrics.confusion, metrics.dir.empty() ? ckpt.parent_path().string() : metrics.dir,
+                        ckpt.stem().string(), std::cout);
+  }
   shutdown_distributed();
   return 0;
 }
@@ -92,13 +123,17 @@ int main(int argc, char** argv) {
   if (const int rc = nkd::train::run_main("nkd_eval", [&] { gpus = nkd::train::take_gpus_flag(argc, argv); return 0; }))
     return rc;
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
-  std::string config_path, checkpoint, metrics = "accuracy", topk = "1,5", out, device = "auto";
+  std::string config_path, checkpoint, metrics = "accuracy", metrics_dir, topk = "1,5", out, device = "auto";
   std::vector<std::string> overrides;
   bool no_strict = false, tf32 = false;
   app.add_option("CONFIG", config_path, "TOML config (the student model and the val data are used)")->required();
   app.add_option("CHECKPOINT", checkpoint,
                  "safetensors or .pth/.pt, whatever the name (nkd, mmcls or torchvision names)")->required();
-  app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
+  app.add_option("--metrics", metrics,
+                 "comma-separated: accuracy (top-k), per_class (accuracy per class, CSV), confusion (CSV + PNG)");
+  app.add_option("--metrics-dir", metrics_dir,
+                 "folder of the per_class/confusion files <checkpoint stem>_{per_class,confusion}.csv "
+                 "(default: the checkpoint's folder)");
   app.add_option("--topk", topk, "comma-separated k values (default 1,5)");
   app.add_option("--out", out, "write per-image top-5 classes and scores to this CSV file");
   app.add_option("--set", overrides, "override a config key (repeatable)")->take_all();
@@ -110,6 +145,6 @@ int main(int argc, char** argv) {
   if (gpus > 0) return nkd::train::run_main("nkd_eval", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
   return nkd::train::run_main("nkd_eval", [&] {
     if (tf32) nkd::cuda::set_allow_tf32(true);
-    return run(config_path, checkpoint, overrides, topk, out, device, !no_strict);
+    return run(config_path, checkpoint, overrides, topk, out, device, !no_strict, parse_metrics(metrics, metrics_dir));
   });
 }
