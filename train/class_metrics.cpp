@@ -83,7 +83,8 @@ void draw_heat_map(const std::string& csv, const std::string& png, std::ostream&
 std::vector<std::string> class_names(const DataConfig& data, const data::Dataset& dataset, int64_t classes) {
   std::vector<std::string> names;
   if (data.type == "fashion_mnist") names = kFashionMnist;
-  if (const auto* folder = dynamic_cast<const data::ImageFolder*>(&dataset)) names = folder->classes();
+  const auto* folder = dynamic_cast<const data::ImageFolder*>(&dataset);
+  if (data.type == "imagenet" && folder) names = folder->classes();
   if (data.type == "imagenet" && names.empty()) names = sorted_folders(fs::path(data.root) / data.train_split);
   if (int64_t(names.size()) == classes) return names;
   names.clear();

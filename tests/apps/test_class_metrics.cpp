@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "data/image_folder.h"
 #include "engine/factory.h"
 #include "tests/apps/app_test_util.h"
 #include "train/class_metrics.h"
@@ -24,6 +25,28 @@ TEST(ClassMetrics, CsvOfAKnownMatrix) {
             "class,name,images,correct,accuracy\n0,cat,3,2,66.67\n1,\"dog, big\",1,1,100.00\n2,cow,4,3,75.00\n");
   EXPECT_EQ(confusion_csv(m, names), "true\\predicted,cat,\"dog, big\",cow\ncat,2,1,0\n\"dog, big\",0,1,0\ncow,1,0,3\n");
   EXPECT_THROW(m.add(3, 0), std::exception);
+}
+
+// ImageNet layout: the class folder names of a scanned split; with a list file (meta/val.txt), those
+// of the train split's folders; Fashion-MNIST's names; else the indices.
+TEST(ClassMetrics, ClassNames) {
+  TempDir dir;
+  for (const char* f : {"train/n02/a.JPEG", "train/n01/b.JPEG", "val/n01/c.JPEG", "val/n02/d.JPEG"}) {
+    std::filesystem::create_directories(std::filesystem::path(dir / f).parent_path());
+    testing::write_text(dir / f, "x");
+  }
+  std::filesystem::create_directories(dir / "meta");
+  testing::write_text(dir / "meta/val.txt", "n01/c.JPEG 0\nn02/d.JPEG 1\n");
+  DataConfig imagenet;
+  imagenet.type = "imagenet";
+  imagenet.root = dir.path;
+  const std::vector<std::string> folders = {"n01", "n02"};
+  EXPECT_EQ(class_names(imagenet, data::ImageFolder::scan(dir / "val"), 2), folders);
+  EXPECT_EQ(class_names(imagenet, data::ImageFolder::imagenet(dir.path, "val"), 2), folders);  // the list
+  EXPECT_EQ(class_names(imagenet, data::ImageFolder::scan(dir / "val"), 3), (std::vector<std::string>{"0", "1", "2"}));
+  DataConfig fashion;
+  fashion.type = "fashion_mnist";
+  EXPECT_EQ(class_names(fashion, data::ImageFolder::scan(dir / "val"), 10)[9], "Ankle boot");
 }
 
 std::string config(const std::string& data_root) {
