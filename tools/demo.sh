@@ -7,7 +7,7 @@
 # the full recipe; NKD_DEMO_SEEDS (default "0") lists the seeds, each a full set of runs, and the
 # table then adds mean and standard deviation. NKD_DEMO_BIN=path/to/nkd_distill skips the install
 # and the build (the GPU machine: tools/gpu_check.sh's bundle); NKD_DEMO_DATA overrides the
-# dataset folder.
+# dataset folder. After the table, tools/plot_curves.py draws the runs' curves into <out>/curves.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -93,3 +93,16 @@ for name, desc in rows:
     print(f"| {name} | {desc} | {cells} | {secs:.0f} |")
 print(f"\nbuild {build_s} s, total (install + build + {5 * len(seeds)} runs) {total_s} s")
 PY
+
+# Curves of the first seed's five runs (tools/plot_curves.py, Debian's python3-matplotlib), after
+# the table: top-1 at each evaluation and the loss at each logged iteration.
+plot_py=/usr/bin/python3
+[[ -x $plot_py ]] || plot_py=python3
+seed0=${seeds%% *}
+names=(teacher student_ce student_kd student_nkd student_tfnkd)
+if "$plot_py" tools/plot_curves.py "${names[@]/#/$out/seed$seed0/}" --keys accuracy_top-1 loss --log-y \
+    --legend "${names[@]}" --title "Fashion-MNIST, seed $seed0" --out "$out/curves.png" >/dev/null; then
+  echo "curves: $out/curves.png"
+else
+  echo "demo: no curves plot (tools/plot_curves.py needs python3-matplotlib)" >&2
+fi

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages nkd builds, tests and runs with (only the missing ones).
+# Installs the Debian packages nkd builds, tests and runs with (only the missing ones); python3-venv
+# is for the TensorBoard test (tests/apps/tensorboard_events_test.sh), python3-matplotlib for
+# tools/plot_curves.py.
 # The CUDA 13 toolkit (nvcc, cuDNN, cuBLAS, NCCL) is expected under /usr/local/cuda when present;
 # without it the build is CPU-only.
 set -euo pipefail
@@ -8,6 +10,7 @@ packages=(
   libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev
   python3-torch python3-torchvision python3-numpy python3-pil python3-skimage python3-opencv
+  python3-matplotlib python3-venv
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin
 )

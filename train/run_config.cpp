@@ -238,6 +238,7 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.checkpoint_interval = c.integer("runner.checkpoint_interval", 1);
   r.max_keep_checkpoints = c.integer("runner.max_keep_checkpoints", -1);
   r.save_best = c.boolean("runner.save_best", false);
+  r.tensorboard = c.boolean("runner.tensorboard", true);
   r.seed = uint64_t(c.integer("runner.seed", 0));
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");
   if (r.log_interval < 1) c.fail("runner.log_interval", "must be at least 1");

@@ -85,6 +85,7 @@ struct RunConfig {
   int64_t eval_interval = 1, log_interval = 100, checkpoint_interval = 1;
   int64_t max_keep_checkpoints = -1;  // epoch checkpoints kept (the newest); -1: all (mmcv max_keep_ckpts)
   bool save_best = false;  // keep the checkpoint of the best val top-1 (mmcls save_best)
+  bool tensorboard = true;  // event files in <work_dir>/tf_logs (mmcv TensorboardLoggerHook)
   uint64_t seed = 0;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };

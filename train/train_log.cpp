@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -46,6 +47,36 @@ void TrainLog::record(const nlohmann::json& rec) {
   if (!json_.is_open()) return;
   json_ << rec.dump() << "\n";
   json_.flush();
+  if (events_) add_scalars(rec);
+}
+
+void TrainLog::open_tensorboard(const std::string& dir, int64_t start_iter, const std::string& config) {
+  if (!json_.is_open()) return;
+  events_ = std::make_unique<EventWriter>(dir);
+  step_ = start_iter;
+  events_->session_start(start_iter + 1);
+  std::string text;  // the TOML as a Markdown code block
+  for (size_t begin = 0, end; begin < config.size(); begin = end + 1) {
+    end = std::min(config.find('\n', begin), config.size());
+    text += "    " + config.substr(begin, end - begin) + "\n";
+  }
+  events_->text("config", text, start_iter);
+  events_->flush();
+}
+
+void TrainLog::add_scalars(const nlohmann::json& rec) {
+  const std::string mode = rec.value("mode", "");
+  if (rec.contains("global_iter")) step_ = rec["global_iter"].get<int64_t>();
+  for (const auto& item : rec.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
+    if (!value.is_number() || key == "epoch" || key == "iter" || key == "global_iter") continue;
+    std::string tag = mode + "/" + key;
+    if (mode == "train" && key == "lr") tag = "learning_rate";
+    if (mode == "epoch") tag = key == "seconds" ? "train/epoch_time" : "train/epoch_" + key;
+    events_->scalar(tag, value.get<double>(), step_);
+  }
+  events_->flush();
 }
 
 std::string format_duration(double seconds) {

@@ -401,6 +401,7 @@ int Trainer::run() {
             opts_.device.str() + ", " + std::to_string(iters_per_epoch_) + " iterations per epoch, " +
             std::to_string(cfg_.epochs) + " epochs, seed " + std::to_string(cfg_.seed) +
             (opts_.deterministic ? ", deterministic" : ""));
+  if (cfg_.tensorboard) log_.open_tensorboard(opts_.work_dir + "/tf_logs", iter_, cfg_.resolved);
   run_start_ = Clock::now();
   window_ = Window{};
   for (int64_t epoch = start_epoch_; epoch < cfg_.epochs; ++epoch) {

@@ -4,8 +4,11 @@
 // apart by their bytes, io/checkpoint.h) in nkd/mmcls or torchvision names (train/weights.h). An
 // unreadable image is left out and reported ("top-1 over N images, K skipped"); --out writes
 // per-image top-5 predictions and the skipped files; --work-dir keeps a log, a JSON-lines record
-// and result.json. Progress (images done, images/s, ETA) is shown as training's.
+// and result.json; --metrics per_class,confusion the per-class accuracy and the confusion matrix
+// (CSV, and a heat map PNG) with the data set's class names. Progress (images done, images/s, ETA)
+// is shown as training's.
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -15,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "train/class_metrics.h"
 #include "train/cli.h"
 #include "train/data_setup.h"
 #include "train/distiller.h"
@@ -29,11 +33,30 @@
 
 namespace {
 
+struct Metrics {
+  bool per_class = false, confusion = false;
+  std::string dir;  // where their files go ("": the checkpoint's folder)
+};
+
 struct EvalArgs {
   std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir;
   std::vector<std::string> overrides;
   bool strict = true;
+  Metrics metrics;
 };
+
+Metrics parse_metrics(const std::string& s, const std::string& dir) {
+  Metrics m{.dir = dir};
+  std::stringstream ss(s);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name != "accuracy" && name != "per_class" && name != "confusion")
+      throw nkd::train::UsageError("--metrics: unknown metric '" + name +
+                                   "' (accuracy, per_class, confusion, separated by commas)");
+    m.per_class |= name == "per_class";
+    m.confusion |= name == "confusion";
+  }
+  return m;
+}
 
 std::vector<int64_t> parse_topk(const std::string& s) {
   std::vector<int64_t> out;
@@ -110,6 +133,10 @@ int run(const EvalArgs& a) {
   const std::vector<int64_t> topk = parse_topk(a.topk);
   if (!a.out.empty() && dist_world() != 1)
     throw UsageError("--out is written by a single-process run only (" + std::to_string(dist_world()) + " ranks here)");
+  const bool class_metrics = a.metrics.per_class || a.metrics.confusion;
+  if (class_metrics && dist_world() != 1)
+    throw UsageError("--metrics per_class,confusion: a single-process run only (" + std::to_string(dist_world()) +
+                     " ranks here)");
   std::unique_ptr<TrainLog> log;
   if (!a.work_dir.empty()) {
     std::filesystem::create_directories(a.work_dir);
@@ -131,9 +158,11 @@ int run(const EvalArgs& a) {
     else std::cerr << line << std::endl;
   });
   std::vector<Prediction> preds;
+  ConfusionMatrix confusion(cfg.student.options.num_classes);
   Progress progress(log.get());
   EvalResult r = evaluate(*net, *loader, device, topk, [&](const Prediction& p) {
     if (!a.out.empty()) preds.push_back(p);
+    if (class_metrics) confusion.add(p.label, p.classes[0]);
   }, communicator() ? real_images_of_rank(dataset->size()) : -1, std::ref(progress));
   combine_over_ranks(r);
   if (!is_main_rank()) {
@@ -146,6 +175,12 @@ int run(const EvalArgs& a) {
   for (size_t k = 0; k < topk.size(); ++k) os << " accuracy_top-" << topk[k] << " " << r.accuracy[k];
   os << "; " << eval_summary(r);
   say(os.str());
+  if (class_metrics) {
+    const std::filesystem::path ckpt(a.checkpoint);
+    write_class_metrics(confusion, class_names(cfg.data, *dataset, confusion.classes()), a.metrics.per_class,
+                        a.metrics.confusion, a.metrics.dir.empty() ? ckpt.parent_path().string() : a.metrics.dir,
+                        ckpt.stem().string(), std::cout);
+  }
   const nlohmann::json result = result_json(a, r, topk);
   if (log) {
     nlohmann::json rec = result;
@@ -166,12 +201,16 @@ int main(int argc, char** argv) {
     return rc;
   CLI::App app{"nkd_eval: top-1/top-5 accuracy of a checkpoint on the config's val set (cls_KD tools/test.py)"};
   EvalArgs a;
-  std::string metrics = "accuracy";
+  std::string metrics = "accuracy", metrics_dir;
   bool no_strict = false, tf32 = false;
   app.add_option("CONFIG", a.config_path, "TOML config (the student model and the val data are used)")->required();
   app.add_option("CHECKPOINT", a.checkpoint,
                  "safetensors or .pth/.pt, whatever the name (nkd, mmcls or torchvision names)")->required();
-  app.add_option("--metrics", metrics, "metric to compute (only 'accuracy')")->check(CLI::IsMember({"accuracy"}));
+  app.add_option("--metrics", metrics,
+                 "comma-separated: accuracy (top-k), per_class (accuracy per class, CSV), confusion (CSV + PNG)");
+  app.add_option("--metrics-dir", metrics_dir,
+                 "folder of the per_class/confusion files <checkpoint stem>_{per_class,confusion}.csv "
+                 "(default: the checkpoint's folder)");
   app.add_option("--topk", a.topk, "comma-separated k values (default 1,5)");
   app.add_option("--out", a.out, "write per-image top-5 classes and scores, and the skipped files, to this CSV file");
   app.add_option("--work-dir", a.work_dir, "keep a log, a JSON-lines record and result.json in this folder");
@@ -189,6 +228,7 @@ int main(int argc, char** argv) {
   if (gpus > 0) return nkd::train::run_main("nkd_eval", [&] { return nkd::train::spawn_workers(gpus, argc, argv); });
   a.strict = !no_strict;
   return nkd::train::run_main("nkd_eval", [&] {
+    a.metrics = parse_metrics(metrics, metrics_dir);
     if (tf32) nkd::cuda::set_allow_tf32(true);
     return run(a);
   });
