@@ -34,7 +34,7 @@ def expected_scalars(work_dir):
             mode = rec.get("mode", "")
             step = rec.get("global_iter", step)
             for key, value in rec.items():
-                if key in ("mode", "epoch", "iter", "global_iter") or isinstance(value, (bool, str)):
+                if key in ("mode", "epoch", "iter", "global_iter") or isinstance(value, bool) or not isinstance(value, (int, float)):
                     continue
                 tag = f"{mode}/{key}"
                 if mode == "train" and key == "lr":
