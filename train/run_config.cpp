@@ -253,7 +253,7 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
     if (r.teacher && !std::filesystem::exists(r.teacher->checkpoint))
       c.fail("model.teacher.checkpoint", "teacher checkpoint '" + r.teacher->checkpoint + "' does not exist");
   }
-  if (!std::filesystem::is_directory(r.data.root))
+  if (use != ConfigUse::kPredict && !std::filesystem::is_directory(r.data.root))
     c.fail("data.root", "dataset folder '" + r.data.root + "' does not exist");
   r.resolved = c.dump();
   return r;

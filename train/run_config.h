@@ -90,8 +90,9 @@ struct RunConfig {
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };
 
-// What the config is for: a training run reads everything, eval reads the model and data only.
-enum class ConfigUse { kTrain, kEval };
+// What the config is for: a training run reads everything, eval reads the model and data only,
+// predict the model and the val pipeline (data.root need not exist: the images are given).
+enum class ConfigUse { kTrain, kEval, kPredict };
 RunConfig parse_run_config(Config& config, ConfigUse use);
 
 }  // namespace nkd::train

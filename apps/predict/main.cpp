@@ -28,7 +28,7 @@ int run(const PredictArgs& a) {
   using namespace nkd::train;
   const nkd::Device device = parse_device(a.device);
   Config config = load_config(a.config_path, a.overrides);
-  const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
+  const RunConfig cfg = parse_run_config(config, ConfigUse::kPredict);
   const std::vector<std::string> files = image_files(a.inputs);
   if (files.empty()) throw UsageError("no image files (.jpg, .jpeg, .png) in the paths given");
   if (device.is_cuda()) nkd::cuda::init(device);
