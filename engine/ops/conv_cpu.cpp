@@ -23,6 +23,14 @@ int64_t max_threads() {
 #endif
 }
 
+// Zeros column q of rows [p0, p1) of a [P, Q] block: a strided loop, so the compiler does not turn
+// it into one memset call per row (the padding border is 1-2 values wide; the calls cost 3-4% of
+// the Fashion-MNIST demo step).
+template <typename T>
+void zero_column(T* block, int64_t Q, int64_t q, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) block[p * Q + q] = T(0);
+}
+
 // The im2col rows of one channel: col [R*S, ld], col[r*S + s][p*Q + q] =
 // x [H, W] at (p*stride_h - pad_h + r*dil_h, q*stride_w - pad_w + s*dil_w), 0 outside.
 template <typename T>
@@ -40,14 +48,15 @@ void im2col_plane(const ConvGeom& g, const T* x, T* col, int64_t ld) {
       for (int64_t p = p0; p < p1; ++p) {
         const T* row = x + (p * g.stride_h + r * g.dil_h - g.pad_h) * g.w;
         T* d = dst + p * Q;
-        std::fill(d, d + q0, T(0));
-        if (g.stride_w == 1) {
-          std::copy(row + q0 + off_w, row + q1 + off_w, d + q0);
+        if (g.stride_w == 1) {  // a plain loop: inlined and vectorized (std::copy calls memmove per row)
+          const T* src = row + off_w;
+          for (int64_t q = q0; q < q1; ++q) d[q] = src[q];
         } else {
           for (int64_t q = q0; q < q1; ++q) d[q] = row[q * g.stride_w + off_w];
         }
-        std::fill(d + q1, d + Q, T(0));
       }
+      for (int64_t q = 0; q < q0; ++q) zero_column(dst, Q, q, p0, p1);
+      for (int64_t q = q1; q < Q; ++q) zero_column(dst, Q, q, p0, p1);
       std::fill(dst + p1 * Q, dst + P * Q, T(0));
     }
   }
@@ -67,7 +76,12 @@ void col2im_plane(const ConvGeom& g, const T* col, int64_t ld, T* x) {
       for (int64_t p = p0; p < p1; ++p) {
         T* row = x + (p * g.stride_h + r * g.dil_h - g.pad_h) * g.w;
         const T* src = col + (r * g.s + s) * ld + p * g.q;
-        for (int64_t q = q0; q < q1; ++q) row[q * g.stride_w + off_w] += src[q];
+        if (g.stride_w == 1) {  // unit stride: a loop the compiler vectorizes
+          T* dst = row + off_w;
+          for (int64_t q = q0; q < q1; ++q) dst[q] += src[q];
+        } else {
+          for (int64_t q = q0; q < q1; ++q) row[q * g.stride_w + off_w] += src[q];
+        }
       }
     }
   }

@@ -1,0 +1,158 @@
+// `nkd_bench demo [--iters N] [--runs N] [--threads N] [--no-torch]`: the demo's training steps on
+// Fashion-MNIST-shaped random input (batch 128, 1x28x28, 10 classes): teacher ResNet-18 small_input
+// x0.25 with CE; student x0.125 with CE; student with CE + KD (T 4, alpha 0.9) on the eval-mode
+// teacher's no-grad forward. SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
+// 2 warm-up steps) of each, then PyTorch does the same (tools/bench_demo_torch.py) in both layouts,
+// so both see the same load; prints the median seconds per `iters` steps and the ratios.
+#include "apps/bench/bench_demo.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "apps/bench/torch_peer.h"
+#include "engine/autograd/grad_mode.h"
+#include "engine/factory.h"
+#include "engine/ops/elementwise.h"
+#include "engine/optim/optimizer.h"
+#include "losses/losses.h"
+#include "nets/classifier.h"
+
+namespace nkd::apps {
+namespace {
+
+using json = nlohmann::json;
+const char* const kSteps[] = {"teacher x0.25 CE", "student x0.125 CE", "student + teacher KD"};
+constexpr int kStepCount = 3;
+
+struct Settings {
+  int iters = 20, runs = 3, threads = 2, warmup = 2;
+  bool torch = true;
+};
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::shared_ptr<nets::ImageClassifier> demo_net(double width) {
+  return nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = width, .small_input = true}, 0);
+}
+
+// Seconds for s.iters steps of demo step `step` (0 teacher, 1 student CE, 2 student KD).
+double time_nkd_step(int step, const Settings& s) {
+  const auto net = demo_net(step == 0 ? 0.25 : 0.125);
+  const auto teacher = demo_net(0.25);
+  teacher->eval();
+  Generator gen(1);
+  const Tensor x = randn({128, 1, 28, 28}, gen);
+  std::vector<int64_t> label_values;
+  for (int64_t i = 0; i < 128; ++i) label_values.push_back((i * 7) % 10);
+  const Tensor labels = from_vector(label_values, {128});
+  optim::Sgd sgd({{net->parameters()}}, {.momentum = 0.9, .weight_decay = 5e-4});
+  net->train();
+  auto one = [&] {
+    sgd.zero_grad();
+    const Tensor logits = net->forward(x);
+    Tensor loss = losses::cross_entropy(logits, labels);
+    if (step == 2) {
+      Tensor t;
+      {
+        NoGradGuard no_grad;
+        t = teacher->forward(x);
+      }
+      loss = ops::add(ops::mul(loss, 0.1), losses::kd_loss(logits, t, {.temperature = 4, .alpha = 0.9}));
+    }
+    loss.backward();
+    sgd.step(0.1);
+  };
+  for (int i = 0; i < s.warmup; ++i) one();
+  const double t0 = now_s();
+  for (int i = 0; i < s.iters; ++i) one();
+  return now_s() - t0;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+bool parse(int argc, char** argv, Settings& s) {
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--iters" && has_value) s.iters = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--runs" && has_value) s.runs = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--threads" && has_value) s.threads = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
+    else if (a == "--no-torch") s.torch = false;
+    else return false;
+  }
+  return true;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// times[k][step]: k = 0 nkd, 1 PyTorch NCHW, 2 PyTorch channels_last; one value per run.
+void print_table(const Settings& s, const std::vector<std::vector<double>> (&times)[3]) {
+  std::cout << "Demo steps, F32, CPU, " << s.threads << " threads, batch 128, 1x28x28, 10 classes: median seconds for "
+            << s.iters << " steps over " << s.runs
+            << " alternating runs; ratio = PyTorch s / nkd s (> 1: nkd faster)\n\n"
+               "| step | nkd | PyTorch NCHW | PyTorch channels_last | ratio NCHW | ratio channels_last |\n"
+               "|---|---|---|---|---|---|\n";
+  for (int st = 0; st < kStepCount; ++st) {
+    const double n = median(times[0][st]), a = median(times[1][st]), b = median(times[2][st]);
+    std::cout << "| " << kSteps[st] << " | " << fmt("%.2f s", n) << " | " << (a > 0 ? fmt("%.2f s", a) : "-")
+              << " | " << (b > 0 ? fmt("%.2f s", b) : "-") << " | " << (a > 0 ? fmt("%.2f", a / n) : "-") << " | "
+              << (b > 0 ? fmt("%.2f", b / n) : "-") << " |\n";
+  }
+}
+
+}  // namespace
+
+int bench_demo(int argc, char** argv) {
+  Settings s;
+  if (!parse(argc, argv, s)) {
+    std::cerr << "usage: nkd_bench demo [--iters N] [--runs N] [--threads N] [--warmup N] [--no-torch]\n";
+    return 2;
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(s.threads);
+#endif
+  std::vector<std::vector<double>> times[3];
+  for (auto& t : times) t.assign(kStepCount, {});
+  for (int r = 0; r < s.runs; ++r) {
+    for (int st = 0; st < kStepCount; ++st) {
+      times[0][st].push_back(time_nkd_step(st, s));
+      std::cerr << "run " << r << " nkd " << kSteps[st] << ": " << times[0][st].back() << " s\n";
+    }
+    if (!s.torch) continue;
+    const json spec = {{"iters", s.iters}, {"threads", s.threads}, {"warmup", s.warmup}};
+    const std::optional<json> peer = run_torch_peer("bench_demo_torch.py", spec, "torch");
+    if (!peer) continue;
+    for (int st = 0; st < kStepCount; ++st) {
+      times[1][st].push_back((*peer)["nchw"][st].get<double>());
+      times[2][st].push_back((*peer)["channels_last"][st].get<double>());
+      std::cerr << "run " << r << " PyTorch " << kSteps[st] << ": " << times[1][st].back() << " s NCHW, "
+                << times[2][st].back() << " s channels_last\n";
+    }
+  }
+  print_table(s, times);
+  return 0;
+}
+
+}  // namespace nkd::apps
