@@ -30,6 +30,18 @@ std::string error_of(Config& c, ConfigUse use = ConfigUse::kTrain) {
   return "";
 }
 
+// Each case's text, added to base.toml in dir, fails parsing with an error that contains its
+// expected part and names the file.
+void expect_config_errors(const TempDir& dir, const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [text, expect] : cases) {
+    write_text(dir / "c.toml", "_base_ = \"base.toml\"\n" + text);
+    Config c = Config::load(dir / "c.toml");
+    const std::string e = error_of(c);
+    EXPECT_NE(e.find(expect), std::string::npos) << text << " -> " << e;
+    EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
+  }
+}
+
 TEST(Config, BaseIsInheritedAndOverriddenRelativeToTheFile) {
   TempDir dir;
   std::filesystem::create_directories(dir / "sub");
@@ -85,13 +97,7 @@ TEST(Config, WrongValuesNameTheKeyAndTheFile) {
       {"[runner]\nsave_best = \"yes\"\n", "runner.save_best"},
       {"[data.train]\nflip = 2\n", "probability"},
   };
-  for (const auto& [text, expect] : cases) {
-    write_text(dir / "c.toml", "_base_ = \"base.toml\"\n" + text);
-    Config c = Config::load(dir / "c.toml");
-    const std::string e = error_of(c);
-    EXPECT_NE(e.find(expect), std::string::npos) << text << " -> " << e;
-    EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
-  }
+  expect_config_errors(dir, cases);
   write_text(dir / "bad.toml", "[optimizer\nlr = 1\n");
   try {
     Config::load(dir / "bad.toml");
@@ -157,13 +163,7 @@ TEST(Config, DistillLossesAndTheirErrors) {
       {"[distill.uskd]\nrank_with_log_probs = 1\n", "expected true or false"},
       {"[distill]\ntf_nkd = \"yes\"\n", "'distill.tf_nkd'"},
   };
-  for (const auto& [text, expect] : cases) {
-    write_text(dir / "c.toml", "_base_ = \"base.toml\"\n" + text);
-    Config c = Config::load(dir / "c.toml");
-    const std::string e = error_of(c);
-    EXPECT_NE(e.find(expect), std::string::npos) << text << " -> " << e;
-    EXPECT_NE(e.find(dir / "c.toml"), std::string::npos) << e;
-  }
+  expect_config_errors(dir, cases);
   write_text(dir / "noteacher.toml", base_config(dir.path) + "[distill.dkd]\n");
   Config c = Config::load(dir / "noteacher.toml");
   const std::string e = error_of(c);

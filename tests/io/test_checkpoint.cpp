@@ -14,9 +14,12 @@
 #include "engine/factory.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "tests/io/io_test_util.h"
 
 namespace nkd::io {
 namespace {
+
+using testing::expect_same;
 
 namespace fs = std::filesystem;
 using Meta = std::map<std::string, std::string>;
@@ -27,21 +30,6 @@ NamedTensors sample() {
           {"fc.bias", randn({4}, g, {DType::F64})},
           {"bn.num_batches_tracked", from_vector<int64_t>({12345678901LL}, {})},
           {"mask", from_vector<uint8_t>({0, 255, 7}, {3})}};
-}
-
-std::string bytes_of(const Tensor& t) {
-  const Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.raw_data()), c.numel() * size_of(c.dtype()));
-}
-
-void expect_same(const NamedTensors& a, const NamedTensors& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].first, b[i].first);
-    EXPECT_EQ(a[i].second.dtype(), b[i].second.dtype()) << a[i].first;
-    EXPECT_EQ(a[i].second.shape(), b[i].second.shape()) << a[i].first;
-    EXPECT_EQ(bytes_of(a[i].second), bytes_of(b[i].second)) << a[i].first;
-  }
 }
 
 const uint8_t* u8(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }

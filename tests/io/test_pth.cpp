@@ -11,9 +11,12 @@
 #include "io/pickle_reader.h"
 #include "io/pth.h"
 #include "io/zip_reader.h"
+#include "tests/io/io_test_util.h"
 
 namespace nkd::io {
 namespace {
+
+using testing::expect_same;
 
 NamedTensors sample() {
   Generator g(7);
@@ -26,23 +29,8 @@ NamedTensors sample() {
           {"empty", zeros({0, 5})}};
 }
 
-std::string bytes_of(const Tensor& t) {
-  const Tensor c = t.contiguous();
-  return std::string(static_cast<const char*>(c.raw_data()), c.numel() * size_of(c.dtype()));
-}
-
 PthCheckpoint parse(const std::string& file) {
   return parse_pth(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "mem");
-}
-
-void expect_same(const NamedTensors& a, const NamedTensors& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].first, b[i].first);
-    EXPECT_EQ(a[i].second.dtype(), b[i].second.dtype()) << a[i].first;
-    EXPECT_EQ(a[i].second.shape(), b[i].second.shape()) << a[i].first;
-    EXPECT_EQ(bytes_of(a[i].second), bytes_of(b[i].second)) << a[i].first;
-  }
 }
 
 // A literal with embedded NULs, whole.
