@@ -10,6 +10,7 @@ class BatchNorm2d final : public UnaryModule {
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1, bool affine = true);
   Tensor forward(const Tensor& x) override;  // batch statistics in train(), running in eval()
   void reset_parameters(Generator& gen) override;
+  double eps() const { return eps_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
