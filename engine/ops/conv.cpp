@@ -10,6 +10,7 @@
 #include "engine/ops/detail/conv_cpu.h"
 #include "engine/ops/detail/conv_cuda.h"
 #include "engine/ops/dispatch.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -114,7 +115,7 @@ class Conv2dBackward final : public Node {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
   check_conv_args(x, w, b, options);
   const ConvGeom g = make_geom(x, w, options);
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
@@ -136,6 +137,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   });
   if (any_requires_grad({x, w, b})) record(std::make_shared<Conv2dBackward>(xc, wc, g), {x, w, b}, {y});
   return y;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+  trace::OpScope scope;
+  return scope.done("conv2d", {x, w, b}, conv2d_untraced(x, w, b, options), trace::OpAttrs()
+                                   .set("stride", {options.stride.h, options.stride.w})
+                                   .set("padding", {options.padding.h, options.padding.w})
+                                   .set("dilation", {options.dilation.h, options.dilation.w})
+                                   .set("groups", {options.groups}));
 }
 
 }  // namespace nkd::ops

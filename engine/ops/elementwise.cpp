@@ -81,43 +81,49 @@ class MulDivBackward final : public Node {
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Add>(a, b, "add");
   if (any_requires_grad({a, b}))
     record(std::make_shared<AddSubBackward>(a.shape(), b.shape(), false), {a, b}, {out});
-  return out;
+  return scope.done("add", {a, b}, out);
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Sub>(a, b, "sub");
   if (any_requires_grad({a, b}))
     record(std::make_shared<AddSubBackward>(a.shape(), b.shape(), true), {a, b}, {out});
-  return out;
+  return scope.done("sub", {a, b}, out);
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Mul>(a, b, "mul");
   if (any_requires_grad({a, b})) record(std::make_shared<MulDivBackward>(a, b, false), {a, b}, {out});
-  return out;
+  return scope.done("mul", {a, b}, out);
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Div>(a, b, "div");
   if (any_requires_grad({a, b})) record(std::make_shared<MulDivBackward>(a, b, true), {a, b}, {out});
-  return out;
+  return scope.done("div", {a, b}, out);
 }
 
 Tensor add(const Tensor& x, double s) {
-  return detail::unary_op(x, math::AddScalar{s}, "add_scalar", "AddScalarBackward");
+  return detail::traced_unary(x, math::AddScalar{s}, "add_scalar", "AddScalarBackward",
+                              trace::OpAttrs().set_float("value", s));
 }
 Tensor mul(const Tensor& x, double s) {
-  return detail::unary_op(x, math::MulScalar{s}, "mul_scalar", "MulScalarBackward");
+  return detail::traced_unary(x, math::MulScalar{s}, "mul_scalar", "MulScalarBackward",
+                              trace::OpAttrs().set_float("value", s));
 }
-Tensor neg(const Tensor& x) { return detail::unary_op(x, math::Neg{}, "neg", "NegBackward"); }
-Tensor exp(const Tensor& x) { return detail::unary_op(x, math::Exp{}, "exp", "ExpBackward"); }
-Tensor log(const Tensor& x) { return detail::unary_op(x, math::Log{}, "log", "LogBackward"); }
-Tensor sqrt(const Tensor& x) { return detail::unary_op(x, math::Sqrt{}, "sqrt", "SqrtBackward"); }
+Tensor neg(const Tensor& x) { return detail::traced_unary(x, math::Neg{}, "neg", "NegBackward"); }
+Tensor exp(const Tensor& x) { return detail::traced_unary(x, math::Exp{}, "exp", "ExpBackward"); }
+Tensor log(const Tensor& x) { return detail::traced_unary(x, math::Log{}, "log", "LogBackward"); }
+Tensor sqrt(const Tensor& x) { return detail::traced_unary(x, math::Sqrt{}, "sqrt", "SqrtBackward"); }
 Tensor pow(const Tensor& x, double e) {
-  return detail::unary_op(x, math::PowScalar{e}, "pow", "PowBackward");
+  return detail::traced_unary(x, math::PowScalar{e}, "pow", "PowBackward", trace::OpAttrs().set_float("exponent", e));
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include "engine/ops/dispatch.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/view.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -216,7 +217,7 @@ Tensor matmul_op(const Tensor& a, const Tensor& b, const char* op, const char* n
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+static Tensor matmul_untraced(const Tensor& a, const Tensor& b) {
   check_operands("matmul", a, b);
   NKD_CHECK(a.ndim() >= 1 && b.ndim() >= 1, "matmul: operands must be at least 1-D, got ", describe(a),
             " and ", describe(b));
@@ -230,11 +231,21 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("matmul", {a, b}, matmul_untraced(a, b));
+}
+
+static Tensor bmm_untraced(const Tensor& a, const Tensor& b) {
   check_operands("bmm", a, b);
   NKD_CHECK(a.ndim() == 3 && b.ndim() == 3 && a.size(0) == b.size(0), "bmm: expected [B, M, K] and ",
             "[B, K, N] with the same B, got ", describe(a), " and ", describe(b));
   return matmul_op(a, b, "bmm", "BmmBackward");
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("matmul", {a, b}, bmm_untraced(a, b));
 }
 
 namespace {
@@ -297,7 +308,7 @@ void linear_cuda(const Tensor& xc, const Operand& ow, const Tensor& b, const Ten
 
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_linear(x, w, b);
   const int64_t in = w.size(1), out = w.size(0), rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
   const Tensor xc = x.detach().contiguous();
@@ -327,6 +338,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   });
   if (any_requires_grad({x, w, b})) record(std::make_shared<LinearBackward>(xc, w), {x, w, b}, {y});
   return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("linear", {x, w, b}, linear_untraced(x, w, b));
 }
 
 }  // namespace nkd::ops

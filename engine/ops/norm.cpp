@@ -20,6 +20,7 @@
 #include "engine/ops/detail/layer_norm_math.h"
 #include "engine/ops/detail/norm_cpu.h"
 #include "engine/ops/dispatch.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -312,7 +313,7 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o) {
   NKD_CHECK(x.defined(), "batch_norm: undefined input");
@@ -354,7 +355,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   return y;
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormOptions& o) {
+  trace::OpScope scope;
+  return scope.done("batch_norm", {x, weight, bias, running_mean, running_var}, batch_norm_untraced(x, weight, bias, running_mean, running_var, o), trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)}));
+}
+
+static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   common_device("layer_norm", {&x, &weight, &bias});
   const Shape& ns = normalized_shape;
@@ -387,6 +395,12 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
     record(std::make_shared<LayerNormBackward>(xc, wc, mean, invstd, s, ns), {x, weight, bias},
            {y});
   return y;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  trace::OpScope scope;
+  return scope.done("layer_norm", {x, weight, bias}, layer_norm_untraced(x, normalized_shape, weight, bias, eps), trace::OpAttrs().set("normalized_shape", normalized_shape).set_float("eps", eps));
 }
 
 }  // namespace nkd::ops

@@ -15,6 +15,7 @@
 #include "engine/launch.h"
 #include "engine/ops/detail/shape_math.h"
 #include "engine/ops/shape_ops.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -256,7 +257,7 @@ class IndexSelectBackward final : public Node {
 
 }  // namespace
 
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+static Tensor index_select_untraced(const Tensor& x, int64_t dim, const Tensor& index) {
   common_device("index_select", {&x, &index});
   NKD_CHECK(x.ndim() > 0, "index_select: expects at least one dim, got ", describe(x));
   NKD_CHECK(index.ndim() <= 1, "index_select: index must be 1-D, got ", describe(index));
@@ -274,6 +275,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   if (any_requires_grad({x}))
     record(std::make_shared<IndexSelectBackward>(x.shape(), geo, ic.clone()), {x}, {out});
   return out;
+}
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  trace::OpScope scope;
+  return scope.done("index_select", {x, index}, index_select_untraced(x, dim, index), trace::OpAttrs().set("dim", {dim}));
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {

@@ -10,6 +10,7 @@
 #include "engine/launch.h"
 #include "engine/ops/detail/elementwise_math.h"
 #include "engine/ops/dispatch.h"
+#include "engine/trace.h"
 
 namespace nkd::ops::detail {
 
@@ -75,6 +76,14 @@ Tensor unary_op(const Tensor& x, const Op& op, const char* name, const char* bac
   if (any_requires_grad({x}))
     record(std::make_shared<UnaryBackward<Op>>(op, backward_name, xc, y), {x}, {y});
   return y;
+}
+
+// unary_op reported to an op tracer (engine/trace.h) under `name`, with `attrs`.
+template <typename Op>
+Tensor traced_unary(const Tensor& x, const Op& op, const char* name, const char* backward_name,
+                    trace::OpAttrs attrs = {}) {
+  trace::OpScope scope;
+  return scope.done(name, {x}, unary_op(x, op, name, backward_name), std::move(attrs));
 }
 
 }  // namespace nkd::ops::detail
