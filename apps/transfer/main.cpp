@@ -53,27 +53,31 @@ const nkd::Tensor* find_entry(const nkd::NamedTensors& state, const std::string&
 }
 
 // The student's net options and test input size from the resolved config a run's checkpoint carries
-// (metadata "config"), as nkd_predict would read that config; nullopt without one.
+// (metadata "config"), read as nkd_predict reads a config; nullopt without one.
 std::optional<nkd::train::RunConfig> run_config_of(const nkd::io::Checkpoint& in) {
   const auto it = in.metadata.find("config");
   if (it == in.metadata.end()) return std::nullopt;
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("nkd_transfer_config_" + std::to_string(::getpid()) + ".toml");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("nkd_transfer_config_" + std::to_string(::getpid()) + ".toml");
   nkd::io::write_file_atomic(path.string(), it->second);
   std::optional<nkd::train::RunConfig> cfg;
+  std::string error;
   try {
     nkd::train::Config config = nkd::train::Config::load(path.string());
     cfg = nkd::train::parse_run_config(config, nkd::train::ConfigUse::kPredict);
-  } catch (...) {
-    std::filesystem::remove(path);
-    throw;
+  } catch (const std::exception& e) {
+    error = e.what();
   }
   std::filesystem::remove(path);
+  if (!error.empty())
+    throw nkd::Error("the config stored in the checkpoint cannot be read (" + error +
+                     "); give --width, --small-input and --input-size");
   return cfg;
 }
 
 // --format onnx: the net built as the checkpoint says (classes from head.fc.weight, input channels
-// from the first convolution), the weights loaded strictly, exported.
+// from the stem convolution; width, small input and input size from the options, else from the
+// checkpoint's config), the weights loaded strictly, exported.
 int export_onnx(const TransferArgs& a, const nkd::io::Checkpoint& in, const std::string& net,
                 const nkd::NamedTensors& state, const nkd::train::WeightsLoad& info) {
   using namespace nkd;
@@ -82,21 +86,26 @@ int export_onnx(const TransferArgs& a, const nkd::io::Checkpoint& in, const std:
     throw train::UsageError("--format onnx needs the net: the checkpoint has no student_net entry, give --net");
   const Tensor* fc = find_entry(state, "head.fc.weight");
   NKD_CHECK(fc && fc->ndim() == 2, "'", a.input, "' has no head.fc.weight: not a classifier checkpoint");
-  const std::optional<train::RunConfig> cfg = run_config_of(in);
+  const bool all_given = a.width && a.small_input && a.input_size;
+  const std::optional<train::RunConfig> cfg = all_given ? std::nullopt : run_config_of(in);
   nets::NetOptions options{.num_classes = fc->size(0),
                            .width = a.width.value_or(cfg ? cfg->student.options.width : 1.0),
                            .small_input = a.small_input.value_or(cfg && cfg->student.options.small_input)};
   const int64_t size = a.input_size.value_or(cfg ? cfg->data.val.size : 224);
-  for (const auto& [name, t] : nets::build_net(net, options)->state_dict())
-    if (t.ndim() == 4) {  // the stem convolution
-      if (const Tensor* w = find_entry(state, name)) options.in_channels = w->size(1);
+  auto model = nets::build_net(net, options);
+  for (const auto& [name, t] : model->state_dict())
+    if (t.ndim() == 4) {  // the stem convolution: its input channels
+      const Tensor* w = find_entry(state, name);
+      if (w && w->ndim() == 4 && w->size(1) != options.in_channels) {
+        options.in_channels = w->size(1);
+        model = nets::build_net(net, options);
+      }
       break;
     }
-  auto model = nets::build_net(net, options);
   try {
     model->load_state_dict(state, /*strict=*/true);
   } catch (const Error& e) {
-    throw Error(std::string(e.what()) + " (a net built with another --width or --small-input?)");
+    throw Error(std::string(e.what()) + " (a net of another --width or --small-input?)");
   }
   const exporter::OnnxOptions o{.channels = options.in_channels, .height = size, .width = size};
   const exporter::OnnxSummary s = exporter::save_onnx(*model, a.output, o);
@@ -170,7 +179,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--width", a.width, "--format onnx: the net's channel multiplier (default: the checkpoint's config, else 1)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--small-input", a.small_input, "--format onnx: true/false, the net's small-input stem (default: the checkpoint's config, else false)");
+  app.add_option("--small-input", a.small_input,
+                 "--format onnx: true/false, the net's small-input stem (default: the checkpoint's config, else false)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
