@@ -35,8 +35,8 @@ Recording record_forward(nets::ImageClassifier& net, const Shape& shape, uint64_
   return r;
 }
 
-// Every value by its TensorImpl: the input, then each op's outputs (the recorder holds them all,
-// so no address is reused while the map lives).
+// Each input of op i: absent, the graph input, an earlier op's output (found by its TensorImpl
+// in `produced`; the recording holds every tensor, so no address is reused) or a constant.
 std::vector<ValueRef> link_inputs(const Recording& r, size_t i,
                                   const std::map<const TensorImpl*, ValueRef>& produced) {
   std::vector<ValueRef> refs;
@@ -55,13 +55,9 @@ std::vector<ValueRef> link_inputs(const Recording& r, size_t i,
   return refs;
 }
 
-std::map<const TensorImpl*, ValueRef> producers(const Recording& r, size_t upto) {
-  std::map<const TensorImpl*, ValueRef> produced;
-  produced[&r.input.impl()] = {ValueRef::Kind::kInput, 0, 0, r.input};
-  for (size_t i = 0; i < upto; ++i)
-    for (size_t k = 0; k < r.ops[i].outputs.size(); ++k)
-      produced[&r.ops[i].outputs[k].impl()] = {ValueRef::Kind::kOp, i, k, r.ops[i].outputs[k]};
-  return produced;
+// The values known before the first op: the graph input.
+std::map<const TensorImpl*, ValueRef> graph_input(const Recording& r) {
+  return {{&r.input.impl(), {ValueRef::Kind::kInput, 0, 0, r.input}}};
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -85,7 +81,7 @@ TracedGraph trace_net(nets::ImageClassifier& net, int64_t channels, int64_t heig
   const Recording b = record_forward(net, {3, channels, height, width}, 2);
   NKD_CHECK(a.ops.size() == b.ops.size(), "export: the forward ran ", a.ops.size(), " ops at batch 2 and ",
             b.ops.size(), " at batch 3; a net whose ops depend on the batch size cannot be exported");
-  std::map<const TensorImpl*, ValueRef> pa = producers(a, 0), pb = producers(b, 0);
+  std::map<const TensorImpl*, ValueRef> pa = graph_input(a), pb = graph_input(b);
   TracedGraph g;
   g.input = a.input;
   for (size_t i = 0; i < a.ops.size(); ++i) {

@@ -174,13 +174,13 @@ int main(int argc, char** argv) {
                  "state dict in torchvision names) or onnx (the net as an ONNX model, opset 17)")
       ->check(CLI::IsMember({"safetensors", "pth", "torchvision", "onnx"}));
   app.add_option("--net", a.net, "the net (registry name) when the checkpoint does not say (torchvision names)");
-  app.add_option("--input-size", a.input_size, "--format onnx: the input height and width (default: the config a run's checkpoint carries "
-                 "(data.val.size), else 224)")
+  app.add_option("--input-size", a.input_size,
+                 "onnx: the input height and width (default: the checkpoint's config, data.val.size; else 224)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--width", a.width, "--format onnx: the net's channel multiplier (default: the checkpoint's config, else 1)")
+  app.add_option("--width", a.width, "onnx: the net's channel multiplier (default: the checkpoint's config; else 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--small-input", a.small_input,
-                 "--format onnx: true/false, the net's small-input stem (default: the checkpoint's config, else false)");
+                 "onnx: true/false, the net's small-input stem (default: the checkpoint's config; else false)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -141,11 +141,12 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
   trace::OpScope scope;
-  return scope.done("conv2d", {x, w, b}, conv2d_untraced(x, w, b, options), trace::OpAttrs()
-                                   .set("stride", {options.stride.h, options.stride.w})
-                                   .set("padding", {options.padding.h, options.padding.w})
-                                   .set("dilation", {options.dilation.h, options.dilation.w})
-                                   .set("groups", {options.groups}));
+  return scope.done("conv2d", {x, w, b}, conv2d_untraced(x, w, b, options),
+                    trace::OpAttrs()
+                        .set("stride", {options.stride.h, options.stride.w})
+                        .set("padding", {options.padding.h, options.padding.w})
+                        .set("dilation", {options.dilation.h, options.dilation.w})
+                        .set("groups", {options.groups}));
 }
 
 }  // namespace nkd::ops

@@ -123,7 +123,8 @@ Tensor exp(const Tensor& x) { return detail::traced_unary(x, math::Exp{}, "exp",
 Tensor log(const Tensor& x) { return detail::traced_unary(x, math::Log{}, "log", "LogBackward"); }
 Tensor sqrt(const Tensor& x) { return detail::traced_unary(x, math::Sqrt{}, "sqrt", "SqrtBackward"); }
 Tensor pow(const Tensor& x, double e) {
-  return detail::traced_unary(x, math::PowScalar{e}, "pow", "PowBackward", trace::OpAttrs().set_float("exponent", e));
+  return detail::traced_unary(x, math::PowScalar{e}, "pow", "PowBackward",
+                              trace::OpAttrs().set_float("exponent", e));
 }
 
 namespace {

@@ -359,7 +359,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o) {
   trace::OpScope scope;
-  return scope.done("batch_norm", {x, weight, bias, running_mean, running_var}, batch_norm_untraced(x, weight, bias, running_mean, running_var, o), trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)}));
+  Tensor y = batch_norm_untraced(x, weight, bias, running_mean, running_var, o);
+  return scope.done("batch_norm", {x, weight, bias, running_mean, running_var}, y,
+                    trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)}));
 }
 
 static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
@@ -400,7 +402,9 @@ static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   trace::OpScope scope;
-  return scope.done("layer_norm", {x, weight, bias}, layer_norm_untraced(x, normalized_shape, weight, bias, eps), trace::OpAttrs().set("normalized_shape", normalized_shape).set_float("eps", eps));
+  Tensor y = layer_norm_untraced(x, normalized_shape, weight, bias, eps);
+  return scope.done("layer_norm", {x, weight, bias}, y,
+                    trace::OpAttrs().set("normalized_shape", normalized_shape).set_float("eps", eps));
 }
 
 }  // namespace nkd::ops

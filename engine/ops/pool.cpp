@@ -140,7 +140,8 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
 namespace {
 // The window attributes an op tracer records (stride resolved: 0 means the kernel size).
 trace::OpAttrs pool_attrs(const Pool2dOptions& o) {
-  const std::vector<int64_t> stride = {o.stride[0] ? o.stride[0] : o.kernel[0], o.stride[1] ? o.stride[1] : o.kernel[1]};
+  const std::vector<int64_t> stride = {o.stride[0] ? o.stride[0] : o.kernel[0],
+                                       o.stride[1] ? o.stride[1] : o.kernel[1]};
   return trace::OpAttrs()
       .set("kernel", {o.kernel[0], o.kernel[1]})
       .set("stride", stride)
@@ -210,7 +211,8 @@ static Tensor adaptive_avg_pool2d_untraced(const Tensor& x, int64_t out_h, int64
 
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   trace::OpScope scope;
-  return scope.done("adaptive_avg_pool2d", {x}, adaptive_avg_pool2d_untraced(x, out_h, out_w), trace::OpAttrs().set("output_size", {out_h, out_w}));
+  return scope.done("adaptive_avg_pool2d", {x}, adaptive_avg_pool2d_untraced(x, out_h, out_w),
+                    trace::OpAttrs().set("output_size", {out_h, out_w}));
 }
 
 static Tensor global_avg_pool_untraced(const Tensor& x) {

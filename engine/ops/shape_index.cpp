@@ -279,7 +279,8 @@ static Tensor index_select_untraced(const Tensor& x, int64_t dim, const Tensor& 
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   trace::OpScope scope;
-  return scope.done("index_select", {x, index}, index_select_untraced(x, dim, index), trace::OpAttrs().set("dim", {dim}));
+  return scope.done("index_select", {x, index}, index_select_untraced(x, dim, index),
+                    trace::OpAttrs().set("dim", {dim}));
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {

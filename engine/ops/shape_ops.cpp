@@ -192,7 +192,8 @@ static Tensor roll_untraced(const Tensor& x, const std::vector<int64_t>& shifts,
 
 Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
   trace::OpScope scope;
-  return scope.done("roll", {x}, roll_untraced(x, shifts, dims), trace::OpAttrs().set("shifts", shifts).set("dims", dims));
+  return scope.done("roll", {x}, roll_untraced(x, shifts, dims),
+                    trace::OpAttrs().set("shifts", shifts).set("dims", dims));
 }
 
 static Tensor pad_untraced(const Tensor& x, const std::vector<int64_t>& pads, double value) {
@@ -215,7 +216,8 @@ static Tensor pad_untraced(const Tensor& x, const std::vector<int64_t>& pads, do
 
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   trace::OpScope scope;
-  return scope.done("pad", {x}, pad_untraced(x, pads, value), trace::OpAttrs().set("pads", pads).set_float("value", value));
+  return scope.done("pad", {x}, pad_untraced(x, pads, value),
+                    trace::OpAttrs().set("pads", pads).set_float("value", value));
 }
 
 Tensor channel_shuffle(const Tensor& x, int64_t groups) {

@@ -90,7 +90,8 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 }
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   trace::OpScope scope;
-  return scope.done("log_softmax", {x}, softmax_impl<true>(x, dim, "log_softmax"), trace::OpAttrs().set("dim", {dim}));
+  return scope.done("log_softmax", {x}, softmax_impl<true>(x, dim, "log_softmax"),
+                    trace::OpAttrs().set("dim", {dim}));
 }
 
 }  // namespace nkd::ops

@@ -158,7 +158,8 @@ static Tensor narrow_untraced(const Tensor& x, int64_t dim, int64_t start, int64
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   trace::OpScope scope;
-  return scope.done("narrow", {x}, narrow_untraced(x, dim, start, length), trace::OpAttrs().set("dim", {dim}).set("start", {start}).set("length", {length}));
+  return scope.done("narrow", {x}, narrow_untraced(x, dim, start, length),
+                    trace::OpAttrs().set("dim", {dim}).set("start", {start}).set("length", {length}));
 }
 
 static Tensor expand_untraced(const Tensor& x, const Shape& shape) {

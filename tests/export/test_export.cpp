@@ -2,9 +2,13 @@
 // numbers of the exported nets are checked against onnxruntime by export.onnx_parity.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "engine/factory.h"
 #include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/view.h"
 #include "engine/trace.h"
@@ -65,33 +69,59 @@ TEST(OnnxExport, FoldsEveryBatchNormOfResNet18) {
   EXPECT_FALSE(net->is_training());
 }
 
-// A backbone whose forward uses an op the tracer does not record (a reduction): its result would
-// be frozen into the graph as a constant; the export must refuse.
-class UntracedBackbone final : public nets::Backbone {
+// A conv, then `tail`: the export's own refusals are tested through the tail.
+class TailBackbone final : public nets::Backbone {
  public:
-  UntracedBackbone() { conv = register_module("conv", std::make_shared<layers::Conv2d>(layers::Conv2dOptions{.in = 3, .out = 4, .kernel = 3})); }
+  explicit TailBackbone(std::function<Tensor(const Tensor&)> tail) : tail_(std::move(tail)) {
+    conv = register_module("conv", std::make_shared<layers::Conv2d>(layers::Conv2dOptions{.in = 3, .out = 4}));
+  }
   std::vector<Tensor> forward_stages(const Tensor& x) override {
     const Tensor y = conv->forward(x);
-    return {y, ops::reshape(ops::mean(y, {2, 3}), {x.size(0), 4, 1, 1})};  // mean is not traced
+    return {y, tail_(y)};
   }
   int64_t out_channels() const override { return 4; }
   int64_t mid_channels() const override { return 4; }
   void init_weights(Generator&) override {}
   std::shared_ptr<layers::Conv2d> conv;
+
+ private:
+  std::function<Tensor(const Tensor&)> tail_;
 };
 
-TEST(OnnxExport, RefusesAValueComputedOutsideTheTrace) {
-  nets::ImageClassifier net(std::make_shared<UntracedBackbone>(), 3);
+std::string export_error(std::function<Tensor(const Tensor&)> tail) {
+  nets::ImageClassifier net(std::make_shared<TailBackbone>(std::move(tail)), 3);
   net.init_weights(1);
   try {
     exporter::export_onnx(net, {.height = 8, .width = 8});
-    FAIL() << "expected the export to fail";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not produced by a traced op"), std::string::npos) << e.what();
+    return e.what();
   }
+  return "";
+}
+
+// A value computed by an op the tracer does not record (a reduction) would be frozen into the
+// graph as a constant: refused.
+TEST(OnnxExport, RefusesAValueComputedOutsideTheTrace) {
+  const std::string e = export_error([](const Tensor& y) { return ops::reshape(ops::mean(y, {2, 3}), {-1, 4, 1, 1}); });
+  EXPECT_NE(e.find("not produced by a traced op"), std::string::npos) << e;
 }
 
 TEST(OnnxExport, RefusesAnOpWithoutOnnxForm) {
+  const std::string e = export_error([](const Tensor& y) { return ops::adaptive_avg_pool2d(y, 2, 2); });
+  EXPECT_NE(e.find("adaptive_avg_pool2d to 2x2 has no ONNX form"), std::string::npos) << e;
+}
+
+TEST(OnnxExport, RefusesAReshapeWithTwoBatchDims) {
+  const std::string e = export_error([](const Tensor& y) {
+    const int64_t n = y.size(0);  // a Gram matrix [N, N], reshaped to [N, N, 1, 1]: two batch dims
+    const Tensor rows = ops::reshape(y, {n, 256});
+    const Tensor gram = ops::reshape(ops::matmul(rows, ops::transpose(rows, 0, 1)), {n, n, 1, 1});
+    return ops::add(y, ops::narrow(gram, 1, 0, 1));
+  });
+  EXPECT_NE(e.find("batch-dependent dims"), std::string::npos) << e;
+}
+
+TEST(OnnxExport, RefusesAnEmptyInputSize) {
   auto net = nets::build_net("resnet18", {.num_classes = 3, .width = 0.125}, 1);
   EXPECT_THROW(exporter::export_onnx(*net, {.height = 0, .width = 32}), Error);
 }
