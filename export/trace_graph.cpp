@@ -25,7 +25,8 @@ struct Recording {
 Recording record_forward(nets::ImageClassifier& net, const Shape& shape, uint64_t seed) {
   Generator gen(seed, 0);
   Recording r;
-  r.input = randn(shape, gen);
+  const std::vector<Tensor> params = net.parameters();
+  r.input = randn(shape, gen).to(params.empty() ? kCPU : params.front().device());
   Recorder recorder;
   {
     trace::TraceScope scope(recorder);

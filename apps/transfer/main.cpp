@@ -45,7 +45,8 @@ std::string net_of(const TransferArgs& a, const nkd::io::Checkpoint& in) {
   return it == in.metadata.end() ? "" : it->second;
 }
 
-// The first state entry of `names` present in `state`, or null.
+#ifdef NKD_WITH_ONNX_EXPORT
+// The state entry `name`, or null.
 const nkd::Tensor* find_entry(const nkd::NamedTensors& state, const std::string& name) {
   for (const auto& [n, t] : state)
     if (n == name) return &t;
@@ -74,6 +75,8 @@ std::optional<nkd::train::RunConfig> run_config_of(const nkd::io::Checkpoint& in
                      "); give --width, --small-input and --input-size");
   return cfg;
 }
+
+#endif
 
 // --format onnx: the net built as the checkpoint says (classes from head.fc.weight, input channels
 // from the stem convolution; width, small input and input size from the options, else from the
