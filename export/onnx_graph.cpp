@@ -7,26 +7,22 @@ namespace nkd::exporter {
 
 std::string OnnxGraph::fresh(const std::string& stem) { return stem + "_" + std::to_string(next_++); }
 
-onnx::NodeProto& OnnxGraph::node(const std::string& op_type, const std::vector<std::string>& inputs,
-                                 std::string* output) {
+onnx::NodeProto& OnnxGraph::node(const std::string& op_type, const std::vector<std::string>& inputs) {
   onnx::NodeProto& n = *g_->add_node();
   n.set_op_type(op_type);
   n.set_name(fresh(op_type));
   for (const std::string& in : inputs) n.add_input(in);
-  const std::string out = fresh("v");
-  n.add_output(out);
-  if (output) *output = out;
+  n.add_output(fresh("v"));
   return n;
 }
 
 std::string OnnxGraph::add(const std::string& op_type, const std::vector<std::string>& inputs) {
-  std::string out;
-  node(op_type, inputs, &out);
-  return out;
+  return node(op_type, inputs).output(0);
 }
 
 std::string OnnxGraph::initializer(const Tensor& t, std::string name) {
   if (name.empty()) name = fresh("const");
+  if (!names_.insert(name).second) name = fresh(name);  // a module called twice: its weights twice
   onnx::TensorProto& p = *g_->add_initializer();
   p.set_name(name);
   for (int64_t d : t.shape()) p.add_dims(d);

@@ -2,7 +2,6 @@
 #include "export/onnx_ops.h"
 
 #include <cmath>
-#include <functional>
 #include <map>
 
 #include "engine/check.h"
