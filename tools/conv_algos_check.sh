@@ -49,13 +49,14 @@ for seed in $seeds; do
 done
 
 # shellcheck disable=SC2086  # seeds are words
-python3 - "$out" $seeds <<'PY'
+python3 - "$out" "${NKD_CONV_EXTRA:-}" $seeds <<'PY'
 import json, os, statistics, sys
-out, *seeds = sys.argv[1:]
+out, extra, *seeds = sys.argv[1:]
 def top1(algos, cfg, seed):
     p = f"{out}/{algos}/seed{seed}/{cfg}/result.json"
     return json.load(open(p))["top1"] if os.path.exists(p) else None
-print(f"\nFashion-MNIST student (full recipe), top-1 (%) by runner.conv_algos, seeds {' '.join(seeds)}\n")
+recipe = f"recipe with {extra}" if extra else "full recipe"
+print(f"\nFashion-MNIST student ({recipe}), top-1 (%) by runner.conv_algos, seeds {' '.join(seeds)}\n")
 print("| method | conv_algos | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | std |")
 print("|---|---|" + "---|" * (len(seeds) + 2))
 for cfg, name in (("student_tfnkd", "tf-NKD"), ("student_ce", "CE")):
