@@ -124,7 +124,7 @@ TEST(Config, ConvAlgosSettingAndTheRunHeader) {
   const RunConfig exact = parse_run_config(ce, ConfigUse::kTrain);
   EXPECT_EQ(fast.conv_algos, "fast");
   EXPECT_EQ(exact.conv_algos, "exact");
-  EXPECT_NE(exact.resolved.find("conv_algos = \"exact\""), std::string::npos) << exact.resolved;
+  EXPECT_NE(exact.resolved.find("conv_algos = 'exact'"), std::string::npos) << exact.resolved;
   EXPECT_FALSE(conv_algos_exact(fast, false));
   EXPECT_TRUE(conv_algos_exact(fast, true));  // NKD_CONV_EXACT=1 overrides "fast"
   EXPECT_TRUE(conv_algos_exact(exact, false));
