@@ -48,8 +48,8 @@ void launch_vec(Device device, int64_t n, const F& f, bool aligned) {
 }  // namespace nkd::gpu
 
 // Both launchers of engine/launch.h for functor type F (write at global scope; F fully qualified).
-#define NKD_GPU_LAUNCHABLE(...)                                                            \
-  template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&); \
+#define NKD_GPU_LAUNCHABLE(...)                                                                      \
+  template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&);          \
   template void nkd::gpu::launch_rows<__VA_ARGS__>(nkd::Device, int64_t, int64_t, const __VA_ARGS__&);
 
 // gpu::launch_vec of engine/launch.h for element type T and functor type F.
