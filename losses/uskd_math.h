@@ -138,7 +138,8 @@ struct UskdKernel {
     const Acc zsum =
         tm.sum(c, [&](int64_t j) { return is_target(tg, j) ? Acc(0) : Acc(1) / static_cast<Acc>(pr[j] + 1); });
     const auto nz = [&](int64_t j) { return is_target(tg, j) ? Acc(0) : Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum; };
-    const Acc l = tm.sum(c, [&](int64_t j) { return is_target(tg, j) ? Acc(0) : nz(j) * (lse - static_cast<Acc>(zr[j])); });
+    const Acc l =
+        tm.sum(c, [&](int64_t j) { return is_target(tg, j) ? Acc(0) : nz(j) * (lse - static_cast<Acc>(zr[j])); });
     const Acc nzsum = tm.sum(c, nz);
     if (gz)
       tm.for_each(c, [&](int64_t j) {

@@ -132,9 +132,9 @@ int64_t compare_teams(const std::string& name, const LossFn& f, bool soft_allowe
                                    std::to_string(cs.c) + "] scale " + std::to_string(cs.scale) + " " + lname +
                                    " lanes " + std::to_string(lanes);
           const Outputs team = run(f, z, v, labels, lanes);
-          const int64_t d = expect_close(team.values, serial.values, rtol, rtol * std::max(1.0, cs.scale), what + " value") +
-                            expect_close(team.grads, serial.grads, rtol, rtol * std::max(1.0, cs.scale / 100),
-                                         what + " gradient");
+          const int64_t d =
+              expect_close(team.values, serial.values, rtol, rtol * std::max(1.0, cs.scale), what + " value") +
+              expect_close(team.grads, serial.grads, rtol, rtol * std::max(1.0, cs.scale / 100), what + " gradient");
           if (dt == DType::F64) differ += d;
         }
       }

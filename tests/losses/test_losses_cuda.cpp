@@ -276,7 +276,8 @@ TEST(LossesCuda, TimingAtImageNetScale) {
         {"NKD", [](const Tensor& x, const Tensor& t, const Tensor& l) { return losses::nkd_loss(x, t, l); }},
         {"tf-NKD", [](const Tensor& x, const Tensor&, const Tensor& l) { return losses::tf_nkd_loss(x, l)[0]; }},
         {"DKD", [](const Tensor& x, const Tensor& t, const Tensor& l) { return losses::dkd_loss(x, t, l); }},
-        {"USKD", [&](const Tensor& x, const Tensor&, const Tensor& l) { return losses::uskd_loss(mid, x, l, fc_w, fc_b); }},
+        {"USKD",
+         [&](const Tensor& x, const Tensor&, const Tensor& l) { return losses::uskd_loss(mid, x, l, fc_w, fc_b); }},
         {"CE + NKD",
          [](const Tensor& x, const Tensor& t, const Tensor& l) {
            return ops::add(losses::cross_entropy(x, l), losses::nkd_loss(x, t, l));
