@@ -227,6 +227,26 @@ main() {
       NKD_DEMO_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_DEMO_SEEDS="$NKD_GPU_DEMO_SEEDS" \
       NKD_DEMO_OUT=/tmp/nkd_demo "$ROOT/tools/demo.sh"
   fi
+  # Issue 16: the loss kernels at ImageNet's C = 1000 with one thread, one warp and one block per row
+  # (alone on the GPU, unlike under ctest -j8), and racecheck over the block-per-row parity cases.
+  step loss_timing 60 "$BUILD/tests/losses/test_losses_cuda" --gtest_filter='LossesCuda.TimingAtImageNetScale'
+  [[ -f "$OUT/loss_timing.log" ]] && grep -h '^\[ timing' "$OUT/loss_timing.log" |
+    while read -r line; do note "  $line"; done
+  step loss_racecheck 60 sanitizer --tool racecheck --error-exitcode 99 "$BUILD/tests/losses/test_losses_cuda" \
+    --gtest_filter='LossesCuda.CrossEntropyMatchesCpu:LossesCuda.TfNkdMatchesCpu' --gtest_brief=1
+  [[ -f "$OUT/loss_racecheck.log" ]] &&
+    note "loss racecheck: $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' "$OUT/loss_racecheck.log" | tail -1 ||
+                            tail -1 "$OUT/loss_racecheck.log")"
+  # Issue 20: the Fashion-MNIST tf-NKD and CE students (full recipe) with runner.conv_algos "exact"
+  # and "fast" for the seeds in NKD_GPU_CONV_SEEDS (none: skipped; "0 1 2" is the check asked for,
+  # about 12 runs of 20 s), within NKD_GPU_CONV_S (300 s): tools/conv_algos_check.sh, table in summary.
+  if [[ -n "${NKD_GPU_CONV_SEEDS:-}" ]]; then
+    local conv_s=${NKD_GPU_CONV_S:-300}
+    (( conv_s > $(left) )) && conv_s=$(left)
+    step conv_algos "$conv_s" env NKD_CONV_BIN="$BUILD/apps/nkd_distill" NKD_CONV_DEVICE=cuda \
+      NKD_CONV_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_CONV_SEEDS="$NKD_GPU_CONV_SEEDS" \
+      NKD_CONV_BUDGET_S=$(( conv_s - 25 )) NKD_CONV_OUT=/tmp/nkd_conv_algos "$ROOT/tools/conv_algos_check.sh"
+  fi
   # Where one training step's GPU time goes, per kernel family, for the nets in NKD_GPU_PROFILE_NETS.
   for net in ${NKD_GPU_PROFILE_NETS:-}; do
     step "profile_$net" 120 profile_net "$net"
@@ -253,8 +273,8 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models demo; do
-      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch)' "$OUT/$bench.log"; }
+    for bench in bench_gpu_ops bench_models demo conv_algos; do
+      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"
   echo "================ summary ($OUT/summary.txt)"

@@ -122,6 +122,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   layers::seed_random_layers(*model_, cfg_.seed);
   if (opts_.device.is_cuda()) cuda::init(opts_.device);
   if (opts_.deterministic) cuda::set_deterministic(true);  // cuDNN: deterministic algorithms only
+  cuda::set_exact_conv(conv_algos_exact(cfg_, cuda::detail::env_flag("NKD_CONV_EXACT")));  // runner.conv_algos
   model_->to(opts_.device);
   for (const auto& [n, p] : model_->trainable_parameters()) params_.push_back(p);
   if (dist::Communicator* comm = communicator()) {  // data parallel: rank 0's weights, bucketed all-reduce
@@ -397,10 +398,7 @@ bool Trainer::run_epoch(int64_t epoch) {
 }
 
 int Trainer::run() {
-  log_.line("nkd distill: config " + cfg_.config_path + ", work dir " + opts_.work_dir + ", device " +
-            opts_.device.str() + ", " + std::to_string(iters_per_epoch_) + " iterations per epoch, " +
-            std::to_string(cfg_.epochs) + " epochs, seed " + std::to_string(cfg_.seed) +
-            (opts_.deterministic ? ", deterministic" : ""));
+  log_.line(run_header(cfg_, opts_, iters_per_epoch_, cuda::detail::env_flag("NKD_CONV_EXACT")));
   if (cfg_.tensorboard) log_.open_tensorboard(opts_.work_dir + "/tf_logs", iter_, cfg_.resolved);
   run_start_ = Clock::now();
   window_ = Window{};
@@ -449,6 +447,14 @@ int Trainer::run() {
 }
 
 }  // namespace
+
+std::string run_header(const RunConfig& config, const TrainOptions& options, int64_t iters_per_epoch,
+                       bool env_exact) {
+  return "nkd distill: config " + config.config_path + ", work dir " + options.work_dir + ", device " +
+         options.device.str() + ", " + std::to_string(iters_per_epoch) + " iterations per epoch, " +
+         std::to_string(config.epochs) + " epochs, seed " + std::to_string(config.seed) +
+         (options.deterministic ? ", deterministic" : "") + ", " + conv_algos_note(config, env_exact);
+}
 
 void install_stop_handlers() {
   std::signal(SIGINT, on_stop_signal);

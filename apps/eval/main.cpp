@@ -149,6 +149,7 @@ int run(const EvalArgs& a) {
   Config config = load_config(a.config_path, a.overrides);
   const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
   if (device.is_cuda()) nkd::cuda::init(device);
+  nkd::cuda::set_exact_conv(conv_algos_exact(cfg, nkd::cuda::detail::env_flag("NKD_CONV_EXACT")));
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
   say(load_weights(a.checkpoint, *net, cfg.student.net, a.strict, "eval").summary("student", a.checkpoint));
   net->to(device);
