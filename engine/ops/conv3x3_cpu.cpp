@@ -28,14 +28,20 @@ namespace {
 
 constexpr int64_t kLanes = 16;
 constexpr int kTaps = 9;
-// Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty. F32 GFLOP/s,
-// one thread, batch 128, CPU time, 2-core AMD EPYC (AVX-512), direct / im2col + GEMM
-// (forward, backward data, backward weight):
-//   16->16 28x28: 80/73/77 vs 39/35/44     32->32 14x14: 83/82/76 vs 61/55/57
-//   64->64 7x7:   79/76/63 vs 64/59/61     128->128 4x4: 98/94/62 vs 57/61/59
-// and batch 8 at the 224-pixel ResNet-18 shapes: 64->64 56x56 100/85/85 vs 71/67/69, 128->128 28x28
-// 98/99/86 vs 86/84/85, 256->256 14x14 87/91/77 vs 79/81/89, 512->512 7x7 81/75/81 vs 79/75/79.
+// Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty, and at 512
+// channels the GEMM is as fast or faster. F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
+// (AVX-512), shared machine; direct / im2col + GEMM (forward, backward data, backward weight):
+//   batch 128: 16->16 28x28 80/75/77 vs 38/34/45     32->32 14x14 84/82/75 vs 63/56/57
+//              64->64 7x7   78/76/63 vs 63/59/62     128->128 4x4 98/97/81 vs 56/56/57
+//   batch 8:   64->64 56x56 100/83/87 vs 70/72/71    128->128 28x28 99/97/86 vs 87/84/83
+//              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
+constexpr int64_t kMaxChannels = 256;
 constexpr int64_t kMinPixels = 16;
+// The forward and backward-data sums run over blocks of 16 input channels (144 products each), the
+// blocks' sums added in order: one running sum over all C * 9 products lost 2-5x more precision than
+// im2col + GEMM (measured against F64 at 128 and 256 channels), enough to fail the train-mode
+// ResNet-50 parity test (tests/nets/parity_torchvision.cpp, ill-conditioned at batch 2).
+constexpr int64_t kChannelBlock = 16;
 
 // The planes' geometry: masks [tap][vector] and the taps' flat offsets.
 struct Plane {
@@ -70,7 +76,8 @@ int64_t max_threads() {
 }
 
 // out[ko][slot] for ko in [k0, k0 + KB) and the VB slots from s0 = bias[ko] +
-//   sum over ci < cin, taps t of wt[ci][t][ko] * in[image][ci][16 v + off[t]] (masked).
+//   sum over ci < cin, taps t of wt[ci][t][ko] * in[image][ci][16 v + off[t]] (masked),
+// summed per block of kChannelBlock input channels.
 // in is [N, cin, P*Q], out [N, cout, P*Q], wt [cin][9][cout].
 template <int KB, int VB>
 [[gnu::target("avx512f")]] void tile(const Plane& pl, int64_t cin, int64_t cout, const float* in, const float* wt,
@@ -85,35 +92,44 @@ template <int KB, int VB>
     src[v] = in + n * cin * pl.pq + vi[v] * kLanes;
     dst[v] = out + (n * cout + k0) * pl.pq + vi[v] * kLanes;
   }
-  __m512 acc[KB][VB];
+  for (int64_t c0 = 0; c0 < cin; c0 += kChannelBlock) {
+    const int64_t c1 = std::min(cin, c0 + kChannelBlock);
+    __m512 acc[KB][VB];
 #pragma GCC unroll 8
-  for (int k = 0; k < KB; ++k)
+    for (int k = 0; k < KB; ++k)
 #pragma GCC unroll 4
-    for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_setzero_ps();
-  for (int64_t ci = 0; ci < cin; ++ci) {
-    const float* wc = wt + ci * kTaps * cout + k0;
-    const int64_t plane = ci * pl.pq;
+      for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_setzero_ps();
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const float* wc = wt + ci * kTaps * cout + k0;
+      const int64_t plane = ci * pl.pq;
 #pragma GCC unroll 9
-    for (int t = 0; t < kTaps; ++t) {
-      __m512 xv[VB];
+      for (int t = 0; t < kTaps; ++t) {
+        __m512 xv[VB];
 #pragma GCC unroll 4
-      for (int v = 0; v < VB; ++v)
-        xv[v] = _mm512_maskz_loadu_ps(pl.mask[t * pl.nv + vi[v]], src[v] + plane + pl.off[t]);
-      const float* wk = wc + t * cout;
+        for (int v = 0; v < VB; ++v)
+          xv[v] = _mm512_maskz_loadu_ps(pl.mask[t * pl.nv + vi[v]], src[v] + plane + pl.off[t]);
+        const float* wk = wc + t * cout;
 #pragma GCC unroll 8
-      for (int k = 0; k < KB; ++k) {
-        const __m512 wb = _mm512_set1_ps(wk[k]);
+        for (int k = 0; k < KB; ++k) {
+          const __m512 wb = _mm512_set1_ps(wk[k]);
 #pragma GCC unroll 4
-        for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
+          for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
+        }
       }
     }
-  }
+    // The first block's sums are stored, the later ones added to them; the bias comes last.
 #pragma GCC unroll 8
-  for (int k = 0; k < KB; ++k) {
-    const __m512 b = _mm512_set1_ps(bias ? bias[k0 + k] : 0.0f);
+    for (int k = 0; k < KB; ++k) {
 #pragma GCC unroll 4
-    for (int v = 0; v < VB; ++v)
-      _mm512_mask_storeu_ps(dst[v] + k * pl.pq, pl.tail(vi[v]), bias ? _mm512_add_ps(acc[k][v], b) : acc[k][v]);
+      for (int v = 0; v < VB; ++v) {
+        float* d = dst[v] + k * pl.pq;
+        const __mmask16 tail = pl.tail(vi[v]);
+        __m512 r = acc[k][v];
+        if (c0 > 0) r = _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d), r);
+        if (c1 == cin && bias) r = _mm512_add_ps(r, _mm512_set1_ps(bias[k0 + k]));
+        _mm512_mask_storeu_ps(d, tail, r);
+      }
+    }
   }
 }
 
@@ -142,9 +158,28 @@ void direct_conv(const Plane& pl, int64_t n, int64_t cin, int64_t cout, const fl
   });
 }
 
+// acc[k][t] += dy vector k * the x vector at tap t (masked): one vector of the weight gradient.
+template <int KB>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void weight_step(__m512 (&acc)[KB][kTaps], const float* gp,
+                                                                      int64_t pq, __mmask16 tail, const float* xp,
+                                                                      const __mmask16* m, int64_t m_stride,
+                                                                      const int64_t* off) {
+  __m512 g[KB];
+#pragma GCC unroll 4
+  for (int k = 0; k < KB; ++k) g[k] = _mm512_maskz_loadu_ps(tail, gp + k * pq);
+#pragma GCC unroll 9
+  for (int t = 0; t < kTaps; ++t) {
+    const __m512 xv = _mm512_maskz_loadu_ps(m[t * m_stride], xp + off[t]);
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; ++k) acc[k][t] = _mm512_fmadd_ps(g[k], xv, acc[k][t]);
+  }
+}
+
 // part[k][c][t] += sum over images [n0, n1) and their vectors of dy[image][k][16 v ..] *
 // x[image][c][16 v + off[t] ..] for k in [k0, k0 + KB): the weight gradient of one input channel and
-// KB output channels.
+// KB output channels. Planes of up to 4 vectors (7x7 and smaller) walk the images inside each
+// vector, so that the vector's masks stay in registers (128->128 4x4: 62 -> 80 GFLOP/s); larger
+// planes walk the vectors inside each image (64->64 56x56: 85 against 56 the other way).
 template <int KB>
 [[gnu::target("avx512f")]] void weight_tile(const Plane& pl, int64_t C, int64_t K, const float* dy, const float* x,
                                             int64_t k0, int64_t c, int64_t n0, int64_t n1, float* part) {
@@ -153,22 +188,26 @@ template <int KB>
   for (int k = 0; k < KB; ++k)
 #pragma GCC unroll 9
     for (int t = 0; t < kTaps; ++t) acc[k][t] = _mm512_setzero_ps();
-  for (int64_t n = n0; n < n1; ++n) {
-    const float* gp = dy + (n * K + k0) * pl.pq;
-    const float* xp = x + (n * C + c) * pl.pq;
-    for (int64_t v = 0; v < pl.nv; ++v, gp += kLanes, xp += kLanes) {
-      const __mmask16 tm = pl.tail(v);
-      __m512 g[KB];
-#pragma GCC unroll 4
-      for (int k = 0; k < KB; ++k) g[k] = _mm512_maskz_loadu_ps(tm, gp + k * pl.pq);
-      const __mmask16* m = pl.mask.data() + v;
+  const int64_t pq = pl.pq, dy_step = K * pq, x_step = C * pq;
+  const float* gp0 = dy + (n0 * K + k0) * pq;
+  const float* xp0 = x + (n0 * C + c) * pq;
+  if (pl.nv <= 4) {
+    for (int64_t v = 0; v < pl.nv; ++v) {
+      __mmask16 m[kTaps];
+      int64_t off[kTaps];
 #pragma GCC unroll 9
       for (int t = 0; t < kTaps; ++t) {
-        const __m512 xv = _mm512_maskz_loadu_ps(m[t * pl.nv], xp + pl.off[t]);
-#pragma GCC unroll 4
-        for (int k = 0; k < KB; ++k) acc[k][t] = _mm512_fmadd_ps(g[k], xv, acc[k][t]);
+        m[t] = pl.mask[t * pl.nv + v];
+        off[t] = pl.off[t] + v * kLanes;
       }
+      const __mmask16 tail = pl.tail(v);
+      const float *gp = gp0 + v * kLanes, *xp = xp0;
+      for (int64_t n = n0; n < n1; ++n, gp += dy_step, xp += x_step) weight_step<KB>(acc, gp, pq, tail, xp, m, 1, off);
     }
+  } else {
+    for (int64_t n = n0; n < n1; ++n, gp0 += dy_step, xp0 += x_step)
+      for (int64_t v = 0; v < pl.nv; ++v)
+        weight_step<KB>(acc, gp0 + v * kLanes, pq, pl.tail(v), xp0 + v * kLanes, pl.mask.data() + v, pl.nv, pl.off);
   }
 #pragma GCC unroll 4
   for (int k = 0; k < KB; ++k)
@@ -210,7 +249,7 @@ bool cpu_has_avx512() {
 bool conv3x3_direct_applicable(const ConvGeom& g) {
   return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
          g.dil_h == 1 && g.dil_w == 1 && g.groups == 1 && g.p == g.h && g.q == g.w &&
-         g.p * g.q >= kMinPixels && cpu_has_avx512();
+         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu_has_avx512();
 }
 
 int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
