@@ -1,14 +1,15 @@
 // Direct F32 3x3 convolution (stride 1, padding 1, no dilation, one group) with AVX-512, for the
 // narrow channels and small images where im2col + GEMM spends as long writing the column matrix
-// as multiplying it (the Fashion-MNIST demo nets: 8-128 channels, 28x28 down to 7x7; issue 17).
+// as multiplying it (the Fashion-MNIST demo nets: 8-128 channels, 28x28 down to 4x4; issue 17).
 // Other CPUs, dtypes and shapes keep the im2col + GEMM path (conv_cpu.cpp).
 //
 // No im2col: an image plane is seen as a flat row of P*Q pixels, and with stride 1 and padding 1
 // tap (r, s) of output pixel j reads input pixel j + (r - 1) W + (s - 1); a mask per tap and
 // 16-pixel vector zeroes the lanes that fall into the padding (and past the plane: masked lanes
-// are not read). Vectors of consecutive "slots" (image, 16-pixel vector) form a tile, so that 7x7
+// are not read). Vectors of consecutive "slots" (image, 16-pixel vector) form a tile, so that 4x4
 // planes of several images fill one tile. Sums run in another order than the GEMM path's (last
 // bits differ), the same in every run for a given thread count.
+
 // GCC 12's _mm512_reduce_add_ps passes an intentionally undefined vector (-Wuninitialized).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
