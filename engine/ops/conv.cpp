@@ -56,7 +56,7 @@ ConvGeom make_geom(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
 }
 
 Tensor workspace(const ConvGeom& g, TensorOptions options) {
-  return empty({detail::conv_workspace_elems(g)}, options);
+  return empty({detail::conv_workspace_elems(g, options.dtype == DType::F32)}, options);
 }
 
 // y [N, K, P, Q] viewed as [N, K, P Q] for the per-channel bias helpers.

@@ -2,6 +2,7 @@
 // backward-weight (im2col + GEMM) and the bias gradient. How images are spread over GEMMs and
 // threads is decided by make_plan (measurements there).
 #include <algorithm>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -222,8 +223,9 @@ void backward_chunk(const ConvGeom& g, const Plan& pl, int64_t n0, int64_t nb, b
 
 }  // namespace
 
-int64_t conv_workspace_elems(const ConvGeom& g) {
+int64_t conv_workspace_elems(const ConvGeom& g, bool f32) {
   if (g.depthwise()) return 0;
+  if (f32 && conv3x3_direct_applicable(g)) return conv3x3_direct_workspace_elems(g);
   const Plan pl = make_plan(g);
   return pl.tasks * pl.task_elems();
 }
@@ -231,6 +233,8 @@ int64_t conv_workspace_elems(const ConvGeom& g) {
 template <typename T>
 void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, T* ws) {
   if (g.depthwise()) return depthwise_forward_cpu(g, x, w, b, y);
+  if constexpr (std::is_same_v<T, float>)
+    if (conv3x3_direct_applicable(g)) return conv3x3_direct_forward(g, x, w, b, y, ws);
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t, int64_t n0, int64_t nb, T* task_ws) {
     forward_chunk(g, pl, n0, nb, x, w, b, y, task_ws);
@@ -245,6 +249,8 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* dy, const T* x, const T* w,
     if (dw) depthwise_backward_weight_cpu(g, dy, x, dw);
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (conv3x3_direct_applicable(g)) return conv3x3_direct_backward(g, dy, x, w, dx, dw, ws);
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t t, int64_t n0, int64_t nb, T* task_ws) {
     T* part = !dw ? nullptr : t == 0 ? dw : task_ws + pl.col_elems + pl.pack_elems;

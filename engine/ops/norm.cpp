@@ -36,29 +36,26 @@ using detail::sums_of;
 // invstd = 1 / sqrt(var + eps), then y = x * scale + shift with scale = weight * invstd,
 // shift = bias - mean * scale. batch (training only) receives [mean..., biased variance...].
 template <typename T>
-void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm, const T* rv,
-                const T* w, const T* b, T* y, T* mean, T* invstd, double* batch) {
-  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      double m = 0, v = 0;
-      if (training) {
-        channel_moments(x, s, c, m, v);
-        batch[c] = m;
-        batch[s.C + c] = v;
-      } else {
-        m = rm[c];
-        v = rv[c];
-      }
-      const double is = bn::invstd(v, eps);
-      mean[c] = static_cast<T>(m);
-      invstd[c] = static_cast<T>(is);
-      const bn::Affine af = bn::affine(m, is, w, b, c);
-      for (int64_t n = 0; n < s.N; ++n) {
-        const int64_t o = (n * s.C + c) * s.L;
-        for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(bn::apply(x[o + l], af));
-      }
-    }
-  });
+[[gnu::always_inline]] inline void bn_forward_channel(const T* x, const NCL& s, int64_t c, bool training, double eps,
+                                                      const T* rm, const T* rv, const T* w, const T* b, T* y,
+                                                      T* mean, T* invstd, double* batch) {
+  double m = 0, v = 0;
+  if (training) {
+    channel_moments(x, s, c, m, v);
+    batch[c] = m;
+    batch[s.C + c] = v;
+  } else {
+    m = rm[c];
+    v = rv[c];
+  }
+  const double is = bn::invstd(v, eps);
+  mean[c] = static_cast<T>(m);
+  invstd[c] = static_cast<T>(is);
+  const bn::Affine af = bn::affine(m, is, w, b, c);
+  for (int64_t n = 0; n < s.N; ++n) {
+    const int64_t o = (n * s.C + c) * s.L;
+    for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(bn::apply(x[o + l], af));
+  }
 }
 
 // Batch norm backward, per channel c over its M elements, with xhat = (x - mean) * invstd and
@@ -70,32 +67,63 @@ void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm
 // the training form from d mean / dx = 1 / M and d invstd / dx = -invstd^3 (x - mean) / M.
 // Any of gx, gw, gb may be null (not needed).
 template <typename T>
+[[gnu::always_inline]] inline void bn_backward_channel(const T* x, const T* g, const NCL& s, int64_t c, bool training,
+                                                       const T* mean, const T* invstd, const T* w, T* gx, T* gw,
+                                                       T* gb) {
+  const bool need_sums = gw || gb || (training && gx);
+  const double m = mean[c], is = invstd[c];
+  double sg = 0, sgx = 0;
+  for (int64_t n = 0; need_sums && n < s.N; ++n) {
+    const T *xp = x + (n * s.C + c) * s.L, *gp = g + (n * s.C + c) * s.L;
+    const Sums e = sums_of(s.L, [=](int64_t l) {
+      return Sums{double(gp[l]), gp[l] * (xp[l] - m)};
+    });
+    sg += e.a;
+    sgx += e.b * is;
+  }
+  if (gw) gw[c] = static_cast<T>(sgx);
+  if (gb) gb[c] = static_cast<T>(sg);
+  if (!gx) return;
+  const double k = w ? w[c] * is : is, inv_m = 1.0 / static_cast<double>(s.count());
+  const double a = training ? sg * inv_m : 0.0, bx = training ? sgx * inv_m : 0.0;
+  for (int64_t n = 0; n < s.N; ++n) {
+    const int64_t o = (n * s.C + c) * s.L;
+    for (int64_t l = 0; l < s.L; ++l) gx[o + l] = static_cast<T>(bn::grad_x(g[o + l], x[o + l], m, is, k, a, bx));
+  }
+}
+
+// The per-channel loops compiled for AVX2 and for baseline x86-64, picked at load time for the CPU:
+// the double-precision loops run 4 wide instead of 2. AVX2 without FMA, so no multiply-add is
+// contracted and each clone gives the same bits (issue 17; the batch norms were ~14% of the
+// Fashion-MNIST demo step once the 3x3 convolutions went direct).
+#define NKD_BN_CHANNEL(T)                                                                                          \
+  [[gnu::target_clones("avx2", "default")]] void bn_forward_c(const T* x, const NCL& s, int64_t c, bool training,   \
+                                                              double eps, const T* rm, const T* rv, const T* w,     \
+                                                              const T* b, T* y, T* mean, T* invstd, double* batch) { \
+    bn_forward_channel<T>(x, s, c, training, eps, rm, rv, w, b, y, mean, invstd, batch);                           \
+  }                                                                                                                 \
+  [[gnu::target_clones("avx2", "default")]] void bn_backward_c(const T* x, const T* g, const NCL& s, int64_t c,    \
+                                                               bool training, const T* mean, const T* invstd,      \
+                                                               const T* w, T* gx, T* gw, T* gb) {                 \
+    bn_backward_channel<T>(x, g, s, c, training, mean, invstd, w, gx, gw, gb);                                      \
+  }
+NKD_BN_CHANNEL(float)
+NKD_BN_CHANNEL(double)
+#undef NKD_BN_CHANNEL
+
+template <typename T>
+void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm, const T* rv,
+                const T* w, const T* b, T* y, T* mean, T* invstd, double* batch) {
+  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) bn_forward_c(x, s, c, training, eps, rm, rv, w, b, y, mean, invstd, batch);
+  });
+}
+
+template <typename T>
 void bn_backward(const T* x, const T* g, const NCL& s, bool training, const T* mean,
                  const T* invstd, const T* w, T* gx, T* gw, T* gb) {
-  const bool need_sums = gw || gb || (training && gx);
   cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      const double m = mean[c], is = invstd[c];
-      double sg = 0, sgx = 0;
-      for (int64_t n = 0; need_sums && n < s.N; ++n) {
-        const T *xp = x + (n * s.C + c) * s.L, *gp = g + (n * s.C + c) * s.L;
-        const Sums e = sums_of(s.L, [=](int64_t l) {
-          return Sums{double(gp[l]), gp[l] * (xp[l] - m)};
-        });
-        sg += e.a;
-        sgx += e.b * is;
-      }
-      if (gw) gw[c] = static_cast<T>(sgx);
-      if (gb) gb[c] = static_cast<T>(sg);
-      if (!gx) continue;
-      const double k = w ? w[c] * is : is, inv_m = 1.0 / static_cast<double>(s.count());
-      const double a = training ? sg * inv_m : 0.0, bx = training ? sgx * inv_m : 0.0;
-      for (int64_t n = 0; n < s.N; ++n) {
-        const int64_t o = (n * s.C + c) * s.L;
-        for (int64_t l = 0; l < s.L; ++l)
-          gx[o + l] = static_cast<T>(bn::grad_x(g[o + l], x[o + l], m, is, k, a, bx));
-      }
-    }
+    for (int64_t c = begin; c < end; ++c) bn_backward_c(x, g, s, c, training, mean, invstd, w, gx, gw, gb);
   });
 }
 

@@ -20,8 +20,8 @@ struct ConvGeom {
   }
 };
 
-// Elements of workspace the GEMM path needs (0 for depthwise convolutions).
-int64_t conv_workspace_elems(const ConvGeom& g);
+// Elements of workspace the CPU kernels need for dtype `f32 ? F32 : F64` (0 for depthwise ones).
+int64_t conv_workspace_elems(const ConvGeom& g, bool f32);
 
 // y [N, K, P, Q] = conv(x [N, C, H, W], w [K, C/G, R, S]) + b [K] (b may be null).
 template <typename T>
@@ -43,6 +43,14 @@ template <typename T>
 void depthwise_backward_data_cpu(const ConvGeom& g, const T* dy, const T* w, T* dx);
 template <typename T>
 void depthwise_backward_weight_cpu(const ConvGeom& g, const T* dy, const T* x, T* dw);
+
+// The direct F32 3x3 kernels (stride 1, padding 1, one group; AVX-512 CPUs; conv3x3_cpu.cpp), which
+// conv2d_forward_cpu / conv2d_backward_cpu take for F32 where conv3x3_direct_applicable says so.
+bool conv3x3_direct_applicable(const ConvGeom& g);
+int64_t conv3x3_direct_workspace_elems(const ConvGeom& g);
+void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws);
+void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx, float* dw,
+                             float* ws);
 
 // [lo, hi): the output positions o with 0 <= o * stride + offset < size, clipped to [0, out).
 inline void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out, int64_t& lo,
