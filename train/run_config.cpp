@@ -240,6 +240,8 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.save_best = c.boolean("runner.save_best", false);
   r.tensorboard = c.boolean("runner.tensorboard", true);
   r.seed = uint64_t(c.integer("runner.seed", 0));
+  r.precision = parse_precision(c.choice("runner.precision", "fp32", {"fp32", "tf32", "bf16"}),
+                                "runner.precision");
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");
   if (r.log_interval < 1) c.fail("runner.log_interval", "must be at least 1");
   if (r.max_keep_checkpoints == 0 || r.max_keep_checkpoints < -1)

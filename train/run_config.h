@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autocast.h"
 #include "train/config.h"
 #include "engine/optim/lr_schedule.h"
 #include "losses/registry.h"
@@ -87,6 +88,9 @@ struct RunConfig {
   bool save_best = false;  // keep the checkpoint of the best val top-1 (mmcls save_best)
   bool tensorboard = true;  // event files in <work_dir>/tf_logs (mmcv TensorboardLoggerHook)
   uint64_t seed = 0;
+  // runner.precision: fp32 (default), tf32 (GPU F32 convolutions / GEMMs on TF32 tensor cores) or
+  // bf16 (autocast: engine/autocast.h); --precision overrides it. Checkpoints stay F32.
+  Precision precision = Precision::kFp32;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };
 

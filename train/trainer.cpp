@@ -16,6 +16,7 @@
 #include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/train_log.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
@@ -210,9 +211,15 @@ void Trainer::resume(const std::string& path) {
 // reported before any checkpoint is written.
 void Trainer::step(const data::Batch& batch, double data_time) {
   const Tensor images = batch.images.to(opts_.device);
-  StepOutput out = model_->forward_train(images, batch.labels, batch.soft_labels);
-  opt_->zero_grad();
-  out.total.backward();
+  StepOutput out;
+  {
+    // Forward and backward at the run's precision; the BF16 weight copies of a bf16 run are made
+    // once here and dropped with the guard (the optimizer then updates the F32 parameters).
+    const PrecisionGuard precision(cfg_.precision);
+    out = model_->forward_train(images, batch.labels, batch.soft_labels);
+    opt_->zero_grad();
+    out.total.backward();
+  }
   if (dp_) dp_->after_backward();  // gradients averaged over the ranks
   if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm_async(params_, cfg_.optim.grad_clip);
   {
@@ -350,6 +357,7 @@ void Trainer::keep_if_best(int64_t epoch) {
 }
 
 void Trainer::validate(int64_t epoch) {
+  const PrecisionGuard precision(cfg_.precision);
   EvalResult r = evaluate(model_->student(), *val_loader_, opts_.device, {1, 5}, nullptr,
                           dp_ ? real_images_of_rank(val_size_) : -1);
   combine_over_ranks(r);  // data parallel: totals over the ranks

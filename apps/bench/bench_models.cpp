@@ -20,6 +20,7 @@
 #endif
 
 #include "apps/bench/torch_peer.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/device.h"
@@ -44,6 +45,7 @@ struct Settings {
   int threads = 2, runs = 5, warmup = 1;
   bool torch = true;
   Device device = kCPU;
+  Precision precision = Precision::kFp32;  // nkd's side (--precision); bf16: autocast, engine/autocast.h
 };
 
 struct Timing {
@@ -93,7 +95,8 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
   t.train_ms = median_ms(s.runs, s.warmup, s.device, "nkd_train_step", [&] {
     sgd.zero_grad();
-    const Tensor logits = net->forward(x);
+    const PrecisionGuard precision(s.precision);  // one step: the BF16 weight copies made once
+    const Tensor logits = widen_to_f32(net->forward(x));
     const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
     loss.backward();
     sgd.step(0.01);
@@ -101,6 +104,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();
   NoGradGuard no_grad;
+  const PrecisionGuard precision(s.precision);  // inference: the weights converted once for all runs
   t.infer_ms = median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
   return t;
 }
@@ -143,7 +147,8 @@ void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::m
   const bool gpu = s.device.is_cuda();
   const std::string where = gpu ? std::string("GPU (TF32 ") + (cuda::allow_tf32() ? "on" : "off") + " in both)"
                                 : "CPU, " + std::to_string(s.threads) + " threads";
-  std::cout << "Models, F32, " << where
+  std::cout << "Models, nkd " << precision_name(s.precision) << " (PyTorch F32"
+            << (gpu ? ", and AMP" : "") << "), " << where
             << ", batch " << s.batch << ", " << s.size << "x" << s.size << ", 1000 classes: images/s (median ms of "
             << s.runs << " runs after " << s.warmup
             << " warm-up); train step = forward + cross entropy + backward + SGD (momentum, weight decay); "
@@ -179,6 +184,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--tf32") cuda::set_allow_tf32(true);
+    else if (a == "--precision" && has_value) s.precision = parse_precision(argv[++i], "--precision");
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
     else return false;
@@ -194,7 +200,7 @@ int bench_models(int argc, char** argv) {
   Settings s;
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench model [names...] [--batch N] [--size N] [--threads N] [--runs N] "
-                 "[--warmup N] [--no-torch] [--device cpu|cuda] [--tf32]\n";
+                 "[--warmup N] [--no-torch] [--device cpu|cuda] [--tf32] [--precision fp32|tf32|bf16]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {

@@ -316,6 +316,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o) {
   NKD_CHECK(x.defined(), "batch_norm: undefined input");
+  // A 16-bit input (the output of a bf16 convolution) is normalised in F32 with the F32 parameters
+  // and statistics; y is rounded back to the input's dtype.
+  if (is_half(x.dtype()))
+    return batch_norm(x.to(DType::F32), weight, bias, running_mean, running_var, o).to(x.dtype());
   common_device("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
   NKD_CHECK(x.ndim() >= 2, "batch_norm: expected input [N, C, ...], got ", describe(x));
   check_channel_param(weight, x, "weight");
@@ -357,6 +361,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   common_device("layer_norm", {&x, &weight, &bias});
+  // A 16-bit input is normalised in F32 (F32 statistics and parameters), y rounded back.
+  if (is_half(x.dtype()) && x.defined())
+    return layer_norm(x.to(DType::F32), normalized_shape, weight, bias, eps).to(x.dtype());
   const Shape& ns = normalized_shape;
   const int64_t k = static_cast<int64_t>(ns.size());
   NKD_CHECK(k >= 1 && k <= x.ndim() && Shape(x.shape().end() - k, x.shape().end()) == ns,
