@@ -81,7 +81,7 @@ TEST(Bf16, ArithmeticRoundsOnceFromF32) {
   // A sum of 4096 ones accumulates in F32 (a BF16 accumulator would stop at 256).
   EXPECT_EQ(ops::sum(ones({4096}, {DType::BF16}), {}, false).item(), 4096.0);
   // A BF16 operand meeting an F32 one widens to F32 (both ways), with gradients back in each dtype.
-  const Tensor x = a.detach(), w = ones({257});
+  Tensor x = a.detach(), w = ones({257});
   x.set_requires_grad(true);
   w.set_requires_grad(true);
   const Tensor y = ops::mul(x, w);
@@ -121,7 +121,7 @@ TEST(Autocast, CastsOnlyF32UnderTheGuard) {
 // A parameter used twice in one step is converted once; the next step converts it again; an
 // in-place update inside the scope refreshes the copy; the gradient reaches the F32 parameter.
 TEST(Autocast, WeightCopiedOncePerScope) {
-  const Tensor w = from_vector<float>({1.f, 2.f, 3.f, 4.f}, {2, 2});
+  Tensor w = from_vector<float>({1.f, 2.f, 3.f, 4.f}, {2, 2});
   w.set_requires_grad(true);
   const int64_t before = autocast_weight_conversions();
   {

@@ -103,8 +103,9 @@ TEST_P(OpTable, ReferenceF32) {
 // BF16 (F32 arithmetic, BF16 in memory): each op's output is rounded once to BF16, a relative error
 // of at most 2^-9; a case that composes ops rounds a few times, and sums may cancel. The reference
 // runs in F64 on the same BF16-rounded inputs (and cotangents), so the inputs' own rounding is not
-// counted. Stated tolerance: |actual - expected| <= 2^-7 (|expected| + max |expected|).
-constexpr double kBf16Tol = 1.0 / 128;
+// counted. Stated tolerance: |actual - expected| <= 2^-8 (|expected| + max |expected|) (at 2^-9 a few
+// backward cases with several roundings fail: measured 2026-12-07).
+constexpr double kBf16Tol = 1.0 / 256;
 
 // The case's inputs in BF16 and the same values in F64 (floating inputs only; indices as they are).
 std::pair<std::vector<Tensor>, std::vector<Tensor>> bf16_inputs(const OpCase& c, bool requires_grad) {
