@@ -46,6 +46,9 @@ TEST(Precision, Bf16RunWritesF32CheckpointsEveryPrecisionReads) {
       << out;
   EXPECT_NE(out.find("loss_nkd"), std::string::npos) << out;
   EXPECT_EQ(out.find("nan"), std::string::npos) << out;
+  // The student's 20 convolutions and its linear layer (weight and bias) under autocast, once each;
+  // the teacher's under no-grad, once each.
+  EXPECT_NE(out.find("bf16 autocast: 44 BF16 weight copies per step"), std::string::npos) << out;
   const std::string h = header_of(dir / "b/iter_2.safetensors");
   EXPECT_NE(h.find("\"F32\""), std::string::npos) << h.substr(0, 300);
   EXPECT_EQ(h.find("BF16"), std::string::npos) << "a bf16 run saved 16-bit tensors";
