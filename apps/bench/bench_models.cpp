@@ -195,7 +195,11 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--tf32") cuda::set_allow_tf32(true);
-    else if (a == "--precision" && has_value) s.precision = parse_precision(argv[++i], "--precision");
+    else if (a == "--precision" && has_value) {
+      const std::string p = argv[++i];
+      if (p != "fp32" && p != "tf32" && p != "bf16") return false;
+      s.precision = parse_precision(p, "--precision");
+    }
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
     else return false;
