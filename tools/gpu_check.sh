@@ -220,6 +220,15 @@ main() {
   step bench_gpu_ops 80 "$BUILD/apps/nkd_bench" gpu-ops --batch 64 --runs 20 --warmup 3
   step bench_models 150 "$BUILD/apps/nkd_bench" model ${NKD_BENCH_NETS:-resnet50 resnet18 mobilenet_v2} \
     --device cuda --batch "${NKD_BENCH_BATCH:-128}" --runs 7 --warmup 3
+  # bf16 (issue 15, docs/GPU.md "Not yet run on a GPU"): the BF16 GPU tests (every op-table case
+  # in BF16 against the CPU, cuDNN / cuBLASLt BF16 at net shapes), then nkd --precision bf16 next to
+  # PyTorch's channels_last + bf16 autocast on the seven nets (needs NKD_GPU_CHECK_BUDGET_S ~ 800
+  # with every other step, or NKD_GPU_SKIP="bench_gpu_ops bench_models memcheck racecheck").
+  step bf16_tests 90 "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='Ops/CudaBf16.*:CudaBf16Libraries.*'
+  [[ -f "$OUT/bf16_tests.log" ]] && note "bf16 tests: $(grep -hE '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/bf16_tests.log" | paste -sd' ')"
+  step bench_models_bf16 300 "$BUILD/apps/nkd_bench" model \
+    ${NKD_BENCH_BF16_NETS:-resnet18 resnet34 resnet50 mobilenet_v1 mobilenet_v2 shufflenet_v2 swin_tiny} \
+    --device cuda --precision bf16 --batch "${NKD_BENCH_BATCH:-128}" --runs 5 --warmup 2
   # The Fashion-MNIST demo's full recipe on the GPU (tools/demo.sh) for the seeds in
   # NKD_GPU_DEMO_SEEDS (none: skipped), with the dataset from the bundle.
   if [[ -n "${NKD_GPU_DEMO_SEEDS:-}" ]]; then
@@ -273,7 +282,7 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models demo conv_algos; do
+    for bench in bench_gpu_ops bench_models bench_models_bf16 demo conv_algos; do
       [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"

@@ -3,6 +3,7 @@
 
 #include "train/weights.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/ops/elementwise.h"
@@ -62,13 +63,16 @@ StepOutput Distiller::forward_train(const Tensor& images, const Tensor& labels, 
   nets::ClassifierOutput s;
   if (needs_mid_) s = student_->forward_with_mid(images);
   else s.logits = student_->forward(images);
+  // Under bf16 autocast the losses see F32 logits and features (engine/autocast.h).
+  s.logits = widen_to_f32(s.logits);
+  s.mid_feature = widen_to_f32(s.mid_feature);
   const Device dev = s.logits.device();
   losses::LossInputs in{.logits = s.logits, .labels = on_device(labels, dev), .mid_feature = s.mid_feature};
   in.targets = soft_labels.defined() ? on_device(soft_labels, dev) : in.labels;
   Tensor ori = losses::cross_entropy(s.logits, in.targets, {.label_smoothing = cfg_.label_smoothing});
   if (teacher_) {
     NoGradGuard no_grad;
-    in.teacher = teacher_->forward(images);
+    in.teacher = widen_to_f32(teacher_->forward(images));
   }
   StepOutput out;
   std::vector<std::pair<std::string, Tensor>> extra;

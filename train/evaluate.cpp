@@ -7,6 +7,7 @@
 #include <numeric>
 #include <string>
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
 
@@ -73,7 +74,8 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
       r.skipped_samples.push_back(b);
     }
     if (batch->labels.numel() > 0)
-      score_batch(*batch, net.forward(batch->images.to(device)), topk, count_first, correct, r, on_prediction);
+      score_batch(*batch, widen_to_f32(net.forward(batch->images.to(device))), topk, count_first, correct, r,
+                  on_prediction);
     progress.done = r.images + r.skipped;
     progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_progress) on_progress(progress);

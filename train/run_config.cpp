@@ -241,6 +241,8 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.tensorboard = c.boolean("runner.tensorboard", true);
   r.seed = uint64_t(c.integer("runner.seed", 0));
   r.conv_algos = c.choice("runner.conv_algos", "fast", {"exact", "fast"});
+  r.precision = parse_precision(c.choice("runner.precision", "fp32", {"fp32", "tf32", "bf16"}),
+                                "runner.precision");
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");
   if (r.log_interval < 1) c.fail("runner.log_interval", "must be at least 1");
   if (r.max_keep_checkpoints == 0 || r.max_keep_checkpoints < -1)

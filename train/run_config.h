@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autocast.h"
 #include "train/config.h"
 #include "engine/optim/lr_schedule.h"
 #include "losses/registry.h"
@@ -91,6 +92,9 @@ struct RunConfig {
   // non-fused Winograd included, as PyTorch's cudnn.benchmark) or "exact" (those left out: results
   // within rounding of the exact sum, slower 3x3 convolutions). GPU runs only; conv_algos_exact().
   std::string conv_algos = "fast";
+  // runner.precision: fp32 (default), tf32 (GPU F32 convolutions / GEMMs on TF32 tensor cores) or
+  // bf16 (autocast: engine/autocast.h); --precision overrides it. Checkpoints stay F32.
+  Precision precision = Precision::kFp32;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };
 

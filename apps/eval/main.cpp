@@ -39,7 +39,7 @@ struct Metrics {
 };
 
 struct EvalArgs {
-  std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir;
+  std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir, precision;
   std::vector<std::string> overrides;
   bool strict = true;
   Metrics metrics;
@@ -147,7 +147,9 @@ int run(const EvalArgs& a) {
     else if (is_main_rank()) std::cout << line << std::endl;
   };
   Config config = load_config(a.config_path, a.overrides);
+  if (!a.precision.empty()) config.set("runner.precision=" + a.precision);
   const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
+  const nkd::PrecisionGuard precision(cfg.precision);
   if (device.is_cuda()) nkd::cuda::init(device);
   nkd::cuda::set_exact_conv(conv_algos_exact(cfg, nkd::cuda::detail::env_flag("NKD_CONV_EXACT")));
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
@@ -219,6 +221,8 @@ int main(int argc, char** argv) {
   app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
   app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores");
+  app.add_option("--precision", a.precision, "fp32, tf32 or bf16 (BF16 convolutions and matrix products); "
+                 "overrides runner.precision")->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
   try {
     app.parse(argc, argv);

@@ -22,8 +22,8 @@ void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   common_device("conv2d", {&x, &w, &b});
   NKD_CHECK(x.dtype() == w.dtype() && (!b.defined() || b.dtype() == x.dtype()), "conv2d: dtypes differ: input ",
             describe(x), ", weight ", describe(w), b.defined() ? ", bias " + describe(b) : "");
-  NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "conv2d: dtype ", name(x.dtype()),
-            " is not supported (expected F32 or F64)");
+  NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64 || x.dtype() == DType::BF16,
+            "conv2d: dtype ", name(x.dtype()), " is not supported (expected F32, F64 or BF16)");
   NKD_CHECK(x.ndim() == 4 && w.ndim() == 4, "conv2d: expected input [N, C, H, W] and weight [K, C/groups, R, S], ",
             "got input ", to_string(x.shape()), " and weight ", to_string(w.shape()));
   NKD_CHECK(o.groups >= 1, "conv2d: groups must be positive, got ", o.groups);
@@ -81,7 +81,7 @@ class Conv2dBackward final : public Node {
     if (needs_input_grad(0)) gx = empty(x.shape(), x.options());
     if (needs_input_grad(1)) gw = empty(w.shape(), w.options());
     if (needs_input_grad(2)) gb = empty({geom_.k}, w.options());
-    dispatch_float(x.dtype(), "conv2d backward", [&]<typename T>() {
+    dispatch_any_float(x.dtype(), "conv2d backward", [&]<typename T>() {
       if (x.is_cuda()) {
         if constexpr (kBuiltWithCuda) {
           const Device d = x.device();
@@ -97,13 +97,15 @@ class Conv2dBackward final : public Node {
         }
         fail_without_cuda("conv2d backward", x.device());
       }
-      if (gx.defined() || gw.defined()) {
-        const Tensor ws = workspace(geom_, x.options());
-        detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
-                                       gx.defined() ? gx.data<T>() : nullptr,
-                                       gw.defined() ? gw.data<T>() : nullptr, ws.data<T>());
+      if constexpr (!kIsHalf<T>) {  // BF16 never reaches here on the CPU (conv2d runs it in F32)
+        if (gx.defined() || gw.defined()) {
+          const Tensor ws = workspace(geom_, x.options());
+          detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
+                                         gx.defined() ? gx.data<T>() : nullptr,
+                                         gw.defined() ? gw.data<T>() : nullptr, ws.data<T>());
+        }
+        if (gb.defined()) detail::conv2d_backward_bias_cpu<T>(geom_, gy.data<T>(), gb.data<T>());
       }
-      if (gb.defined()) detail::conv2d_backward_bias_cpu<T>(geom_, gy.data<T>(), gb.data<T>());
     });
     return {gx, gw, gb};
   }
@@ -117,11 +119,17 @@ class Conv2dBackward final : public Node {
 
 static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
   check_conv_args(x, w, b, options);
+  // BF16 on the CPU: the F32 convolution of the (exactly widened) BF16 values, rounded once, which
+  // is what cuDNN's BF16 convolution with F32 accumulation computes on the GPU.
+  if (is_half(x.dtype()) && !x.is_cuda()) {
+    const Tensor b32 = b.defined() ? b.to(DType::F32) : Tensor();
+    return conv2d(x.to(DType::F32), w.to(DType::F32), b32, options).to(x.dtype());
+  }
   const ConvGeom g = make_geom(x, w, options);
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
-  dispatch_float(x.dtype(), "conv2d", [&]<typename T>() {
+  dispatch_any_float(x.dtype(), "conv2d", [&]<typename T>() {
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda) {
         gpu::conv2d_forward<T>(x.device(), g, xc.data<T>(), wc.data<T>(), y.data<T>());
@@ -131,9 +139,11 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
       }
       fail_without_cuda("conv2d", x.device());
     }
-    const Tensor ws = workspace(g, x.options());
-    detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
-                                  y.data<T>(), ws.data<T>());
+    if constexpr (!kIsHalf<T>) {
+      const Tensor ws = workspace(g, x.options());
+      detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
+                                    y.data<T>(), ws.data<T>());
+    }
   });
   if (any_requires_grad({x, w, b})) record(std::make_shared<Conv2dBackward>(xc, wc, g), {x, w, b}, {y});
   return y;

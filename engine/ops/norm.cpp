@@ -345,6 +345,17 @@ static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const T
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o) {
   NKD_CHECK(x.defined(), "batch_norm: undefined input");
+  // A 16-bit input (the output of a bf16 convolution) is normalised in F32 (the autocast policy:
+  // F32 parameters and statistics); y is rounded back to the input's dtype. 16-bit parameters or
+  // running statistics are widened too, and the updated statistics rounded back into them.
+  if (is_half(x.dtype())) {
+    const auto wide = [](const Tensor& t) { return t.defined() && is_half(t.dtype()) ? t.to(DType::F32) : t; };
+    const Tensor rm = wide(running_mean), rv = wide(running_var);
+    Tensor y = batch_norm(x.to(DType::F32), wide(weight), wide(bias), rm, rv, o).to(x.dtype());
+    if (o.training && rm.defined() && !rm.same(running_mean)) copy_(running_mean, rm);
+    if (o.training && rv.defined() && !rv.same(running_var)) copy_(running_var, rv);
+    return y;
+  }
   common_device("batch_norm", {&x, &weight, &bias, &running_mean, &running_var});
   NKD_CHECK(x.ndim() >= 2, "batch_norm: expected input [N, C, ...], got ", describe(x));
   check_channel_param(weight, x, "weight");
@@ -395,6 +406,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
 static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   common_device("layer_norm", {&x, &weight, &bias});
+  // A 16-bit input is normalised in F32 (F32 statistics and parameters), y rounded back.
+  if (x.defined() && is_half(x.dtype())) {
+    const auto wide = [](const Tensor& t) { return t.defined() && is_half(t.dtype()) ? t.to(DType::F32) : t; };
+    return layer_norm(x.to(DType::F32), normalized_shape, wide(weight), wide(bias), eps).to(x.dtype());
+  }
   const Shape& ns = normalized_shape;
   const int64_t k = static_cast<int64_t>(ns.size());
   NKD_CHECK(k >= 1 && k <= x.ndim() && Shape(x.shape().end() - k, x.shape().end()) == ns,

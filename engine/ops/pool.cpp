@@ -162,7 +162,9 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
+// The pools run a 16-bit input on an F32 copy and round the result back (exact for max pooling).
 static Tensor max_pool2d_untraced(const Tensor& x, const Pool2dOptions& options) {
+  if (is_half(x.dtype())) return max_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "max_pool2d");
   const Tensor xc = x.detach().contiguous();
   const bool grad = any_requires_grad({x});
@@ -191,6 +193,7 @@ static Tensor avg_pool2d_untraced(const Tensor& x, const Pool2dOptions& options)
   NKD_CHECK(options.dilation[0] == 1 && options.dilation[1] == 1,
             "avg_pool2d: dilation must be 1, got [", options.dilation[0], ", ", options.dilation[1],
             "]");
+  if (is_half(x.dtype())) return avg_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "avg_pool2d");
   return avg_forward(x, g, Kind::Avg, options.count_include_pad, "avg_pool2d");
 }
@@ -201,6 +204,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
 }
 
 static Tensor adaptive_avg_pool2d_untraced(const Tensor& x, int64_t out_h, int64_t out_w) {
+  if (is_half(x.dtype())) return adaptive_avg_pool2d(x.to(DType::F32), out_h, out_w).to(x.dtype());
   Geom g = input_geom(x, "adaptive_avg_pool2d");
   NKD_CHECK(out_h > 0 && out_w > 0, "adaptive_avg_pool2d: output size [", out_h, ", ", out_w,
             "] must be positive (input ", describe(x), ")");
@@ -216,6 +220,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
 }
 
 static Tensor global_avg_pool_untraced(const Tensor& x) {
+  if (is_half(x.dtype())) return global_avg_pool(x.to(DType::F32)).to(x.dtype());
   const Geom g = input_geom(x, "global_avg_pool");
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty({x.size(0), x.size(1)}, x.options());

@@ -142,6 +142,23 @@ TEST(Config, ConvAlgosSettingAndTheRunHeader) {
   EXPECT_TRUE(he.ends_with(", conv algorithms exact (NKD_CONV_EXACT=1; runner.conv_algos = \"fast\")")) << he;
 }
 
+// runner.precision: fp32 by default, tf32 / bf16 by the file or --set (what --precision does);
+// anything else (an mmcv-style fp16) names the key and the file.
+TEST(Config, RunnerPrecision) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path));
+  write_text(dir / "c.toml", "_base_ = \"base.toml\"\n");
+  Config c = Config::load(dir / "c.toml");
+  EXPECT_EQ(parse_run_config(c, ConfigUse::kTrain).precision, Precision::kFp32);
+  write_text(dir / "b.toml", "_base_ = \"base.toml\"\n[runner]\nprecision = \"bf16\"\n");
+  Config b = Config::load(dir / "b.toml");
+  EXPECT_EQ(parse_run_config(b, ConfigUse::kTrain).precision, Precision::kBf16);
+  b.set("runner.precision=tf32");
+  EXPECT_EQ(parse_run_config(b, ConfigUse::kEval).precision, Precision::kTf32);
+  expect_config_errors(dir, {{"[runner]\nprecision = \"fp16\"\n", "runner.precision"},
+                             {"[runner]\nprecision = 16\n", "runner.precision"}});
+}
+
 TEST(Config, MissingTeacherCheckpointOrDatasetStopsBeforeTraining) {
   TempDir dir;
   write_text(dir / "base.toml", base_config(dir.path));

@@ -31,7 +31,7 @@ void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, 
 template <typename Op>
 Tensor unary_forward(const Tensor& xc, const Op& op, const char* name) {
   Tensor y = empty(xc.shape(), xc.options());
-  dispatch_float(xc.dtype(), name, [&]<typename T>() {
+  dispatch_any_float(xc.dtype(), name, [&]<typename T>() {
     launch_unary_forward(xc.device(), op, xc.data<T>(), y.data<T>(), xc.numel());
   });
   return y;
@@ -53,7 +53,7 @@ class UnaryBackward final : public Node {
     Tensor gx = empty(shape_, options_);
     NKD_ASSERT(g.device() == gx.device(), name_, ": gradient on ", g.device().str(),
                " for an input on ", gx.device().str());
-    dispatch_float(options_.dtype, name_, [&]<typename T>() {
+    dispatch_any_float(options_.dtype, name_, [&]<typename T>() {
       const T* xp = x.defined() ? x.data<T>() : nullptr;
       const T* yp = y.defined() ? y.data<T>() : nullptr;
       launch_unary_backward(gx.device(), op_, g.data<T>(), xp, yp, gx.data<T>(), gx.numel());
