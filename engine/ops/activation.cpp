@@ -16,4 +16,13 @@ Tensor sigmoid(const Tensor& x) {
 }
 Tensor tanh(const Tensor& x) { return detail::unary_op(x, math::Tanh{}, "tanh", "TanhBackward"); }
 
+Tensor activate(const Tensor& x, Act act) {
+  switch (act) {
+    case Act::kReLU: return relu(x);
+    case Act::kReLU6: return relu6(x);
+    case Act::kNone: break;
+  }
+  return x;
+}
+
 }  // namespace nkd::ops

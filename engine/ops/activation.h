@@ -10,4 +10,8 @@ Tensor gelu(const Tensor& x);     // exact erf form: x * Phi(x)
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 
+// The activations a convolution's output pass can apply (conv2d_fused, the nets' ConvModule).
+enum class Act { kNone, kReLU, kReLU6 };
+Tensor activate(const Tensor& x, Act act);  // x itself for kNone
+
 }  // namespace nkd::ops
