@@ -1,5 +1,6 @@
 // `nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [--batch N]
-// [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--no-torch]`:
+// [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--no-torch]
+// [--profile-teacher N]`:
 // the distillation step of the paper's ImageNet recipes on random images (1000 classes, F32): the
 // student's training step (forward, CE + the loss, backward, SGD momentum 0.9 / weight decay 1e-4)
 // plus the teacher's forward, and the teacher's forward alone, as images/s and the teacher's share
@@ -8,7 +9,8 @@
 // forward under NoGradGuard (before issue 16). PyTorch (tools/bench_distill_torch.py) does the same
 // step with the teacher in eval mode under no_grad, in NCHW and channels_last on the CPU (bf16
 // autocast + channels_last on a GPU), in the same run, alternating: each run times `iters` steps of
-// every variant; the table gives the medians over the runs.
+// every variant; the table gives the medians over the runs. --profile-teacher N only runs the
+// teacher's inference form N times (nothing else, no table: for `perf record`).
 #include "apps/bench/bench_distill.h"
 
 #include <algorithm>
@@ -47,6 +49,7 @@ struct Settings {
   int64_t batch = 8, size = 224;
   int iters = 2, runs = 3, warmup = 1, threads = 2;
   bool torch = true;
+  int profile_teacher = 0;
   Device device = kCPU;
   bool has_teacher() const { return teacher != "none"; }
 };
@@ -180,6 +183,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--threads" && has_value) s.threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (a == "--no-torch") s.torch = false;
+    else if (a == "--profile-teacher" && has_value) s.profile_teacher = std::max(1, std::atoi(argv[++i]));
     else return false;
   }
   if (s.loss.empty()) s.loss = s.has_teacher() ? "nkd" : "tf_nkd";
@@ -198,7 +202,7 @@ int bench_distill(int argc, char** argv) {
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] "
                  "[--batch N] [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] "
-                 "[--no-torch]\n";
+                 "[--no-torch] [--profile-teacher N]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {
@@ -209,6 +213,11 @@ int bench_distill(int argc, char** argv) {
   omp_set_num_threads(s.threads);
 #endif
   NkdDistill nkd(s);
+  if (s.profile_teacher > 0 && s.has_teacher()) {
+    std::cout << "teacher inference form: " << per_call_ms(s.profile_teacher, s.device, [&] { nkd.teacher(true); })
+              << " ms per forward\n";
+    return 0;
+  }
   const bool gpu = s.device.is_cuda();
   std::vector<Row> rows = {{s.has_teacher() ? "nkd, teacher inference form" : "nkd", {}, {}}, {"nkd, teacher eval forward (no fusion)", {}, {}},
                            {gpu ? "PyTorch F32" : "PyTorch NCHW", {}, {}},
