@@ -9,7 +9,8 @@ feature is the global average of a torchvision ResNet's layer3 (USKD students: r
 argv[1] is JSON {"teacher" (or "none"), "student", "loss", "batch", "size", "iters", "warmup",
 "threads", "device"}. Runs NCHW and channels_last on the CPU; F32 and channels_last + bf16 autocast
 on "cuda" (TF32 off, cudnn.benchmark on, CUDA-event timing). Prints JSON
-{"torch", "threads", "results": [{"layout", "step_ms", "teacher_ms"}, ...]} (ms per step)."""
+{"torch", "threads", "results": [{"layout", "step_ms", "teacher_ms", "step_cpu_ms", "teacher_cpu_ms"},
+...]} (ms per step; *_cpu_ms: the process's CPU time, on the CPU only)."""
 import contextlib
 import json
 import os
@@ -36,6 +37,7 @@ def resnet_with_mid(net, x):
 
 
 def per_step_ms(fn, iters, cuda):
+    """(wall ms, CPU ms) per call; CPU 0 on a GPU."""
     if cuda:
         start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -43,11 +45,11 @@ def per_step_ms(fn, iters, cuda):
             fn()
         stop.record()
         stop.synchronize()
-        return start.elapsed_time(stop) / iters
-    t0 = time.perf_counter()
+        return start.elapsed_time(stop) / iters, 0.0
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(iters):
         fn()
-    return (time.perf_counter() - t0) * 1e3 / iters
+    return (time.perf_counter() - t0) * 1e3 / iters, (time.process_time() - c0) * 1e3 / iters
 
 
 def run(spec, dev, channels_last, amp):
@@ -101,10 +103,10 @@ def run(spec, dev, channels_last, amp):
         step()
         if teacher is not None:
             teacher_forward()
-    step_ms = per_step_ms(step, spec["iters"], cuda)
-    teacher_ms = per_step_ms(teacher_forward, spec["iters"], cuda) if teacher is not None else 0.0
+    step_ms, step_cpu = per_step_ms(step, spec["iters"], cuda)
+    teacher_ms, teacher_cpu = per_step_ms(teacher_forward, spec["iters"], cuda) if teacher is not None else (0.0, 0.0)
     return {"layout": ("channels_last" if channels_last else "nchw") + ("+bf16" if amp else ""),
-            "step_ms": step_ms, "teacher_ms": teacher_ms}
+            "step_ms": step_ms, "teacher_ms": teacher_ms, "step_cpu_ms": step_cpu, "teacher_cpu_ms": teacher_cpu}
 
 
 def main():

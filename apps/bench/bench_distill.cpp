@@ -1,6 +1,6 @@
 // `nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [--batch N]
 // [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--no-torch]
-// [--profile-teacher N]`:
+// [--profile-teacher N [--plain]]`:
 // the distillation step of the paper's ImageNet recipes on random images (1000 classes, F32): the
 // student's training step (forward, CE + the loss, backward, SGD momentum 0.9 / weight decay 1e-4)
 // plus the teacher's forward, and the teacher's forward alone, as images/s and the teacher's share
@@ -9,12 +9,15 @@
 // forward under NoGradGuard (before issue 16). PyTorch (tools/bench_distill_torch.py) does the same
 // step with the teacher in eval mode under no_grad, in NCHW and channels_last on the CPU (bf16
 // autocast + channels_last on a GPU), in the same run, alternating: each run times `iters` steps of
-// every variant; the table gives the medians over the runs. --profile-teacher N only runs the
-// teacher's inference form N times (nothing else, no table: for `perf record`).
+// every variant; the table gives the medians over the runs, of wall time and, on the CPU, of the
+// process's CPU time (both sides wait passively: CPU time is the work done, which a shared
+// machine's load changes far less than the wall time). --profile-teacher N only runs the
+// teacher's inference form (--plain: its eval-mode forward) N times, for `perf record`.
 #include "apps/bench/bench_distill.h"
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -50,6 +53,7 @@ struct Settings {
   int iters = 2, runs = 3, warmup = 1, threads = 2;
   bool torch = true;
   int profile_teacher = 0;
+  bool plain = false;
   Device device = kCPU;
   bool has_teacher() const { return teacher != "none"; }
 };
@@ -58,17 +62,27 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Milliseconds per call of fn over `iters` calls (CUDA events on a GPU, else wall time).
+double cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
+struct Ms {
+  double wall = 0, cpu = 0;  // per call; cpu: the process's CPU time (0 on a GPU)
+};
+
+// Milliseconds per call of fn over `iters` calls (CUDA events on a GPU, else wall and CPU time).
 template <typename Fn>
-double per_call_ms(int iters, Device device, Fn&& fn) {
+Ms per_call_ms(int iters, Device device, Fn&& fn) {
   if (device.is_cuda()) {
     cuda::StreamTimer timer(device);
     for (int i = 0; i < iters; ++i) fn();
-    return timer.stop_ms() / iters;
+    return {timer.stop_ms() / iters, 0};
   }
-  const double t0 = now_ms();
+  const double t0 = now_ms(), c0 = cpu_ms();
   for (int i = 0; i < iters; ++i) fn();
-  return (now_ms() - t0) / iters;
+  return {(now_ms() - t0) / iters, (cpu_ms() - c0) / iters};
 }
 
 double median(std::vector<double> v) {
@@ -140,7 +154,13 @@ class NkdDistill {
 // One row of the table: medians of the per-step milliseconds.
 struct Row {
   std::string name;
-  std::vector<double> step, teacher;
+  std::vector<double> step, teacher, step_cpu, teacher_cpu;
+  void add(const Ms& st, const Ms& te) {
+    step.push_back(st.wall);
+    step_cpu.push_back(st.cpu);
+    teacher.push_back(te.wall);
+    teacher_cpu.push_back(te.cpu);
+  }
 };
 
 std::string fmt(const char* f, double v) {
@@ -151,20 +171,28 @@ std::string fmt(const char* f, double v) {
 
 void print_table(const Settings& s, const std::vector<Row>& rows) {
   const std::string what = s.has_teacher() ? s.teacher + " -> " + s.student : s.student + " (no teacher)";
+  const bool cpu = !s.device.is_cuda();
   std::cout << "Distillation step " << what << ", loss " << s.loss << ", F32, "
-            << (s.device.is_cuda() ? std::string("GPU") : "CPU, " + std::to_string(s.threads) + " threads")
-            << ", batch " << s.batch << ", " << s.size << "x" << s.size << ", 1000 classes: median over " << s.runs
-            << " alternating runs of " << s.iters
+            << (cpu ? "CPU, " + std::to_string(s.threads) + " threads" : std::string("GPU")) << ", batch " << s.batch
+            << ", " << s.size << "x" << s.size << ", 1000 classes: median over " << s.runs << " alternating runs of "
+            << s.iters
             << " steps each; step = student forward + loss + backward + SGD + teacher forward; teacher = its "
-               "forward alone; share = teacher / step; ratio = the row's step time / nkd's (> 1: nkd faster)\n\n"
-               "| side | step img/s | step ms | teacher ms | teacher share | ratio |\n|---|---|---|---|---|---|\n";
-  const double base = median(rows[0].step), b = static_cast<double>(s.batch);
+               "forward alone; share = teacher / step; ratio = the row's step time / nkd's (> 1: nkd faster)"
+            << (cpu ? "; CPU = process CPU time per step" : "") << "\n\n| side | step img/s | step ms | teacher ms | teacher share |"
+            << (cpu ? " step CPU ms | teacher CPU ms | CPU share | ratio wall | ratio CPU |\n|---|---|---|---|---|---|---|---|---|---|\n"
+                    : " ratio |\n|---|---|---|---|---|---|\n");
+  const double base = median(rows[0].step), base_cpu = median(rows[0].step_cpu), b = static_cast<double>(s.batch);
+  const auto share = [&](double te, double st) { return s.has_teacher() && st > 0 ? fmt("%.0f%%", 100.0 * te / st) : "-"; };
   for (const Row& r : rows) {
     if (r.step.empty()) continue;
-    const double st = median(r.step), te = median(r.teacher);
+    const double st = median(r.step), te = median(r.teacher), stc = median(r.step_cpu), tec = median(r.teacher_cpu);
     std::cout << "| " << r.name << " | " << fmt("%.2f", b / (st * 1e-3)) << " | " << fmt("%.0f", st) << " | "
-              << (s.has_teacher() ? fmt("%.0f", te) : "-") << " | "
-              << (s.has_teacher() ? fmt("%.0f%%", 100.0 * te / st) : "-") << " | " << fmt("%.2f", st / base) << " |\n";
+              << (s.has_teacher() ? fmt("%.0f", te) : "-") << " | " << share(te, st) << " | ";
+    if (cpu)
+      std::cout << fmt("%.0f", stc) << " | " << (s.has_teacher() ? fmt("%.0f", tec) : "-") << " | " << share(tec, stc)
+                << " | " << fmt("%.2f", st / base) << " | " << (base_cpu > 0 ? fmt("%.2f", stc / base_cpu) : "-") << " |\n";
+    else
+      std::cout << fmt("%.2f", st / base) << " |\n";
   }
 }
 
@@ -183,6 +211,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--threads" && has_value) s.threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (a == "--no-torch") s.torch = false;
+    else if (a == "--plain") s.plain = true;
     else if (a == "--profile-teacher" && has_value) s.profile_teacher = std::max(1, std::atoi(argv[++i]));
     else return false;
   }
@@ -202,7 +231,7 @@ int bench_distill(int argc, char** argv) {
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] "
                  "[--batch N] [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] "
-                 "[--no-torch] [--profile-teacher N]\n";
+                 "[--no-torch] [--profile-teacher N [--plain]]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {
@@ -214,7 +243,8 @@ int bench_distill(int argc, char** argv) {
 #endif
   NkdDistill nkd(s);
   if (s.profile_teacher > 0 && s.has_teacher()) {
-    std::cout << "teacher inference form: " << per_call_ms(s.profile_teacher, s.device, [&] { nkd.teacher(true); })
+    std::cout << (s.plain ? "teacher eval forward: " : "teacher inference form: ")
+              << per_call_ms(s.profile_teacher, s.device, [&] { nkd.teacher(!s.plain); }).wall
               << " ms per forward\n";
     return 0;
   }
@@ -231,8 +261,8 @@ int bench_distill(int argc, char** argv) {
   for (int r = 0; r < s.runs; ++r) {
     for (int v = 0; v < variants; ++v) {
       const bool fused = v == 0;
-      rows[v].step.push_back(per_call_ms(s.iters, s.device, [&] { nkd.step(fused); }));
-      if (s.has_teacher()) rows[v].teacher.push_back(per_call_ms(s.iters, s.device, [&] { nkd.teacher(fused); }));
+      const Ms st = per_call_ms(s.iters, s.device, [&] { nkd.step(fused); });
+      rows[v].add(st, s.has_teacher() ? per_call_ms(s.iters, s.device, [&] { nkd.teacher(fused); }) : Ms{});
       std::cerr << "run " << r << " " << rows[v].name << ": step " << rows[v].step.back() << " ms\n";
     }
     if (!s.torch) continue;
@@ -243,8 +273,8 @@ int bench_distill(int argc, char** argv) {
     if (!peer) continue;
     for (int k = 0; k < 2; ++k) {
       const json& e = (*peer)["results"][k];
-      rows[2 + k].step.push_back(e["step_ms"].get<double>());
-      rows[2 + k].teacher.push_back(e.value("teacher_ms", 0.0));
+      rows[2 + k].add({e["step_ms"].get<double>(), e.value("step_cpu_ms", 0.0)},
+                      {e.value("teacher_ms", 0.0), e.value("teacher_cpu_ms", 0.0)});
       std::cerr << "run " << r << " " << rows[2 + k].name << ": step " << rows[2 + k].step.back() << " ms\n";
     }
   }
