@@ -243,9 +243,9 @@ int bench_distill(int argc, char** argv) {
 #endif
   NkdDistill nkd(s);
   if (s.profile_teacher > 0 && s.has_teacher()) {
-    std::cout << (s.plain ? "teacher eval forward: " : "teacher inference form: ")
-              << per_call_ms(s.profile_teacher, s.device, [&] { nkd.teacher(!s.plain); }).wall
-              << " ms per forward\n";
+    const Ms t = per_call_ms(s.profile_teacher, s.device, [&] { nkd.teacher(!s.plain); });
+    std::cout << (s.plain ? "teacher eval forward: " : "teacher inference form: ") << t.wall << " ms wall, " << t.cpu
+              << " ms CPU per forward\n";
     return 0;
   }
   const bool gpu = s.device.is_cuda();
