@@ -1,6 +1,6 @@
 // `nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [--batch N]
 // [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--no-torch]
-// [--profile-teacher N [--plain]]`:
+// [--profile-teacher N [--plain]] [--demo]`:
 // the distillation step of the paper's ImageNet recipes on random images (1000 classes, F32): the
 // student's training step (forward, CE + the loss, backward, SGD momentum 0.9 / weight decay 1e-4)
 // plus the teacher's forward, and the teacher's forward alone, as images/s and the teacher's share
@@ -11,7 +11,10 @@
 // autocast + channels_last on a GPU), in the same run, alternating: each run times `iters` steps of
 // every variant; the table gives the medians over the runs, of wall time and, on the CPU, of the
 // process's CPU time (both sides wait passively: CPU time is the work done, which a shared
-// machine's load changes far less than the wall time). --profile-teacher N only runs the
+// machine's load changes far less than the wall time). --demo: the Fashion-MNIST demo's KD step instead
+// (configs/fashion_mnist: ResNet-18 small_input x0.25 -> x0.125, 1x28x28, 10 classes, batch 128,
+// KD T 4 alpha 0.9; its PyTorch peer is `nkd_bench demo`'s, so no PyTorch rows here: use it with
+// --no-torch for the nkd side's CPU time). --profile-teacher N only runs the
 // teacher's inference form (--plain: its eval-mode forward) N times, for `perf record`.
 #include "apps/bench/bench_distill.h"
 
@@ -53,9 +56,14 @@ struct Settings {
   int iters = 2, runs = 3, warmup = 1, threads = 2;
   bool torch = true;
   int profile_teacher = 0;
-  bool plain = false;
+  bool plain = false, demo = false;
   Device device = kCPU;
   bool has_teacher() const { return teacher != "none"; }
+  int64_t classes() const { return demo ? 10 : 1000; }
+  nets::NetOptions options(double width) const {
+    if (!demo) return {.num_classes = 1000};
+    return {.num_classes = 10, .in_channels = 1, .width = width, .small_input = true};
+  }
 };
 
 double now_ms() {
@@ -96,18 +104,18 @@ double median(std::vector<double> v) {
 class NkdDistill {
  public:
   explicit NkdDistill(const Settings& s) : s_(s) {
-    student_ = nets::build_net(s.student, {.num_classes = 1000}, 0);
+    student_ = nets::build_net(s.student, s.options(0.125), 0);
     student_->to(s.device);
     std::vector<Tensor> params = student_->parameters();
     if (s.loss == "uskd") {
-      head_ = std::make_shared<layers::Linear>(student_->backbone().mid_channels(), 1000);
+      head_ = std::make_shared<layers::Linear>(student_->backbone().mid_channels(), s.classes());
       head_->to(s.device);
       for (const Tensor& p : head_->parameters()) params.push_back(p);
     }
     sgd_ = std::make_unique<optim::Sgd>(std::vector<optim::ParamGroup>{{params}},
                                         optim::SgdOptions{.momentum = 0.9, .weight_decay = 1e-4});
     if (s.has_teacher()) {
-      teacher_ = nets::build_net(s.teacher, {.num_classes = 1000}, 1);
+      teacher_ = nets::build_net(s.teacher, s.options(0.25), 1);
       teacher_->to(s.device);
       for (Tensor p : teacher_->parameters()) p.set_requires_grad(false);
       teacher_->eval();
@@ -115,9 +123,9 @@ class NkdDistill {
       plain_ = std::make_unique<nets::InferenceNet>(teacher_, /*fuse=*/false);
     }
     Generator gen(1);
-    x_ = randn({s.batch, 3, s.size, s.size}, gen).to(s.device);
+    x_ = randn({s.batch, s.options(1).in_channels, s.size, s.size}, gen).to(s.device);
     std::vector<int64_t> label_values;
-    for (int64_t i = 0; i < s.batch; ++i) label_values.push_back((i * 37) % 1000);
+    for (int64_t i = 0; i < s.batch; ++i) label_values.push_back((i * 37) % s.classes());
     labels_ = from_vector(label_values, {s.batch}).to(s.device);
     student_->train();
   }
@@ -170,11 +178,12 @@ std::string fmt(const char* f, double v) {
 }
 
 void print_table(const Settings& s, const std::vector<Row>& rows) {
-  const std::string what = s.has_teacher() ? s.teacher + " -> " + s.student : s.student + " (no teacher)";
+  const std::string what = s.demo ? std::string("of the Fashion-MNIST demo (ResNet-18 small_input x0.25 -> x0.125, 1x28x28)")
+                            : s.has_teacher() ? s.teacher + " -> " + s.student : s.student + " (no teacher)";
   const bool cpu = !s.device.is_cuda();
   std::cout << "Distillation step " << what << ", loss " << s.loss << ", F32, "
             << (cpu ? "CPU, " + std::to_string(s.threads) + " threads" : std::string("GPU")) << ", batch " << s.batch
-            << ", " << s.size << "x" << s.size << ", 1000 classes: median over " << s.runs << " alternating runs of "
+            << ", " << s.size << "x" << s.size << ", " << s.classes() << " classes: median over " << s.runs << " alternating runs of "
             << s.iters
             << " steps each; step = student forward + loss + backward + SGD + teacher forward; teacher = its "
                "forward alone; share = teacher / step; ratio = the row's step time / nkd's (> 1: nkd faster)"
@@ -212,8 +221,16 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--plain") s.plain = true;
+    else if (a == "--demo") s.demo = true;
     else if (a == "--profile-teacher" && has_value) s.profile_teacher = std::max(1, std::atoi(argv[++i]));
     else return false;
+  }
+  if (s.demo) {
+    s.teacher = s.student = "resnet18";
+    s.loss = "kd";
+    s.batch = 128;
+    s.size = 28;
+    s.torch = false;
   }
   if (s.loss.empty()) s.loss = s.has_teacher() ? "nkd" : "tf_nkd";
   const bool needs_teacher = s.loss == "kd" || s.loss == "nkd";
@@ -231,7 +248,7 @@ int bench_distill(int argc, char** argv) {
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] "
                  "[--batch N] [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] "
-                 "[--no-torch] [--profile-teacher N [--plain]]\n";
+                 "[--no-torch] [--profile-teacher N [--plain]] [--demo]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {
