@@ -12,6 +12,7 @@ Tensor tanh(const Tensor& x);
 
 // The activations a convolution's output pass can apply (conv2d_fused, the nets' ConvModule).
 enum class Act { kNone, kReLU, kReLU6 };
-Tensor activate(const Tensor& x, Act act);  // x itself for kNone
+// relu, relu6 or x itself by `act` (no op case: the ops it calls have theirs).
+Tensor activate(const Tensor& x, Act act);
 
 }  // namespace nkd::ops
