@@ -167,6 +167,18 @@ sanitizer() {
 # Nsight Compute over one training step of net $1 (the bench's NVTX range nkd_train_step, after
 # a warm-up step that runs the cuDNN searches): every kernel's duration into $OUT/ncu_$1.csv, then
 # the time per kernel family (tools/ncu_summary.py). Clocks and caches as in a normal run.
+# Issue 16: the distillation step (student train step + teacher forward) against PyTorch (F32, and
+# channels_last + bf16 autocast): the paper's two teacher pairs and the teacher-free tf-NKD / USKD.
+bench_distill() {
+  local b="$BUILD/apps/nkd_bench" batch=${NKD_BENCH_DISTILL_BATCH:-64} rc=0
+  local opts=(--device cuda --batch "$batch" --runs 5 --iters 5 --warmup 3)
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" || rc=$?
+  "$b" distill --teacher resnet50 --student mobilenet_v1 "${opts[@]}" || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss tf_nkd "${opts[@]}" || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss uskd "${opts[@]}" || rc=$?
+  return $rc
+}
+
 profile_net() {
   local ncu
   ncu=$(command -v ncu || find /usr/local/cuda*/bin /opt/nvidia -name ncu -type f 2>/dev/null | head -1)
@@ -192,7 +204,7 @@ main() {
   dirs=$(lib_dirs | awk '!seen[$0]++' | paste -sd:)
   export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export ROOT BUILD OUT
-  export -f environment build_here sanitizer profile_net
+  export -f environment build_here sanitizer profile_net bench_distill
   step environment 60 environment
   head -20 "$OUT/environment.log"
   if [[ ! -x "$BUILD/tests/test_cuda" ]]; then
@@ -229,6 +241,12 @@ main() {
   step bench_models_bf16 300 "$BUILD/apps/nkd_bench" model \
     ${NKD_BENCH_BF16_NETS:-resnet18 resnet34 resnet50 mobilenet_v1 mobilenet_v2 shufflenet_v2 swin_tiny} \
     --device cuda --precision bf16 --batch "${NKD_BENCH_BATCH:-128}" --runs 5 --warmup 2
+  # Issue 16: the teacher's inference form on the GPU for every net (also in ctest -L gpu; here for
+  # its per-net differences in the log) and the distillation benchmark.
+  step teacher_form 90 "$BUILD/tests/nets/test_nets_cuda"
+  [[ -f "$OUT/teacher_form.log" ]] && grep -h 'on the GPU: relative\|PASSED\|FAILED\|SKIPPED' "$OUT/teacher_form.log" |
+    while read -r line; do note "  $line"; done
+  step bench_distill 200 bench_distill
   # The Fashion-MNIST demo's full recipe on the GPU (tools/demo.sh) for the seeds in
   # NKD_GPU_DEMO_SEEDS (none: skipped), with the dataset from the bundle.
   if [[ -n "${NKD_GPU_DEMO_SEEDS:-}" ]]; then
@@ -282,8 +300,8 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models bench_models_bf16 demo conv_algos; do
-      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
+    for bench in bench_gpu_ops bench_models bench_models_bf16 bench_distill demo conv_algos; do
+      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Distillation|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"
   echo "================ summary ($OUT/summary.txt)"

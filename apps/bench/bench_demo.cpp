@@ -1,7 +1,8 @@
 // `nkd_bench demo [--iters N] [--runs N] [--threads N] [--no-torch]`: the demo's training steps on
 // Fashion-MNIST-shaped random input (batch 128, 1x28x28, 10 classes): teacher ResNet-18 small_input
 // x0.25 with CE; student x0.125 with CE; student with CE + KD (T 4, alpha 0.9) on the eval-mode
-// teacher's no-grad forward. SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
+// teacher, through its inference form (nets/inference.h, as nkd_distill runs it) and, as before
+// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
 // 2 warm-up steps) of each, then PyTorch does the same (tools/bench_demo_torch.py) in both layouts,
 // so both see the same load; prints the median seconds per `iters` steps and the ratios, in wall time
 // and in CPU time (all threads of the process; with OMP_WAIT_POLICY=passive, less sensitive to the
@@ -23,19 +24,21 @@
 #endif
 
 #include "apps/bench/torch_peer.h"
-#include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
 #include "engine/optim/optimizer.h"
 #include "losses/losses.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::apps {
 namespace {
 
 using json = nlohmann::json;
-const char* const kSteps[] = {"teacher x0.25 CE", "student x0.125 CE", "student + teacher KD"};
-constexpr int kStepCount = 3;
+const char* const kSteps[] = {"teacher x0.25 CE", "student x0.125 CE", "student + teacher KD",
+                              "student + teacher KD, teacher not fused"};
+constexpr int kStepCount = 4;
+int torch_step(int step) { return std::min(step, 2); }  // PyTorch's KD step is the peer of both KD rows
 
 struct Settings {
   int iters = 20, runs = 3, threads = 2, warmup = 2;
@@ -60,11 +63,13 @@ std::shared_ptr<nets::ImageClassifier> demo_net(double width) {
   return nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = width, .small_input = true}, 0);
 }
 
-// Seconds for s.iters steps of demo step `step` (0 teacher, 1 student CE, 2 student KD).
+// Seconds for s.iters steps of demo step `step` (0 teacher, 1 student CE, 2 student KD with the
+// teacher's inference form, 3 with its plain no-grad forward).
 Timing time_nkd_step(int step, const Settings& s) {
   const auto net = demo_net(step == 0 ? 0.25 : 0.125);
   const auto teacher = demo_net(0.25);
   teacher->eval();
+  const nets::InferenceNet teacher_form(teacher, /*fuse=*/step != 3);
   Generator gen(1);
   const Tensor x = randn({128, 1, 28, 28}, gen);
   std::vector<int64_t> label_values;
@@ -76,12 +81,8 @@ Timing time_nkd_step(int step, const Settings& s) {
     sgd.zero_grad();
     const Tensor logits = net->forward(x);
     Tensor loss = losses::cross_entropy(logits, labels);
-    if (step == 2) {
-      Tensor t;
-      {
-        NoGradGuard no_grad;
-        t = teacher->forward(x);
-      }
+    if (step >= 2) {
+      const Tensor t = teacher_form(x);
       loss = ops::add(ops::mul(loss, 0.1), losses::kd_loss(logits, t, {.temperature = 4, .alpha = 0.9}));
     }
     loss.backward();
@@ -161,10 +162,10 @@ int bench_demo(int argc, char** argv) {
     const std::optional<json> peer = run_torch_peer("bench_demo_torch.py", spec, "torch");
     if (!peer) continue;
     for (int st = 0; st < kStepCount; ++st) {
-      times[1][st].push_back((*peer)["nchw"][st].get<double>());
-      times[2][st].push_back((*peer)["channels_last"][st].get<double>());
-      cpu[1][st].push_back((*peer)["nchw_cpu"][st].get<double>());
-      cpu[2][st].push_back((*peer)["channels_last_cpu"][st].get<double>());
+      times[1][st].push_back((*peer)["nchw"][torch_step(st)].get<double>());
+      times[2][st].push_back((*peer)["channels_last"][torch_step(st)].get<double>());
+      cpu[1][st].push_back((*peer)["nchw_cpu"][torch_step(st)].get<double>());
+      cpu[2][st].push_back((*peer)["channels_last_cpu"][torch_step(st)].get<double>());
       std::cerr << "run " << r << " PyTorch " << kSteps[st] << ": " << times[1][st].back() << " s NCHW, "
                 << times[2][st].back() << " s channels_last (CPU " << cpu[1][st].back() << " s, "
                 << cpu[2][st].back() << " s)\n";

@@ -12,4 +12,13 @@ Tensor gelu(const Tensor& x) { return detail::traced_unary(x, math::Gelu{}, "gel
 Tensor sigmoid(const Tensor& x) { return detail::traced_unary(x, math::Sigmoid{}, "sigmoid", "SigmoidBackward"); }
 Tensor tanh(const Tensor& x) { return detail::traced_unary(x, math::Tanh{}, "tanh", "TanhBackward"); }
 
+Tensor activate(const Tensor& x, Act act) {
+  switch (act) {
+    case Act::kReLU: return relu(x);
+    case Act::kReLU6: return relu6(x);
+    case Act::kNone: break;
+  }
+  return x;
+}
+
 }  // namespace nkd::ops

@@ -4,12 +4,14 @@
 // the backward node.
 #include "engine/ops/conv.h"
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
 #include "engine/launch.h"
 #include "engine/ops/detail/conv_cpu.h"
 #include "engine/ops/detail/conv_cuda.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
 #include "engine/trace.h"
 
 namespace nkd::ops {
@@ -141,7 +143,7 @@ static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b,
     }
     if constexpr (!kIsHalf<T>) {
       const Tensor ws = workspace(g, x.options());
-      detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
+      detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), {.bias = bc.defined() ? bc.data<T>() : nullptr},
                                     y.data<T>(), ws.data<T>());
     }
   });
@@ -157,6 +159,38 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
                         .set("padding", {options.padding.h, options.padding.w})
                         .set("dilation", {options.dilation.h, options.dilation.w})
                         .set("groups", {options.groups}));
+}
+
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,
+                    const Conv2dOptions& options) {
+  NKD_CHECK(!grad_enabled() || !any_requires_grad({x, w, b, residual}),
+            "conv2d_fused: inference only (no gradient); run it under NoGradGuard");
+  check_conv_args(x, w, b, options);
+  const ConvGeom g = make_geom(x, w, options);
+  if (residual.defined()) {
+    common_device("conv2d_fused", {&x, &residual});
+    const Shape out{g.n, g.k, g.p, g.q};
+    NKD_CHECK(residual.dtype() == x.dtype() && residual.shape() == out,
+              "conv2d_fused: residual ", describe(residual), " does not match the output [", g.n, ", ", g.k,
+              ", ", g.p, ", ", g.q, "] ", name(x.dtype()));
+  }
+  if (x.is_cuda()) {  // cuDNN's forward and bias, then the pointwise ops
+    Tensor y = conv2d(x, w, b, options);
+    if (residual.defined()) y = add(y, residual);
+    return activate(y, act);
+  }
+  const Tensor xc = x.contiguous(), wc = w.contiguous();
+  const Tensor bc = b.defined() ? b.contiguous() : Tensor();
+  const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
+  dispatch_float(x.dtype(), "conv2d_fused", [&]<typename T>() {
+    const Tensor ws = workspace(g, x.options());
+    const detail::ConvEpilogue<T> ep{.bias = bc.defined() ? bc.data<T>() : nullptr,
+                                     .residual = rc.defined() ? rc.data<T>() : nullptr,
+                                     .act = act};
+    detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), ep, y.data<T>(), ws.data<T>());
+  });
+  return y;
 }
 
 }  // namespace nkd::ops

@@ -4,6 +4,9 @@
 #pragma once
 #include <cstdint>
 
+#include "engine/ops/activation.h"
+#include "engine/ops/detail/elementwise_math.h"
+
 namespace nkd::ops::detail {
 
 struct ConvGeom {
@@ -20,12 +23,40 @@ struct ConvGeom {
   }
 };
 
+// What the forward's output pass applies to each output element: y = act(conv + bias[k] +
+// residual), each part optional (null / kNone). ops::conv2d passes the bias only; ops::conv2d_fused
+// (inference) all three.
+template <typename T>
+struct ConvEpilogue {
+  const T* bias = nullptr;      // [K]
+  const T* residual = nullptr;  // [N, K, P, Q], like y
+  Act act = Act::kNone;
+  bool identity() const { return !bias && !residual && act == Act::kNone; }
+};
+
+// dst[j] = act(src[j] + bias + residual[j]) for j < n (residual may be null; dst may be src).
+template <typename T>
+void apply_epilogue(T* dst, const T* src, int64_t n, T bias, const T* residual, Act act) {
+  auto run = [&](auto f) {
+    if (residual)
+      for (int64_t j = 0; j < n; ++j) dst[j] = f(src[j] + bias + residual[j]);
+    else
+      for (int64_t j = 0; j < n; ++j) dst[j] = f(src[j] + bias);
+  };
+  switch (act) {
+    case Act::kReLU: run([](T v) { return math::Relu{}.fwd(v); }); break;
+    case Act::kReLU6: run([](T v) { return math::Relu6{}.fwd(v); }); break;
+    case Act::kNone: run([](T v) { return v; }); break;
+  }
+}
+
 // Elements of workspace the CPU kernels need for dtype `f32 ? F32 : F64` (0 for depthwise ones).
 int64_t conv_workspace_elems(const ConvGeom& g, bool f32);
 
-// y [N, K, P, Q] = conv(x [N, C, H, W], w [K, C/G, R, S]) + b [K] (b may be null).
+// y [N, K, P, Q] = epilogue(conv(x [N, C, H, W], w [K, C/G, R, S])).
 template <typename T>
-void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, T* workspace);
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y,
+                        T* workspace);
 
 // dx [N, C, H, W] and/or dw [K, C/G, R, S] (each may be null) from dy [N, K, P, Q]; overwrites.
 template <typename T>
@@ -38,7 +69,7 @@ void conv2d_backward_bias_cpu(const ConvGeom& g, const T* dy, T* db);
 
 // The direct depthwise kernels (groups == C; K = multiplier * C).
 template <typename T>
-void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y);
 template <typename T>
 void depthwise_backward_data_cpu(const ConvGeom& g, const T* dy, const T* w, T* dx);
 template <typename T>
