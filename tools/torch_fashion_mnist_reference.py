@@ -175,7 +175,7 @@ def main():
     a.add_argument('--init', help='load the initial weights from this .pth instead of drawing them')
     a.add_argument('--save-init', help='write the initial weights (torchvision names, .pth) here')
     a.add_argument('--save-final', help='write the trained weights here')
-    a.add_argument('--stop-after-iters', type=int, default=0, help='stop training after N iterations in all')
+    a.add_argument('--stop-after-iters', type=int, help='stop training after N iterations in all (0: none)')
     a.add_argument('--resume-nkd', help="start from an nkd training checkpoint (weights, momentum, iteration)")
     a.add_argument('--double', action='store_true', help='train in float64 (the inputs still normalised in float32)')
     a.add_argument('--loss-log', help='write one JSON line per iteration (iter, lr, loss) here')
@@ -217,6 +217,7 @@ def main():
             top, left = torch.randint(0, 5, (n,)).numpy(), torch.randint(0, 5, (n,)).numpy()
             flip = (torch.rand(n) < 0.5).numpy()
         for b in range(skip if ep == first_epoch else 0, ipe):
+            if it == o.stop_after_iters: break
             s = slice(b * bs, (b + 1) * bs)
             ix = perm[s]
             rows = top[s, None] + r
@@ -228,8 +229,6 @@ def main():
             opt.zero_grad(); loss.backward(); opt.step(); it += 1
             if log: log.write(json.dumps({'iter': it, 'lr': lr, 'loss': loss.item()}) + '\n')
             if it % o.log_every == 0: print(ep, it, round(loss.item(), 4), f'{time.time() - t0:.0f}s', flush=True)
-            if it == o.stop_after_iters: break
-        if it == o.stop_after_iters: break
     train_s = time.time() - t0
     if o.save_final: torch.save({k: v.float() if v.is_floating_point() else v for k, v in m.state_dict().items()},
                                 o.save_final)
