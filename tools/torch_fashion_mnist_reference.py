@@ -172,6 +172,8 @@ def main():
     a.add_argument('--val-limit', type=int, default=5000, help='first N test images (0: all 10000)')
     a.add_argument('--threads', type=int, default=1)
     a.add_argument('--order', choices=['torch', 'nkd'], default='torch', help="data order and augmentation draws")
+    a.add_argument('--pad', choices=['pixel0', 'mean'], default='pixel0',
+                   help='pad value of the crop: pixel 0 before normalising (the recipe), or 0 after it (the mean grey)')
     a.add_argument('--init', help='load the initial weights from this .pth instead of drawing them')
     a.add_argument('--save-init', help='write the initial weights (torchvision names, .pth) here')
     a.add_argument('--save-final', help='write the trained weights here')
@@ -194,7 +196,11 @@ def main():
     if o.val_limit: te, tel = te[:o.val_limit], tel[:o.val_limit]
     mean, std = torch.tensor(MEAN, dtype=torch.float32), torch.tensor(STD, dtype=torch.float32)
     norm = lambda u8: ((torch.from_numpy(np.array(u8)).float() - mean) / std).unsqueeze(1)
-    padded = np.pad(tr, ((0, 0), (2, 2), (2, 2)))  # pixel 0, then normalised (mmcls Pad/RandomCrop, nkd)
+    if o.pad == 'pixel0':  # pad with pixel 0, then normalise (mmcls RandomCrop(padding), torchvision, nkd)
+        padded = np.pad(tr, ((0, 0), (2, 2), (2, 2)))
+    else:  # pad the normalised image with 0, i.e. with the mean grey (this script before issue 20)
+        padded = np.pad(norm(tr)[:, 0].numpy(), ((0, 0), (2, 2), (2, 2)))
+    crop = norm if o.pad == 'pixel0' else lambda f: torch.from_numpy(f).unsqueeze(1)
     m = ResNet18(16 if o.net == 'teacher' else 8)
     if o.init: m.load_state_dict(torch.load(o.init))
     if o.save_init: torch.save(m.state_dict(), o.save_init)
@@ -222,7 +228,7 @@ def main():
             ix = perm[s]
             rows = top[s, None] + r
             cols = np.where(flip[s, None], left[s, None] + 27 - r, left[s, None] + r)
-            x = norm(padded[ix[:, None, None], rows[:, :, None], cols[:, None, :]]).to(dtype)
+            x = crop(padded[ix[:, None, None], rows[:, :, None], cols[:, None, :]]).to(dtype)
             lr = 0.05 * (1 + math.cos(math.pi * it / total))
             for g in opt.param_groups: g['lr'] = lr
             loss = loss_fn(o.method, m(x), torch.from_numpy(trl[ix]))
