@@ -9,6 +9,9 @@ pixel 0 before normalising, as mmcls and nkd), batch 128 with the last short bat
 engine/random.h, data/sampler.cpp, data/sample_rng.h) and its float32 normalisation, so that with
 --save-init (a torchvision-named .pth that nkd loads as model.student.checkpoint) both programs see the
 same initial weights and the same batches. --order torch draws both from torch's generator instead.
+--resume-nkd starts from an nkd training checkpoint (weights, BN statistics, momentum, iteration), for
+single-step comparisons; --double trains in float64; --compare lines up an nkd run's per-iteration
+losses and checkpoint with this script's. Tested by tests/tools/test_torch_reference_step.py.
 
 Examples (the default is the old reduced teacher cross-check: 10000 images, 2 epochs, 5000 test images):
   /usr/bin/python3 tools/torch_fashion_mnist_reference.py
@@ -177,7 +180,7 @@ def main():
     a.add_argument('--init', help='load the initial weights from this .pth instead of drawing them')
     a.add_argument('--save-init', help='write the initial weights (torchvision names, .pth) here')
     a.add_argument('--save-final', help='write the trained weights here')
-    a.add_argument('--stop-after-iters', type=int, help='stop training after N iterations in all (0: none)')
+    a.add_argument('--stop-after-iters', type=int, help='stop once N iterations in all are done (0: before the first)')
     a.add_argument('--resume-nkd', help="start from an nkd training checkpoint (weights, momentum, iteration)")
     a.add_argument('--double', action='store_true', help='train in float64 (the inputs still normalised in float32)')
     a.add_argument('--loss-log', help='write one JSON line per iteration (iter, lr, loss) here')
