@@ -52,7 +52,7 @@ std::vector<T> to_vector(const Tensor& t) {
   return std::vector<T>(p, p + host.numel());
 }
 #define NKD_INSTANTIATE_TO_VECTOR(T, D) template std::vector<T> to_vector<T>(const Tensor&);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
 NKD_INT_TYPES(NKD_INSTANTIATE_TO_VECTOR)
 #undef NKD_INSTANTIATE_TO_VECTOR
 
@@ -64,7 +64,7 @@ Tensor random_tensor(const Shape& shape, Generator& gen, TensorOptions options, 
   spec.seed = gen.seed();
   spec.stream = gen.stream();
   spec.first = gen.take(t.numel());
-  dispatch_float(options.dtype, op, [&]<typename T>() {
+  dispatch_any_float(options.dtype, op, [&]<typename T>() {
     launch(t.device(), t.numel(), ops::detail::RandomKernel<T>{t.data<T>(), spec});
   });
   return t;

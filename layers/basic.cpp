@@ -6,8 +6,8 @@
 
 namespace nkd::layers {
 
-std::shared_ptr<UnaryModule> relu() { return std::make_shared<Lambda>([](const Tensor& x) { return ops::relu(x); }); }
-std::shared_ptr<UnaryModule> relu6() { return std::make_shared<Lambda>([](const Tensor& x) { return ops::relu6(x); }); }
+std::shared_ptr<UnaryModule> relu() { return std::make_shared<Activation>(ops::Act::kReLU); }
+std::shared_ptr<UnaryModule> relu6() { return std::make_shared<Activation>(ops::Act::kReLU6); }
 std::shared_ptr<UnaryModule> gelu() { return std::make_shared<Lambda>([](const Tensor& x) { return ops::gelu(x); }); }
 std::shared_ptr<UnaryModule> identity() { return std::make_shared<Lambda>([](const Tensor& x) { return x; }); }
 std::shared_ptr<UnaryModule> max_pool2d(const ops::Pool2dOptions& o) {

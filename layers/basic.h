@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "engine/ops/activation.h"
 #include "engine/ops/pool.h"
 #include "layers/module.h"
 
@@ -20,8 +21,20 @@ class Lambda final : public UnaryModule {
   std::function<Tensor(const Tensor&)> fn_;
 };
 
-std::shared_ptr<UnaryModule> relu();
-std::shared_ptr<UnaryModule> relu6();
+// ReLU / ReLU6 as a layer; act() lets the inference form (nets/inference.h) fuse it into the
+// convolution before it.
+class Activation final : public UnaryModule {
+ public:
+  explicit Activation(ops::Act act) : act_(act) {}
+  Tensor forward(const Tensor& x) override { return ops::activate(x, act_); }
+  ops::Act act() const { return act_; }
+
+ private:
+  ops::Act act_;
+};
+
+std::shared_ptr<UnaryModule> relu();   // an Activation
+std::shared_ptr<UnaryModule> relu6();  // an Activation
 std::shared_ptr<UnaryModule> gelu();
 std::shared_ptr<UnaryModule> identity();
 std::shared_ptr<UnaryModule> max_pool2d(const ops::Pool2dOptions& options);

@@ -1,6 +1,8 @@
-// Conv2d and Linear.
+// Conv2d and Linear. Both follow the bf16 autocast policy (engine/autocast.h): under an
+// AutocastGuard they run in BF16 on the BF16 copies of their input and parameters.
 #include "layers/conv.h"
 
+#include "engine/autocast.h"
 #include "engine/factory.h"
 #include "engine/ops/matmul.h"
 #include "layers/init.h"
@@ -16,7 +18,7 @@ Conv2d::Conv2d(const Conv2dOptions& o) : o_(o) {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  return ops::conv2d(x, weight, bias, {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
+  return ops::conv2d(autocast(x), autocast_weight(weight), autocast_weight(bias), {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
 }
 
 void Conv2d::reset_parameters(Generator& gen) { init::pytorch_default(weight, bias, gen); }
@@ -28,7 +30,9 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias) {
   reset_parameters(init::default_generator());
 }
 
-Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) {
+  return ops::linear(autocast(x), autocast_weight(weight), autocast_weight(bias));
+}
 
 void Linear::reset_parameters(Generator& gen) { init::pytorch_default(weight, bias, gen); }
 

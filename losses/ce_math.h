@@ -27,21 +27,23 @@ struct CrossEntropyKernel {
     const Acc y = soft ? static_cast<Acc>(soft[r * c + j]) : Acc(j == label[r] ? 1 : 0);
     return (1 - eps) * y + eps / static_cast<Acc>(c);
   }
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T* zr = z + r * c;
-    const Acc lse = full_lse<Acc>(zr, c);
-    Acc l = 0, tsum = 0;
-    for (int64_t j = 0; j < c; ++j) {
+    const Acc lse = full_lse<Acc>(tm, zr, c);
+    const Acc l = tm.sum(c, [&](int64_t j) {
       const Acc t = target(r, j);
-      if (t != 0) l += t * (lse - static_cast<Acc>(zr[j]));
-      tsum += t;
-    }
-    loss[r] = l;
+      return t != 0 ? t * (lse - static_cast<Acc>(zr[j])) : Acc(0);
+    });
+    const Acc tsum = tm.sum(c, [&](int64_t j) { return target(r, j); });
+    if (tm.leader()) loss[r] = l;
     if (!g) return;
-    for (int64_t j = 0; j < c; ++j)
+    tm.for_each(c, [&](int64_t j) {
       g[r * c + j] = static_cast<T>(scale * (exp(static_cast<Acc>(zr[j]) - lse) * tsum - target(r, j)));
+    });
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

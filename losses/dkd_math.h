@@ -32,36 +32,39 @@ struct DkdKernel {
   NKD_HD Acc shifted(const T* x, int64_t j, int64_t t) const {
     return static_cast<Acc>(x[j]) * inv_t - (j == t ? 1000 : 0);
   }
-  NKD_HD Acc shifted_lse(const T* x, int64_t t) const {
-    return lse_of<Acc>(c, [=, this](int64_t j) { return shifted(x, j, t); });
+  template <typename Team>
+  NKD_HD Acc shifted_lse(const Team& tm, const T* x, int64_t t) const {
+    return lse_of<Acc>(tm, c, [=, this](int64_t j) { return shifted(x, j, t); });
   }
 
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T *zr = z + r * c, *vr = v + r * c;
     const int64_t t = label[r];
-    const Acc lz = masked_lse<Acc>(zr, c, inv_t), lz_n = masked_lse<Acc>(zr, c, inv_t, t);
-    const Acc lv = masked_lse<Acc>(vr, c, inv_t), lv_n = masked_lse<Acc>(vr, c, inv_t, t);
+    const Acc lz = masked_lse<Acc>(tm, zr, c, inv_t), lz_n = masked_lse<Acc>(tm, zr, c, inv_t, t);
+    const Acc lv = masked_lse<Acc>(tm, vr, c, inv_t), lv_n = masked_lse<Acc>(tm, vr, c, inv_t, t);
     const Acc log_bt = static_cast<Acc>(zr[t]) * inv_t - lz, log_bn = lz_n - lz;
     const Acc log_ct = static_cast<Acc>(vr[t]) * inv_t - lv, log_cn = lv_n - lv;
     const Acc ct = exp(log_ct), cn = exp(log_cn);
     const Acc tckd = ct * (log_ct - log_bt) + cn * (log_cn - log_bn);
-    const Acc lz2 = shifted_lse(zr, t), lv2 = shifted_lse(vr, t);
-    Acc nckd = 0, qsum = 0;
-    for (int64_t j = 0; j < c; ++j) {
-      const Acc log_q = shifted(vr, j, t) - lv2, q = exp(log_q);
-      nckd += q * (log_q - (shifted(zr, j, t) - lz2));
-      qsum += q;
-    }
-    loss[r] = alpha * tckd + beta * nckd;
+    const Acc lz2 = shifted_lse(tm, zr, t), lv2 = shifted_lse(tm, vr, t);
+    const auto log_q = [&](int64_t j) { return shifted(vr, j, t) - lv2; };
+    const Acc nckd = tm.sum(c, [&](int64_t j) {
+      const Acc lq = log_q(j);
+      return static_cast<Acc>(exp(lq)) * (lq - (shifted(zr, j, t) - lz2));
+    });
+    const Acc qsum = tm.sum(c, [&](int64_t j) { return static_cast<Acc>(exp(log_q(j))); });
+    if (tm.leader()) loss[r] = alpha * tckd + beta * nckd;
     if (!g) return;
-    for (int64_t j = 0; j < c; ++j) {
+    tm.for_each(c, [&](int64_t j) {
       const Acc zj = static_cast<Acc>(zr[j]) * inv_t;
       const Acc dt = (ct + cn) * exp(zj - lz) - (j == t ? ct : cn * exp(zj - lz_n));
       const Acc dn = exp(shifted(zr, j, t) - lz2) * qsum - exp(shifted(vr, j, t) - lv2);
       g[r * c + j] = static_cast<T>(scale * (alpha * dt + beta * dn));
-    }
+    });
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

@@ -23,23 +23,22 @@ struct KdKernel {
   Acc* loss;  // [N]
   T* g;       // [N, C], or null when no gradient is needed
 
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T *zr = z + r * c, *vr = v + r * c;
-    const Acc lz = masked_lse<Acc>(zr, c, inv_t), lv = masked_lse<Acc>(vr, c, inv_t);
-    Acc l = 0, qsum = 0;
-    for (int64_t j = 0; j < c; ++j) {
-      const Acc q = exp(static_cast<Acc>(vr[j]) * inv_t - lv);
-      l += q * (lz - static_cast<Acc>(zr[j]) * inv_t);
-      qsum += q;
-    }
-    loss[r] = l;
+    const Acc lz = masked_lse<Acc>(tm, zr, c, inv_t), lv = masked_lse<Acc>(tm, vr, c, inv_t);
+    const auto q = [&](int64_t j) { return static_cast<Acc>(exp(static_cast<Acc>(vr[j]) * inv_t - lv)); };
+    const Acc l = tm.sum(c, [&](int64_t j) { return q(j) * (lz - static_cast<Acc>(zr[j]) * inv_t); });
+    const Acc qsum = tm.sum(c, q);
+    if (tm.leader()) loss[r] = l;
     if (!g) return;
-    for (int64_t j = 0; j < c; ++j) {
-      const Acc p = exp(static_cast<Acc>(zr[j]) * inv_t - lz), q = exp(static_cast<Acc>(vr[j]) * inv_t - lv);
-      g[r * c + j] = static_cast<T>(scale * (p * qsum - q));
-    }
+    tm.for_each(c, [&](int64_t j) {
+      const Acc p = exp(static_cast<Acc>(zr[j]) * inv_t - lz);
+      g[r * c + j] = static_cast<T>(scale * (p * qsum - q(j)));
+    });
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

@@ -27,30 +27,33 @@ struct NkdKernel {
   Acc* loss;                   // [N]
   T* g;                        // [N, C], or null when no gradient is needed
 
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T *zr = z + r * c, *vr = v + r * c;
-    const int64_t t = row_targets<Acc>(label, soft, r, c, 1).cls[0];
-    const Acc lse_z = full_lse<Acc>(zr, c);
-    const Acc q_t = exp(static_cast<Acc>(vr[t]) - full_lse<Acc>(vr, c));
-    const Acc lz = masked_lse<Acc>(zr, c, inv_t, t), lv = masked_lse<Acc>(vr, c, inv_t, t);
-    Acc nt = 0, qsum = 0;
-    for (int64_t j = 0; j < c; ++j) {
-      if (j == t) continue;
-      const Acc qh = exp(static_cast<Acc>(vr[j]) * inv_t - lv);
-      nt += qh * (lz - static_cast<Acc>(zr[j]) * inv_t);
-      qsum += qh;
-    }
-    loss[r] = q_t * (lse_z - static_cast<Acc>(zr[t])) + gamma_t2 * nt;
+    const int64_t t = row_targets<Acc>(tm, label, soft, r, c, 1).cls[0];
+    const Acc lse_z = full_lse<Acc>(tm, zr, c);
+    const Acc q_t = exp(static_cast<Acc>(vr[t]) - full_lse<Acc>(tm, vr, c));
+    const Acc lz = masked_lse<Acc>(tm, zr, c, inv_t, t), lv = masked_lse<Acc>(tm, vr, c, inv_t, t);
+    // qhat_j off the target; 0 at j == t (which the sums then add as +0, as if skipped)
+    const auto qh = [&](int64_t j) {
+      return j == t ? Acc(0) : static_cast<Acc>(exp(static_cast<Acc>(vr[j]) * inv_t - lv));
+    };
+    const Acc nt = tm.sum(c, [&](int64_t j) {
+      return j == t ? Acc(0) : qh(j) * (lz - static_cast<Acc>(zr[j]) * inv_t);
+    });
+    const Acc qsum = tm.sum(c, qh);
+    if (tm.leader()) loss[r] = q_t * (lse_z - static_cast<Acc>(zr[t])) + gamma_t2 * nt;
     if (!g) return;
-    for (int64_t j = 0; j < c; ++j) {
+    tm.for_each(c, [&](int64_t j) {
       const Acc zj = static_cast<Acc>(zr[j]);
       Acc d = q_t * (exp(zj - lse_z) - (j == t ? 1 : 0));
       if (j != t)
         d += gamma_t2 * inv_t * (exp(zj * inv_t - lz) * qsum - exp(static_cast<Acc>(vr[j]) * inv_t - lv));
       g[r * c + j] = static_cast<T>(scale * d);
-    }
+    });
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

@@ -2,12 +2,15 @@
 // engine/launch.h, on a GPU): masked, temperature-scaled log-sum-exp, the target classes of a row
 // (index label, argmax or top-2 of a soft label, ties to the smaller class index), and the functors
 // every loss shares: target probabilities, batch means, the GPU label check and the backward scaling.
-// A row is C contiguous elements.
+// A row is C contiguous elements. The row helpers take the row's team (engine/row_team.h): the row
+// functors are written once in their team form and run as one thread per row (SerialRow: the CPU,
+// short rows on a GPU) or one warp or block per row (long rows on a GPU; engine/launch.h).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "engine/host_device.h"
+#include "engine/row_team.h"
 #include "engine/ops/detail/softmax_math.h"
 
 namespace nkd::losses::math {
@@ -20,44 +23,38 @@ NKD_HD Acc neg_inf() {
 }
 
 // log sum_j exp(f(j)) over j in [0, n), max-subtracted; f(j) = -inf drops column j.
-// -inf when every column is dropped (an empty sum); NaN propagates.
-template <typename Acc, typename F>
-NKD_HD Acc lse_of(int64_t n, const F& f) {
+// -inf when every column is dropped (an empty sum); NaN propagates. tm: the row's team
+// (engine/row_team.h; SerialRow: one thread, the plain loop).
+template <typename Acc, typename Team, typename F>
+NKD_HD Acc lse_of(const Team& tm, int64_t n, const F& f) {
   using std::exp;
   using std::log;
-  Acc m = neg_inf<Acc>();
-  for (int64_t j = 0; j < n; ++j) {
-    const Acc v = f(j);
-    if (v > m || v != v) m = v;
-    if (m != m) return m;
-  }
-  if (m == neg_inf<Acc>()) return m;
-  Acc s = 0;
-  for (int64_t j = 0; j < n; ++j) s += exp(f(j) - m);
-  return m + log(s);
+  const Acc m = tm.max(n, [&](int64_t j) { return static_cast<Acc>(f(j)); });
+  if (m != m || m == neg_inf<Acc>()) return m;
+  return m + log(tm.sum(n, [&](int64_t j) { return static_cast<Acc>(exp(f(j) - m)); }));
 }
 
-// log sum_j exp(x[j]) over the whole row (T = 1): the engine's softmax row math.
-template <typename Acc, typename T>
-NKD_HD Acc full_lse(const T* x, int64_t n) {
-  return ops::math::row_logsumexp<Acc>(x, n, 1, ops::math::row_max<Acc>(x, n, 1));
+// log sum_j exp(x[j]) over the whole row (T = 1): the engine's softmax row math
+// (ops::math::row_max, row_logsumexp).
+template <typename Acc, typename Team, typename T>
+NKD_HD Acc full_lse(const Team& tm, const T* x, int64_t n) {
+  using std::log;
+  const Acc m = tm.max(n, [=](int64_t j) { return static_cast<Acc>(x[j]); });
+  return m + log(tm.sum(n, [=](int64_t j) { return ops::math::exp_shifted(x[j], m); }));
 }
 
 // log sum_{j != skip0, skip1} exp(x[j] * inv_t) (skip = -1: none; inv_t = 1/T > 0).
-template <typename Acc, typename T>
-NKD_HD Acc masked_lse(const T* x, int64_t n, Acc inv_t, int64_t skip0 = -1, int64_t skip1 = -1) {
-  return lse_of<Acc>(n, [=](int64_t j) {
+template <typename Acc, typename Team, typename T>
+NKD_HD Acc masked_lse(const Team& tm, const T* x, int64_t n, Acc inv_t, int64_t skip0 = -1, int64_t skip1 = -1) {
+  return lse_of<Acc>(tm, n, [=](int64_t j) {
     return (j == skip0 || j == skip1) ? neg_inf<Acc>() : static_cast<Acc>(x[j]) * inv_t;
   });
 }
 
 // Index of the first maximum of a row (torch.argmax).
-template <typename T>
-NKD_HD int64_t row_argmax(const T* y, int64_t n) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < n; ++j)
-    if (y[j] > y[best]) best = j;
-  return best;
+template <typename Team, typename T>
+NKD_HD int64_t row_argmax(const Team& tm, const T* y, int64_t n) {
+  return tm.argmax(n, -1, [=](int64_t j) { return y[j]; });
 }
 
 // The K target classes of a row and their label values lambda: K = 1 with lambda = 1 for an index
@@ -71,14 +68,12 @@ struct RowTargets {
 
 // The first two classes of a stable descending sort of a soft row (n >= 2): ties go to the smaller
 // class index.
-template <typename Acc, typename T>
-NKD_HD RowTargets<Acc> top2(const T* y, int64_t n) {
+template <typename Acc, typename Team, typename T>
+NKD_HD RowTargets<Acc> top2(const Team& tm, const T* y, int64_t n) {
   RowTargets<Acc> t;
   t.k = 2;
-  t.cls[0] = row_argmax(y, n);
-  t.cls[1] = t.cls[0] == 0 ? 1 : 0;
-  for (int64_t j = t.cls[1] + 1; j < n; ++j)
-    if (j != t.cls[0] && y[j] > y[t.cls[1]]) t.cls[1] = j;
+  t.cls[0] = row_argmax(tm, y, n);
+  t.cls[1] = tm.argmax(n, t.cls[0], [=](int64_t j) { return y[j]; });
   t.value[0] = static_cast<Acc>(y[t.cls[0]]);
   t.value[1] = static_cast<Acc>(y[t.cls[1]]);
   return t;
@@ -86,15 +81,16 @@ NKD_HD RowTargets<Acc> top2(const T* y, int64_t n) {
 
 // Targets of row r: index[r] when index labels are given, else the top-2 (k_soft = 2) or the argmax
 // (k_soft = 1, value 1) of soft[r].
-template <typename Acc, typename T>
-NKD_HD RowTargets<Acc> row_targets(const int64_t* index, const T* soft, int64_t r, int64_t c, int k_soft) {
+template <typename Acc, typename Team, typename T>
+NKD_HD RowTargets<Acc> row_targets(const Team& tm, const int64_t* index, const T* soft, int64_t r, int64_t c,
+                                   int k_soft) {
   RowTargets<Acc> t;
   if (index) {
     t.cls[0] = index[r];
   } else if (k_soft == 2) {
-    t = top2<Acc>(soft + r * c, c);
+    t = top2<Acc>(tm, soft + r * c, c);
   } else {
-    t.cls[0] = row_argmax(soft + r * c, c);
+    t.cls[0] = row_argmax(tm, soft + r * c, c);
   }
   return t;
 }
@@ -127,16 +123,19 @@ struct TargetProbKernel {
   bool squared;  // USKD: write s * s
   Acc* out;      // [N, K]
 
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T* zr = z0 + r * c;
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lse = full_lse<Acc>(zr, c);
+    const RowTargets<Acc> tg = row_targets<Acc>(tm, label, soft, r, c, 2);
+    const Acc lse = full_lse<Acc>(tm, zr, c);
+    if (!tm.leader()) return;
     for (int kk = 0; kk < k; ++kk) {
       const Acc s = exp(static_cast<Acc>(zr[tg.cls[kk]]) - lse);
       out[r * k + kk] = squared ? s * s : s;
     }
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 // mul * sum_{i} v[i * stride + k] / count for i in [0, count) (index order, so the sum is

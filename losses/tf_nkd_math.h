@@ -29,21 +29,24 @@ struct TfNkdKernel {
   T* g0;      // [N, C] gradient of term 0, or null when no gradient is needed
   T* g1;      // [N, C] gradient of term 1 (K = 2), or null
 
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T* zr = z + r * c;
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lse = full_lse<Acc>(zr, c);
+    const RowTargets<Acc> tg = row_targets<Acc>(tm, label, soft, r, c, 2);
+    const Acc lse = full_lse<Acc>(tm, zr, c);
     for (int kk = 0; kk < k; ++kk) {
       const int64_t l = tg.cls[kk];
       const Acc w = tg.value[kk] == 0 ? Acc(0) : y[r * k + kk] + tg.value[kk] - mean[kk];
-      loss[r * k + kk] = w * (lse - static_cast<Acc>(zr[l]));
+      if (tm.leader()) loss[r * k + kk] = w * (lse - static_cast<Acc>(zr[l]));
       T* g = kk == 0 ? g0 : g1;
       if (!g) continue;
-      for (int64_t j = 0; j < c; ++j)
+      tm.for_each(c, [&](int64_t j) {
         g[r * c + j] = static_cast<T>(scale * w * (exp(static_cast<Acc>(zr[j]) - lse) - (j == l ? 1 : 0)));
+      });
     }
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

@@ -28,20 +28,23 @@ struct UskdScoreKernel {
     const Acc lp = static_cast<Acc>(zr[j]) - lse;
     return log_r ? lp : exp(lp);
   }
-  NKD_HD void operator()(int64_t r) const {
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
     using std::exp;
     const T *zr = z0 + r * c, *ur = u0 + r * c;
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lz = full_lse<Acc>(zr, c), lu = full_lse<Acc>(ur, c);
+    const RowTargets<Acc> tg = row_targets<Acc>(tm, label, soft, r, c, 2);
+    const Acc lz = full_lse<Acc>(tm, zr, c), lu = full_lse<Acc>(tm, ur, c);
     Acc wk = 0, rk = 0;
     for (int kk = 0; kk < tg.k; ++kk) {
       wk += exp(static_cast<Acc>(ur[tg.cls[kk]]) - lu);
       rk += final_term(zr, tg.cls[kk], lz);
     }
     const Acc dw = 1 - wk + Acc(1e-6), dr = 1 - rk + Acc(1e-6);
-    for (int64_t j = 0; j < c; ++j)
+    tm.for_each(c, [&](int64_t j) {
       score[r * c + j] = exp(static_cast<Acc>(ur[j]) - lu) / dw + final_term(zr, j, lz) / dr;
+    });
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 // The 0-based position of class j in a descending sort of s[0, n): ties go to the smaller index
@@ -105,10 +108,11 @@ struct UskdKernel {
 
   NKD_HD bool is_target(const RowTargets<Acc>& tg, int64_t j) const { return j == tg.cls[0] || j == tg.cls[1]; }
 
-  NKD_HD Acc target_term(int64_t r, const RowTargets<Acc>& tg) const {
+  template <typename Team>
+  NKD_HD Acc target_term(const Team& tm, int64_t r, const RowTargets<Acc>& tg) const {
     using std::exp;
     const T* zr = z + r * c;
-    const Acc lse = full_lse<Acc>(zr, c);
+    const Acc lse = full_lse<Acc>(tm, zr, c);
     Acc pk[2] = {0, 0}, psum = 0, l = 0;
     for (int kk = 0; kk < k; ++kk) {
       pk[kk] = tg.value[kk] == 0 ? Acc(0) : sq[r * k + kk] + tg.value[kk] - mean[kk];
@@ -116,36 +120,33 @@ struct UskdKernel {
       psum += pk[kk];
     }
     if (gz)
-      for (int64_t j = 0; j < c; ++j) {
+      tm.for_each(c, [&](int64_t j) {
         Acc d = exp(static_cast<Acc>(zr[j]) - lse) * psum;
         for (int kk = 0; kk < k; ++kk) d -= j == tg.cls[kk] ? pk[kk] : Acc(0);
         gz[r * c + j] = static_cast<T>(scale * alpha * d);
-      }
+      });
     return l;
   }
 
-  NKD_HD Acc non_target_term(int64_t r, const RowTargets<Acc>& tg) const {
+  // Adds to the gradient target_term wrote: column j is the same thread's in both for_each.
+  template <typename Team>
+  NKD_HD Acc non_target_term(const Team& tm, int64_t r, const RowTargets<Acc>& tg) const {
     using std::exp;
     const T* zr = z + r * c;
     const int64_t* pr = pos + r * c;
-    const Acc lse = masked_lse<Acc>(zr, c, Acc(1), tg.cls[0], tg.cls[1]);
-    Acc zsum = 0;
-    for (int64_t j = 0; j < c; ++j)
-      if (!is_target(tg, j)) zsum += Acc(1) / static_cast<Acc>(pr[j] + 1);
-    Acc l = 0, nzsum = 0;
-    for (int64_t j = 0; j < c; ++j) {
-      if (is_target(tg, j)) continue;
-      const Acc nz = Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum;
-      l += nz * (lse - static_cast<Acc>(zr[j]));
-      nzsum += nz;
-    }
+    const Acc lse = masked_lse<Acc>(tm, zr, c, Acc(1), tg.cls[0], tg.cls[1]);
+    const Acc zsum =
+        tm.sum(c, [&](int64_t j) { return is_target(tg, j) ? Acc(0) : Acc(1) / static_cast<Acc>(pr[j] + 1); });
+    const auto nz = [&](int64_t j) { return is_target(tg, j) ? Acc(0) : Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum; };
+    const Acc l =
+        tm.sum(c, [&](int64_t j) { return is_target(tg, j) ? Acc(0) : nz(j) * (lse - static_cast<Acc>(zr[j])); });
+    const Acc nzsum = tm.sum(c, nz);
     if (gz)
-      for (int64_t j = 0; j < c; ++j) {
-        if (is_target(tg, j)) continue;
-        const Acc nz = Acc(1) / static_cast<Acc>(pr[j] + 1) / zsum;
-        const Acc d = exp(static_cast<Acc>(zr[j]) - lse) * nzsum - nz;
+      tm.for_each(c, [&](int64_t j) {
+        if (is_target(tg, j)) return;
+        const Acc d = exp(static_cast<Acc>(zr[j]) - lse) * nzsum - nz(j);
         gz[r * c + j] = static_cast<T>(static_cast<Acc>(gz[r * c + j]) + scale * beta * d);
-      }
+      });
     return l;
   }
 
@@ -154,29 +155,30 @@ struct UskdKernel {
     return Acc(0.9) * y + Acc(0.1) / static_cast<Acc>(c);
   }
 
-  NKD_HD Acc weak_term(int64_t r, const RowTargets<Acc>& tg) const {
+  template <typename Team>
+  NKD_HD Acc weak_term(const Team& tm, int64_t r, const RowTargets<Acc>& tg) const {
     using std::exp;
     const T* ur = u + r * c;
-    const Acc lse = full_lse<Acc>(ur, c);
-    Acc l = 0, ysum = 0;
-    for (int64_t j = 0; j < c; ++j) {
-      const Acc yt = weak_target(r, tg, j);
-      l += yt * (lse - static_cast<Acc>(ur[j]));
-      ysum += yt;
-    }
+    const Acc lse = full_lse<Acc>(tm, ur, c);
+    const Acc l = tm.sum(c, [&](int64_t j) { return weak_target(r, tg, j) * (lse - static_cast<Acc>(ur[j])); });
+    const Acc ysum = tm.sum(c, [&](int64_t j) { return weak_target(r, tg, j); });
     if (gu)
-      for (int64_t j = 0; j < c; ++j)
+      tm.for_each(c, [&](int64_t j) {
         gu[r * c + j] =
             static_cast<T>(scale * mu * (exp(static_cast<Acc>(ur[j]) - lse) * ysum - weak_target(r, tg, j)));
+      });
     return mu * l;
   }
 
-  NKD_HD void operator()(int64_t r) const {
-    const RowTargets<Acc> tg = row_targets<Acc>(label, soft, r, c, 2);
-    const Acc lt = target_term(r, tg);  // writes gz first; the non-target term adds to it
-    const Acc lnt = non_target_term(r, tg);
-    loss[r] = alpha * lt + beta * lnt + weak_term(r, tg);
+  template <typename Team>
+  NKD_HD void row(const Team& tm, int64_t r) const {
+    const RowTargets<Acc> tg = row_targets<Acc>(tm, label, soft, r, c, 2);
+    const Acc lt = target_term(tm, r, tg);  // writes gz first; the non-target term adds to it
+    const Acc lnt = non_target_term(tm, r, tg);
+    const Acc lw = weak_term(tm, r, tg);
+    if (tm.leader()) loss[r] = alpha * lt + beta * lnt + lw;
   }
+  NKD_HD void operator()(int64_t r) const { row(SerialRow{}, r); }
 };
 
 }  // namespace nkd::losses::math

@@ -8,15 +8,6 @@
 
 namespace nkd::nets {
 
-Tensor activate(const Tensor& x, Act act) {
-  switch (act) {
-    case Act::kReLU: return ops::relu(x);
-    case Act::kReLU6: return ops::relu6(x);
-    case Act::kNone: break;
-  }
-  return x;
-}
-
 std::shared_ptr<layers::Conv2d> conv_nobias(int64_t in, int64_t out, int64_t kernel, int64_t stride,
                                             int64_t groups) {
   return std::make_shared<layers::Conv2d>(layers::Conv2dOptions{
@@ -30,7 +21,11 @@ ConvModule::ConvModule(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
   bn = register_module("bn", std::make_shared<layers::BatchNorm2d>(out));
 }
 
-Tensor ConvModule::forward(const Tensor& x) { return activate(bn->forward(conv->forward(x)), act_); }
+Tensor ConvModule::forward(const Tensor& x) { return ops::activate(bn->forward(conv->forward(x)), act_); }
+
+InferenceFn ConvModule::fused() {
+  return [c = fused_conv()](const Tensor& x) { return c(x); };
+}
 
 int64_t make_divisible(double value, int64_t divisor) {
   const auto d = static_cast<double>(divisor);

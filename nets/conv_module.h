@@ -4,24 +4,26 @@
 #pragma once
 #include <memory>
 
+#include "engine/ops/activation.h"
 #include "layers/conv.h"
 #include "layers/norm.h"
+#include "nets/inference.h"
 
 namespace nkd::nets {
 
-enum class Act { kNone, kReLU, kReLU6 };
-
-Tensor activate(const Tensor& x, Act act);
+using Act = ops::Act;
 
 // k x k convolution without bias; padding k / 2.
 std::shared_ptr<layers::Conv2d> conv_nobias(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
                                             int64_t groups = 1);
 
 // mmcv ConvModule(conv -> BN -> act) with a bias-free conv: state names conv.weight, bn.*.
-class ConvModule final : public layers::UnaryModule {
+class ConvModule final : public layers::UnaryModule, public Fusible {
  public:
   ConvModule(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t groups, Act act);
   Tensor forward(const Tensor& x) override;
+  FusedConv fused_conv() const { return FusedConv(*conv, bn.get(), act_); }
+  InferenceFn fused() override;
   std::shared_ptr<layers::Conv2d> conv;
   std::shared_ptr<layers::BatchNorm2d> bn;
 

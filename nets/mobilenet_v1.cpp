@@ -52,6 +52,10 @@ std::vector<Tensor> MobileNetV1::forward_stages(const Tensor& x) {
   return {mid, s4_->forward(mid)};
 }
 
+InferenceFn MobileNetV1::fused() {  // conv_bn / conv_dw: Sequentials of conv, BN, ReLU
+  return [model = fuse_module(*model_), s4 = fuse_module(*s4_)](const Tensor& x) { return s4(model(x)); };
+}
+
 void MobileNetV1::init_weights(Generator& gen) { init_kaiming_conv_bn(*this, gen); }
 
 std::shared_ptr<Backbone> mobilenet_v1_backbone(const NetOptions& options) {

@@ -7,14 +7,16 @@
 #include "layers/basic.h"
 #include "layers/norm.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::nets {
 
-class MobileNetV1 final : public Backbone {
+class MobileNetV1 final : public Backbone, public Fusible {
  public:
   explicit MobileNetV1(const NetOptions& options);
   // {body output (512 ch, stride 16), s4 output (1024 ch, stride 32)}.
   std::vector<Tensor> forward_stages(const Tensor& x) override;
+  InferenceFn fused() override;  // image -> last stage, folded and fused (nets/inference.h)
   int64_t out_channels() const override { return out_channels_; }
   int64_t mid_channels() const override { return mid_channels_; }
   void init_weights(Generator& gen) override;  // Kaiming fan_out convs, BN 1/0

@@ -8,7 +8,7 @@
 namespace nkd::nets {
 namespace {
 
-class InvertedResidual final : public layers::UnaryModule {
+class InvertedResidual final : public layers::UnaryModule, public Fusible {
  public:
   InvertedResidual(int64_t in, int64_t out, int64_t stride, int64_t expand)
       : residual_(stride == 1 && in == out) {
@@ -22,6 +22,15 @@ class InvertedResidual final : public layers::UnaryModule {
   Tensor forward(const Tensor& x) override {
     Tensor y = conv_->forward(x);
     return residual_ ? ops::add(x, y) : y;
+  }
+  InferenceFn fused() override {  // the residual added in the projection's output pass
+    std::vector<FusedConv> convs;
+    for (size_t i = 0; i < conv_->size(); ++i) convs.push_back(dynamic_cast<ConvModule&>((*conv_)[i]).fused_conv());
+    return [convs = std::move(convs), residual = residual_](const Tensor& x) {
+      Tensor y = x;
+      for (size_t i = 0; i + 1 < convs.size(); ++i) y = convs[i](y);
+      return convs.back()(y, residual ? x : Tensor());
+    };
   }
 
  private:
@@ -65,6 +74,17 @@ std::vector<Tensor> MobileNetV2::forward_stages(const Tensor& x) {
   }
   outs.push_back(conv2_->forward(y));
   return outs;
+}
+
+InferenceFn MobileNetV2::fused() {
+  std::vector<InferenceFn> steps{fuse_module(*conv1_)};
+  for (auto& layer : layers_) steps.push_back(fuse_module(*layer));
+  steps.push_back(fuse_module(*conv2_));
+  return [steps = std::move(steps)](const Tensor& x) {
+    Tensor y = x;
+    for (const InferenceFn& f : steps) y = f(y);
+    return y;
+  };
 }
 
 void MobileNetV2::init_weights(Generator& gen) { init_kaiming_conv_bn(*this, gen); }

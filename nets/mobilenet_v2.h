@@ -7,15 +7,17 @@
 
 #include "layers/basic.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 #include "nets/conv_module.h"
 
 namespace nkd::nets {
 
-class MobileNetV2 final : public Backbone {
+class MobileNetV2 final : public Backbone, public Fusible {
  public:
   explicit MobileNetV2(const NetOptions& options);
   // layer1 .. layer7, conv2 (8 outputs); mid = layer7 (320 ch at width 1), last = conv2 (1280).
   std::vector<Tensor> forward_stages(const Tensor& x) override;
+  InferenceFn fused() override;  // image -> last stage, folded and fused (nets/inference.h)
   int64_t out_channels() const override { return out_channels_; }
   int64_t mid_channels() const override { return mid_channels_; }
   void init_weights(Generator& gen) override;  // Kaiming fan_out convs, BN 1/0

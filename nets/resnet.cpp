@@ -13,7 +13,7 @@ using layers::BatchNorm2d;
 using layers::Conv2d;
 
 // Base class of both blocks: the optional downsample path and the zero-init hook.
-class ResBlock : public layers::UnaryModule {
+class ResBlock : public layers::UnaryModule, public Fusible {
  public:
   virtual BatchNorm2d& last_bn() = 0;
 
@@ -26,6 +26,11 @@ class ResBlock : public layers::UnaryModule {
     register_module("downsample", downsample_);
   }
   Tensor shortcut(const Tensor& x) { return downsample_ ? downsample_->forward(x) : x; }
+  // The shortcut's inference function (the identity when there is no downsample).
+  InferenceFn fused_shortcut() {
+    if (!downsample_) return [](const Tensor& x) { return x; };
+    return fuse_module(*downsample_);
+  }
 
  private:
   std::shared_ptr<layers::Sequential> downsample_;
@@ -46,6 +51,10 @@ class BasicBlock final : public ResBlock {
     return ops::relu(ops::add(y, shortcut(x)));
   }
   BatchNorm2d& last_bn() override { return *bn2_; }
+  InferenceFn fused() override {  // relu(bn2(conv2(.)) + shortcut) in conv2's output pass
+    return [c1 = FusedConv(*conv1_, bn1_.get(), Act::kReLU), c2 = FusedConv(*conv2_, bn2_.get(), Act::kReLU),
+            sc = fused_shortcut()](const Tensor& x) { return c2(c1(x), sc(x)); };
+  }
 
  private:
   std::shared_ptr<Conv2d> conv1_, conv2_;
@@ -72,6 +81,11 @@ class Bottleneck final : public ResBlock {
     return ops::relu(ops::add(y, shortcut(x)));
   }
   BatchNorm2d& last_bn() override { return *bn3_; }
+  InferenceFn fused() override {
+    return [c1 = FusedConv(*conv1_, bn1_.get(), Act::kReLU), c2 = FusedConv(*conv2_, bn2_.get(), Act::kReLU),
+            c3 = FusedConv(*conv3_, bn3_.get(), Act::kReLU),
+            sc = fused_shortcut()](const Tensor& x) { return c3(c2(c1(x)), sc(x)); };
+  }
 
  private:
   std::shared_ptr<Conv2d> conv1_, conv2_, conv3_;
@@ -124,6 +138,17 @@ std::vector<Tensor> ResNet::forward_stages(const Tensor& x) {
     outs.push_back(y);
   }
   return outs;
+}
+
+InferenceFn ResNet::fused() {
+  std::vector<InferenceFn> stages;
+  for (auto& layer : layers_) stages.push_back(fuse_module(*layer));
+  return [stem = FusedConv(*conv1_, bn1_.get(), Act::kReLU), stages, pool = !small_input_](const Tensor& x) {
+    Tensor y = stem(x);
+    if (pool) y = ops::max_pool2d(y, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+    for (const InferenceFn& stage : stages) y = stage(y);
+    return y;
+  };
 }
 
 void ResNet::init_weights(Generator& gen) {

@@ -8,13 +8,15 @@
 #include "layers/basic.h"
 #include "layers/norm.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::nets {
 
-class ResNet final : public Backbone {
+class ResNet final : public Backbone, public Fusible {
  public:
   ResNet(int depth, const NetOptions& options);
-  std::vector<Tensor> forward_stages(const Tensor& x) override;  // layer1 .. layer4
+  std::vector<Tensor> forward_stages(const Tensor& x) override;
+  InferenceFn fused() override;  // image -> last stage, folded and fused (nets/inference.h)  // layer1 .. layer4
   int64_t out_channels() const override { return out_channels_[3]; }
   int64_t mid_channels() const override { return out_channels_[2]; }
   // Kaiming fan_out convs, BN 1/0, then zero_init_residual: the last BN of every block gets gamma 0.

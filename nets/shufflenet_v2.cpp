@@ -14,7 +14,7 @@
 namespace nkd::nets {
 namespace {
 
-class ShuffleBlock final : public layers::UnaryModule {
+class ShuffleBlock final : public layers::UnaryModule, public Fusible {
  public:
   ShuffleBlock(int64_t in, int64_t out, int64_t stride) : stride_(stride) {
     NKD_CHECK(out % 2 == 0, "shufflenet_v2: block output channels must be even, got ", out);
@@ -43,6 +43,14 @@ class ShuffleBlock final : public layers::UnaryModule {
       out = ops::concat({x.narrow(1, 0, keep), branch2_->forward(x.narrow(1, keep, c - keep))}, 1);
     }
     return ops::channel_shuffle(out, 2);
+  }
+  InferenceFn fused() override {  // forward() with the branches fused
+    InferenceFn b1 = branch1_ ? fuse_module(*branch1_) : InferenceFn(), b2 = fuse_module(*branch2_);
+    return [b1, b2, stride = stride_](const Tensor& x) {
+      if (stride > 1) return ops::channel_shuffle(ops::concat({b1(x), b2(x)}, 1), 2);
+      const int64_t c = x.size(1), keep = c / 2 + c % 2;
+      return ops::channel_shuffle(ops::concat({x.narrow(1, 0, keep), b2(x.narrow(1, keep, c - keep))}, 1), 2);
+    };
   }
 
  private:
@@ -91,6 +99,17 @@ std::vector<Tensor> ShuffleNetV2::forward_stages(const Tensor& x) {
     outs.push_back(y);
   }
   return outs;
+}
+
+InferenceFn ShuffleNetV2::fused() {
+  std::vector<InferenceFn> steps;
+  for (const auto& stage_or_conv5 : *layers_) steps.push_back(fuse_module(*stage_or_conv5));
+  return [stem = fuse_module(*conv1_), steps = std::move(steps), pool = !small_input_](const Tensor& x) {
+    Tensor y = stem(x);
+    if (pool) y = ops::max_pool2d(y, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
+    for (const InferenceFn& f : steps) y = f(y);
+    return y;
+  };
 }
 
 void ShuffleNetV2::init_weights(Generator& gen) {

@@ -7,15 +7,17 @@
 #include "layers/basic.h"
 #include "layers/module.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 #include "nets/conv_module.h"
 
 namespace nkd::nets {
 
-class ShuffleNetV2 final : public Backbone {
+class ShuffleNetV2 final : public Backbone, public Fusible {
  public:
   explicit ShuffleNetV2(const NetOptions& options);
   // stage2, stage3, stage4 (mid, 464 ch at 1.0x), conv5 (1024 ch).
   std::vector<Tensor> forward_stages(const Tensor& x) override;
+  InferenceFn fused() override;  // image -> last stage, folded and fused (nets/inference.h)
   int64_t out_channels() const override { return out_channels_; }
   int64_t mid_channels() const override { return mid_channels_; }
   // mmcls: the stem conv ~ N(0, 0.01), every other conv ~ N(0, 1 / weight.shape[1]); BN 1/0.

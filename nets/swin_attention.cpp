@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/autocast.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
@@ -99,7 +100,10 @@ Tensor WindowMSA::forward(const Tensor& x, const Tensor& mask) {
   const Tensor q = ops::mul(ops::squeeze(ops::narrow(qkv5, 0, 0, 1), 0), scale_);
   const Tensor k = ops::squeeze(ops::narrow(qkv5, 0, 1, 1), 0);
   const Tensor v = ops::squeeze(ops::narrow(qkv5, 0, 2, 1), 0);
-  Tensor attn = ops::add(ops::matmul(q, ops::transpose(k, -2, -1)), position_bias());  // [B_, heads, N, N]
+  // The two products follow the autocast policy (BF16 under an AutocastGuard); the bias, the mask
+  // and the softmax are F32 (a BF16 product plus the F32 bias widens to F32).
+  Tensor attn = ops::add(ops::matmul(autocast(q), autocast(ops::transpose(k, -2, -1))),
+                         position_bias());  // [B_, heads, N, N]
   if (mask.defined()) {
     const int64_t nw = mask.size(0);
     NKD_CHECK(mask.ndim() == 3 && mask.size(1) == n && mask.size(2) == n && bw % nw == 0,
@@ -109,7 +113,7 @@ Tensor WindowMSA::forward(const Tensor& x, const Tensor& mask) {
     attn = ops::view(attn, {bw, heads_, n, n});
   }
   attn = ops::softmax(attn, -1);
-  const Tensor out = ops::reshape(ops::transpose(ops::matmul(attn, v), 1, 2), {bw, n, c});
+  const Tensor out = ops::reshape(ops::transpose(ops::matmul(autocast(attn), autocast(v)), 1, 2), {bw, n, c});
   return proj->forward(out);
 }
 

@@ -3,7 +3,8 @@
 of tools/torch_fashion_mnist_reference.py, batch 128, 1x28x28, SGD 0.1/0.9/5e-4) on random input:
 teacher x0.25 CE, student x0.125 CE, student CE + KD (T 4, alpha 0.9) on the eval-mode teacher.
 argv[1] is JSON {"iters", "threads", "warmup"}; prints JSON with the seconds for `iters` steps of
-each, in NCHW ("nchw") and channels_last ("channels_last")."""
+each, in NCHW ("nchw") and channels_last ("channels_last"), wall-clock, and the process's CPU seconds
+(all threads) in "nchw_cpu" and "channels_last_cpu"."""
 import json
 import sys
 import time
@@ -66,10 +67,10 @@ def time_step(step, layout, iters, warmup):
 
     for _ in range(warmup):
         one()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(iters):
         one()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main():
@@ -77,7 +78,9 @@ def main():
     torch.set_num_threads(spec["threads"])
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     for name, layout in [("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)]:
-        out[name] = [time_step(s, layout, spec["iters"], spec["warmup"]) for s in range(3)]
+        t = [time_step(s, layout, spec["iters"], spec["warmup"]) for s in range(3)]
+        out[name] = [wall for wall, _ in t]
+        out[name + "_cpu"] = [cpu for _, cpu in t]
     print(json.dumps(out))
 
 

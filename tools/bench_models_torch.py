@@ -6,7 +6,8 @@ no grad) of the torchvision models, float32, at the settings given as JSON in ar
    "device": "cpu"|"cuda"}
 On "cuda": CUDA-event timing, TF32 off (unless "tf32": true), cudnn.benchmark on, the peak memory
 of the training step ("peak_mib"), and a second run in channels_last + bf16 autocast
-("amp_train_ms", "amp_infer_ms").
+("amp_train_ms", "amp_infer_ms", "amp_peak_mib"); with "amp_only": true (nkd_bench --precision bf16)
+only that second run.
 mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
 mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms", ...}]}.
 """
@@ -108,11 +109,15 @@ def run(name, spec, dev, amp):
 
 def bench(name, spec):
     dev = torch.device(spec.get("device", "cpu"))
-    train, infer, peak = run(name, spec, dev, False)
-    result = {"name": name, "train_ms": train, "infer_ms": infer}
+    result = {"name": name}
+    if not (dev.type == "cuda" and spec.get("amp_only", False)):
+        train, infer, peak = run(name, spec, dev, False)
+        result.update(train_ms=train, infer_ms=infer)
+        if dev.type == "cuda":
+            result.update(peak_mib=peak)
     if dev.type == "cuda":
-        amp_train, amp_infer, _ = run(name, spec, dev, True)
-        result.update(peak_mib=peak, amp_train_ms=amp_train, amp_infer_ms=amp_infer)
+        amp_train, amp_infer, amp_peak = run(name, spec, dev, True)
+        result.update(amp_train_ms=amp_train, amp_infer_ms=amp_infer, amp_peak_mib=amp_peak)
     return result
 
 

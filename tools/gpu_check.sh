@@ -167,6 +167,18 @@ sanitizer() {
 # Nsight Compute over one training step of net $1 (the bench's NVTX range nkd_train_step, after
 # a warm-up step that runs the cuDNN searches): every kernel's duration into $OUT/ncu_$1.csv, then
 # the time per kernel family (tools/ncu_summary.py). Clocks and caches as in a normal run.
+# Issue 16: the distillation step (student train step + teacher forward) against PyTorch (F32, and
+# channels_last + bf16 autocast): the paper's two teacher pairs and the teacher-free tf-NKD / USKD.
+bench_distill() {
+  local b="$BUILD/apps/nkd_bench" batch=${NKD_BENCH_DISTILL_BATCH:-64} rc=0
+  local opts=(--device cuda --batch "$batch" --runs 5 --iters 5 --warmup 3)
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" || rc=$?
+  "$b" distill --teacher resnet50 --student mobilenet_v1 "${opts[@]}" || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss tf_nkd "${opts[@]}" || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss uskd "${opts[@]}" || rc=$?
+  return $rc
+}
+
 profile_net() {
   local ncu
   ncu=$(command -v ncu || find /usr/local/cuda*/bin /opt/nvidia -name ncu -type f 2>/dev/null | head -1)
@@ -192,7 +204,7 @@ main() {
   dirs=$(lib_dirs | awk '!seen[$0]++' | paste -sd:)
   export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export ROOT BUILD OUT
-  export -f environment build_here sanitizer profile_net
+  export -f environment build_here sanitizer profile_net bench_distill
   step environment 60 environment
   head -20 "$OUT/environment.log"
   if [[ ! -x "$BUILD/tests/test_cuda" ]]; then
@@ -220,12 +232,47 @@ main() {
   step bench_gpu_ops 80 "$BUILD/apps/nkd_bench" gpu-ops --batch 64 --runs 20 --warmup 3
   step bench_models 150 "$BUILD/apps/nkd_bench" model ${NKD_BENCH_NETS:-resnet50 resnet18 mobilenet_v2} \
     --device cuda --batch "${NKD_BENCH_BATCH:-128}" --runs 7 --warmup 3
+  # bf16 (issue 15, docs/GPU.md "Not yet run on a GPU"): the BF16 GPU tests (every op-table case
+  # in BF16 against the CPU, cuDNN / cuBLASLt BF16 at net shapes), then nkd --precision bf16 next to
+  # PyTorch's channels_last + bf16 autocast on the seven nets (needs NKD_GPU_CHECK_BUDGET_S ~ 800
+  # with every other step, or NKD_GPU_SKIP="bench_gpu_ops bench_models memcheck racecheck").
+  step bf16_tests 90 "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='Ops/CudaBf16.*:CudaBf16Libraries.*'
+  [[ -f "$OUT/bf16_tests.log" ]] && note "bf16 tests: $(grep -hE '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/bf16_tests.log" | paste -sd' ')"
+  step bench_models_bf16 300 "$BUILD/apps/nkd_bench" model \
+    ${NKD_BENCH_BF16_NETS:-resnet18 resnet34 resnet50 mobilenet_v1 mobilenet_v2 shufflenet_v2 swin_tiny} \
+    --device cuda --precision bf16 --batch "${NKD_BENCH_BATCH:-128}" --runs 5 --warmup 2
+  # Issue 16: the teacher's inference form on the GPU for every net (also in ctest -L gpu; here for
+  # its per-net differences in the log) and the distillation benchmark.
+  step teacher_form 90 "$BUILD/tests/nets/test_nets_cuda"
+  [[ -f "$OUT/teacher_form.log" ]] && grep -h 'on the GPU: relative\|PASSED\|FAILED\|SKIPPED' "$OUT/teacher_form.log" |
+    while read -r line; do note "  $line"; done
+  step bench_distill 200 bench_distill
   # The Fashion-MNIST demo's full recipe on the GPU (tools/demo.sh) for the seeds in
   # NKD_GPU_DEMO_SEEDS (none: skipped), with the dataset from the bundle.
   if [[ -n "${NKD_GPU_DEMO_SEEDS:-}" ]]; then
     step demo "${NKD_GPU_DEMO_S:-240}" env NKD_DEMO_BIN="$BUILD/apps/nkd_distill" NKD_DEMO_FULL=1 \
       NKD_DEMO_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_DEMO_SEEDS="$NKD_GPU_DEMO_SEEDS" \
       NKD_DEMO_OUT=/tmp/nkd_demo "$ROOT/tools/demo.sh"
+  fi
+  # Issue 16: the loss kernels at ImageNet's C = 1000 with one thread, one warp and one block per row
+  # (alone on the GPU, unlike under ctest -j8), and racecheck over the block-per-row parity cases.
+  step loss_timing 60 "$BUILD/tests/losses/test_losses_cuda" --gtest_filter='LossesCuda.TimingAtImageNetScale'
+  [[ -f "$OUT/loss_timing.log" ]] && grep -h '^\[ timing' "$OUT/loss_timing.log" |
+    while read -r line; do note "  $line"; done
+  step loss_racecheck 60 sanitizer --tool racecheck --error-exitcode 99 "$BUILD/tests/losses/test_losses_cuda" \
+    --gtest_filter='LossesCuda.CrossEntropyMatchesCpu:LossesCuda.TfNkdMatchesCpu' --gtest_brief=1
+  [[ -f "$OUT/loss_racecheck.log" ]] &&
+    note "loss racecheck: $(grep -h 'ERROR SUMMARY\|RACECHECK SUMMARY' "$OUT/loss_racecheck.log" | tail -1 ||
+                            tail -1 "$OUT/loss_racecheck.log")"
+  # Issue 20: the Fashion-MNIST tf-NKD and CE students (full recipe) with runner.conv_algos "exact"
+  # and "fast" for the seeds in NKD_GPU_CONV_SEEDS (none: skipped; "0 1 2" is the check asked for,
+  # about 12 runs of 20 s), within NKD_GPU_CONV_S (300 s): tools/conv_algos_check.sh, table in summary.
+  if [[ -n "${NKD_GPU_CONV_SEEDS:-}" ]]; then
+    local conv_s=${NKD_GPU_CONV_S:-300}
+    (( conv_s > $(left) )) && conv_s=$(left)
+    step conv_algos "$conv_s" env NKD_CONV_BIN="$BUILD/apps/nkd_distill" NKD_CONV_DEVICE=cuda \
+      NKD_CONV_DATA="$ROOT/gpu-bundle/fashion-mnist" NKD_CONV_SEEDS="$NKD_GPU_CONV_SEEDS" \
+      NKD_CONV_BUDGET_S=$(( conv_s - 25 )) NKD_CONV_OUT=/tmp/nkd_conv_algos "$ROOT/tools/conv_algos_check.sh"
   fi
   # Where one training step's GPU time goes, per kernel family, for the nets in NKD_GPU_PROFILE_NETS.
   for net in ${NKD_GPU_PROFILE_NETS:-}; do
@@ -253,8 +300,8 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models demo; do
-      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Fashion|build|PyTorch)' "$OUT/$bench.log"; }
+    for bench in bench_gpu_ops bench_models bench_models_bf16 bench_distill demo conv_algos; do
+      [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Distillation|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"
   echo "================ summary ($OUT/summary.txt)"

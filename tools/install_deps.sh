@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nkd builds, tests and runs with (only the missing ones); python3-venv
-# is for the TensorBoard test (tests/apps/tensorboard_events_test.sh), python3-matplotlib for
-# tools/plot_curves.py.
+# is for the TensorBoard and ONNX parity tests (test-only venvs), python3-matplotlib for
+# tools/plot_curves.py, libonnx-dev / libprotobuf-dev for the ONNX export (export/; without them
+# it is left out of the build).
 # The CUDA 13 toolkit (nvcc, cuDNN, cuBLAS, NCCL) is expected under /usr/local/cuda when present;
 # without it the build is CPU-only.
 set -euo pipefail
@@ -13,6 +14,7 @@ packages=(
   python3-matplotlib python3-venv
   dataset-fashion-mnist
   libopenmpi-dev openmpi-bin
+  libonnx-dev libprotobuf-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 
 #include "train/weights.h"
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/ops/elementwise.h"
@@ -62,14 +63,14 @@ StepOutput Distiller::forward_train(const Tensor& images, const Tensor& labels, 
   nets::ClassifierOutput s;
   if (needs_mid_) s = student_->forward_with_mid(images);
   else s.logits = student_->forward(images);
+  // Under bf16 autocast the losses see F32 logits and features (engine/autocast.h).
+  s.logits = widen_to_f32(s.logits);
+  s.mid_feature = widen_to_f32(s.mid_feature);
   const Device dev = s.logits.device();
   losses::LossInputs in{.logits = s.logits, .labels = on_device(labels, dev), .mid_feature = s.mid_feature};
   in.targets = soft_labels.defined() ? on_device(soft_labels, dev) : in.labels;
   Tensor ori = losses::cross_entropy(s.logits, in.targets, {.label_smoothing = cfg_.label_smoothing});
-  if (teacher_) {
-    NoGradGuard no_grad;
-    in.teacher = teacher_->forward(images);
-  }
+  if (teacher_) in.teacher = widen_to_f32(teacher_logits(images));  // F32 logits for the losses
   StepOutput out;
   std::vector<std::pair<std::string, Tensor>> extra;
   for (const ActiveLoss& loss : losses_) {
@@ -86,6 +87,17 @@ StepOutput Distiller::forward_train(const Tensor& images, const Tensor& labels, 
     out.losses.push_back(std::move(e));
   }
   return out;
+}
+
+Tensor Distiller::teacher_logits(const Tensor& images) {
+  NoGradGuard no_grad;
+  if (teacher_->is_training()) return teacher_->forward(images);  // teacher_mode "train": batch statistics
+  const Device d = teacher_->head().fc->weight.device();
+  if (!teacher_form_ || teacher_form_device_ != d) {
+    teacher_form_ = std::make_unique<nets::InferenceNet>(teacher_);
+    teacher_form_device_ = d;
+  }
+  return teacher_form_->forward(images);
 }
 
 layers::NamedTensors Distiller::trainable_parameters() const {
@@ -109,6 +121,7 @@ layers::NamedTensors Distiller::model_state() const {
 }
 
 void Distiller::load_model_state(const layers::NamedTensors& state) {
+  teacher_form_.reset();  // folded from the weights it replaces
   if (plain()) student_->load_state_dict(state, true);
   else load_state_dict(state, true);
 }

@@ -1,5 +1,6 @@
 // Distiller (NKD_SPEC.md 4): the student, an optional frozen teacher (forward under no-grad, in
-// train or eval mode as configured) and the distillation losses' own parameters, as one Module with
+// train or eval mode as configured; in eval mode through its inference form, nets/inference.h:
+// batch norm folded, ReLU and residual fused, built on the first step and after a state load) and the distillation losses' own parameters, as one Module with
 // the mmcls names student.* / teacher.* / distill_losses.*. The losses come from the registry
 // (losses/registry.h) as configured; a training step returns every loss term by name (ori_loss,
 // loss_kd, loss_nkd, loss_tf_nkd0, ...) and their sum.
@@ -13,6 +14,7 @@
 #include "layers/conv.h"
 #include "layers/module.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::train {
 
@@ -50,6 +52,9 @@ class Distiller final : public layers::Module {
  private:
   // Adds a configured loss, creating its head (when the spec has one) under distill_losses.
   void add_loss(const losses::LossConfig& loss, const RunConfig& config, uint64_t seed);
+  // The teacher's logits: through its inference form in eval mode (built here on first use, again
+  // when the teacher moved to another device or its state was loaded), else its train-mode forward.
+  Tensor teacher_logits(const Tensor& images);
 
   // A configured loss and its head (distill_losses.loss_<name>.<module>), when it has one.
   struct ActiveLoss {
@@ -59,6 +64,8 @@ class Distiller final : public layers::Module {
 
   DistillConfig cfg_;
   std::shared_ptr<nets::ImageClassifier> student_, teacher_;
+  std::unique_ptr<nets::InferenceNet> teacher_form_;  // not a child module: not in any state dict
+  Device teacher_form_device_ = kCPU;
   std::vector<ActiveLoss> losses_;                        // in the registry's order
   std::shared_ptr<layers::ModuleDict<>> distill_losses_;  // null when no loss has a head
   bool needs_mid_ = false;                                // some loss reads the mid feature

@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <string>
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
+#include "nets/inference.h"
 
 namespace nkd::train {
 
@@ -52,10 +55,14 @@ void score_batch(const data::Batch& batch, const Tensor& logits_dev, const std::
 
 EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device device,
                     const std::vector<int64_t>& topk, const std::function<void(const Prediction&)>& on_prediction,
-                    int64_t count_first, const std::function<void(const EvalProgress&)>& on_progress) {
+                    int64_t count_first, const std::function<void(const EvalProgress&)>& on_progress,
+                    bool fuse) {
   const auto start = std::chrono::steady_clock::now();
   NoGradGuard no_grad;
   net.eval();
+  // The inference form computes in F32; under bf16 autocast the net itself runs, in bf16.
+  std::optional<nets::InferenceNet> form;  // holds the net without owning it: it outlives this call
+  if (fuse && !autocast_enabled()) form.emplace(std::shared_ptr<nets::ImageClassifier>(&net, [](nets::ImageClassifier*) {}));
   EvalResult r;
   r.topk = topk;
   r.skipped_by_kind.assign(data::bad_sample_kinds().size(), 0);
@@ -73,7 +80,9 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
       r.skipped_samples.push_back(b);
     }
     if (batch->labels.numel() > 0)
-      score_batch(*batch, net.forward(batch->images.to(device)), topk, count_first, correct, r, on_prediction);
+      const Tensor images = batch->images.to(device);
+      score_batch(*batch, widen_to_f32(form ? form->forward(images) : net.forward(images)), topk, count_first,
+                  correct, r, on_prediction);
     progress.done = r.images + r.skipped;
     progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_progress) on_progress(progress);

@@ -1,6 +1,8 @@
 // Evaluation of a classifier on a loader: top-k accuracy (in %) over the images that could be read
 // and, optionally, each image's top-5 classes and scores (softmax probabilities). An unreadable
-// image is left out of the metric and counted (never replaced). The net runs in eval mode, no-grad.
+// image is left out of the metric and counted (never replaced). The net runs in eval mode, no-grad;
+// with fuse, through its inference form (nets/inference.h: batch norm folded, ReLU and residual
+// fused; logits equal to rounding), as nkd_eval and nkd_predict do by default.
 #pragma once
 #include <functional>
 #include <map>
@@ -41,7 +43,8 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
                     const std::vector<int64_t>& topk,
                     const std::function<void(const Prediction&)>& on_prediction = nullptr,
                     int64_t count_first = -1,
-                    const std::function<void(const EvalProgress&)>& on_progress = nullptr);
+                    const std::function<void(const EvalProgress&)>& on_progress = nullptr,
+                    bool fuse = false);
 
 // The skipped images by kind, the kinds with a count only: {"empty file": 2, "truncated": 1}.
 std::map<std::string, int64_t> skipped_kinds(const EvalResult& r);

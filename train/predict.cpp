@@ -67,7 +67,7 @@ std::vector<ImagePrediction> predict_files(nets::ImageClassifier& net, std::shar
     ImagePrediction& image = out[size_t(p.index)];
     for (size_t j = 0; j < p.classes.size(); ++j)
       image.top.push_back({p.classes[j], class_name(names, p.classes[j]), p.scores[j]});
-  });
+  }, -1, nullptr, options.fuse);
   for (const data::BadSample& b : r.skipped_samples) out[size_t(b.index)].skipped = b.reason;
   return out;
 }

@@ -49,6 +49,7 @@ struct PredictOptions {
   int64_t batch_size = 32;
   int workers = 2;
   Device device = kCPU;
+  bool fuse = true;  // the inference form (train/evaluate.h)
 };
 
 // Every file in order, predicted or skipped with the reason; `names` names the classes (empty: the

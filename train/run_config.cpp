@@ -240,6 +240,9 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.save_best = c.boolean("runner.save_best", false);
   r.tensorboard = c.boolean("runner.tensorboard", true);
   r.seed = uint64_t(c.integer("runner.seed", 0));
+  r.conv_algos = c.choice("runner.conv_algos", "fast", {"exact", "fast"});
+  r.precision = parse_precision(c.choice("runner.precision", "fp32", {"fp32", "tf32", "bf16"}),
+                                "runner.precision");
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");
   if (r.log_interval < 1) c.fail("runner.log_interval", "must be at least 1");
   if (r.max_keep_checkpoints == 0 || r.max_keep_checkpoints < -1)
@@ -257,6 +260,15 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
     c.fail("data.root", "dataset folder '" + r.data.root + "' does not exist");
   r.resolved = c.dump();
   return r;
+}
+
+bool conv_algos_exact(const RunConfig& config, bool env_exact) { return env_exact || config.conv_algos == "exact"; }
+
+std::string conv_algos_note(const RunConfig& config, bool env_exact) {
+  const std::string mode = conv_algos_exact(config, env_exact) ? "exact" : "fast";
+  if (env_exact && config.conv_algos != "exact")
+    return "conv algorithms " + mode + " (NKD_CONV_EXACT=1; runner.conv_algos = \"" + config.conv_algos + "\")";
+  return "conv algorithms " + mode + " (runner.conv_algos)";
 }
 
 }  // namespace nkd::train

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/autocast.h"
 #include "train/config.h"
 #include "engine/optim/lr_schedule.h"
 #include "losses/registry.h"
@@ -87,6 +88,13 @@ struct RunConfig {
   bool save_best = false;  // keep the checkpoint of the best val top-1 (mmcls save_best)
   bool tensorboard = true;  // event files in <work_dir>/tf_logs (mmcv TensorboardLoggerHook)
   uint64_t seed = 0;
+  // runner.conv_algos: "fast" (cuDNN's searches for float convolutions admit every algorithm, FFT and
+  // non-fused Winograd included, as PyTorch's cudnn.benchmark) or "exact" (those left out: results
+  // within rounding of the exact sum, slower 3x3 convolutions). GPU runs only; conv_algos_exact().
+  std::string conv_algos = "fast";
+  // runner.precision: fp32 (default), tf32 (GPU F32 convolutions / GEMMs on TF32 tensor cores) or
+  // bf16 (autocast: engine/autocast.h); --precision overrides it. Checkpoints stay F32.
+  Precision precision = Precision::kFp32;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };
 
@@ -94,5 +102,13 @@ struct RunConfig {
 // predict the model and the val pipeline (data.root need not exist: the images are given).
 enum class ConfigUse { kTrain, kEval, kPredict };
 RunConfig parse_run_config(Config& config, ConfigUse use);
+
+// Whether a run's GPU float convolutions leave out the inexact algorithms (cuda::set_exact_conv):
+// runner.conv_algos = "exact", or NKD_CONV_EXACT=1 in the environment (env_exact), which overrides a
+// config's "fast" (one way for a run to be exact without editing its config). The run's header
+// says which, with conv_algos_note: "conv algorithms exact (runner.conv_algos)" / "conv algorithms
+// exact (NKD_CONV_EXACT=1; runner.conv_algos = \"fast\")" / "conv algorithms fast (runner.conv_algos)".
+bool conv_algos_exact(const RunConfig& config, bool env_exact);
+std::string conv_algos_note(const RunConfig& config, bool env_exact);
 
 }  // namespace nkd::train

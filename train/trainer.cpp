@@ -16,6 +16,7 @@
 #include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/train_log.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/cuda/device.h"
@@ -101,6 +102,7 @@ class Trainer {
   double last_top1_ = -1, last_top5_ = -1;
   double best_top1_ = -1;  // the best val top-1 of the run so far (resumed runs: of the best file)
   int64_t best_epoch_ = 0;
+  bool logged_precision_ = false;  // the first bf16 step's line
   bool stop_ = false;  // a stop signal, agreed by every rank (Trainer::step)
   std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
   int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
@@ -122,6 +124,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
   layers::seed_random_layers(*model_, cfg_.seed);
   if (opts_.device.is_cuda()) cuda::init(opts_.device);
   if (opts_.deterministic) cuda::set_deterministic(true);  // cuDNN: deterministic algorithms only
+  cuda::set_exact_conv(conv_algos_exact(cfg_, cuda::detail::env_flag("NKD_CONV_EXACT")));  // runner.conv_algos
   model_->to(opts_.device);
   for (const auto& [n, p] : model_->trainable_parameters()) params_.push_back(p);
   if (dist::Communicator* comm = communicator()) {  // data parallel: rank 0's weights, bucketed all-reduce
@@ -210,9 +213,21 @@ void Trainer::resume(const std::string& path) {
 // reported before any checkpoint is written.
 void Trainer::step(const data::Batch& batch, double data_time) {
   const Tensor images = batch.images.to(opts_.device);
-  StepOutput out = model_->forward_train(images, batch.labels, batch.soft_labels);
-  opt_->zero_grad();
-  out.total.backward();
+  StepOutput out;
+  const int64_t copies_before = autocast_weight_conversions();
+  {
+    // Forward and backward at the run's precision; the BF16 weight copies of a bf16 run are made
+    // once here and dropped with the guard (the optimizer then updates the F32 parameters).
+    const PrecisionGuard precision(cfg_.precision);
+    out = model_->forward_train(images, batch.labels, batch.soft_labels);
+    opt_->zero_grad();
+    out.total.backward();
+  }
+  if (cfg_.precision == Precision::kBf16 && !logged_precision_ && is_main_rank()) {
+    log_.line("bf16 autocast: " + std::to_string(autocast_weight_conversions() - copies_before) +
+              " BF16 weight copies per step (F32 master weights)");
+    logged_precision_ = true;
+  }
   if (dp_) dp_->after_backward();  // gradients averaged over the ranks
   if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm_async(params_, cfg_.optim.grad_clip);
   {
@@ -350,6 +365,7 @@ void Trainer::keep_if_best(int64_t epoch) {
 }
 
 void Trainer::validate(int64_t epoch) {
+  const PrecisionGuard precision(cfg_.precision);
   EvalResult r = evaluate(model_->student(), *val_loader_, opts_.device, {1, 5}, nullptr,
                           dp_ ? real_images_of_rank(val_size_) : -1);
   combine_over_ranks(r);  // data parallel: totals over the ranks
@@ -397,10 +413,7 @@ bool Trainer::run_epoch(int64_t epoch) {
 }
 
 int Trainer::run() {
-  log_.line("nkd distill: config " + cfg_.config_path + ", work dir " + opts_.work_dir + ", device " +
-            opts_.device.str() + ", " + std::to_string(iters_per_epoch_) + " iterations per epoch, " +
-            std::to_string(cfg_.epochs) + " epochs, seed " + std::to_string(cfg_.seed) +
-            (opts_.deterministic ? ", deterministic" : ""));
+  log_.line(run_header(cfg_, opts_, iters_per_epoch_, cuda::detail::env_flag("NKD_CONV_EXACT")));
   if (cfg_.tensorboard) log_.open_tensorboard(opts_.work_dir + "/tf_logs", iter_, cfg_.resolved);
   run_start_ = Clock::now();
   window_ = Window{};
@@ -449,6 +462,14 @@ int Trainer::run() {
 }
 
 }  // namespace
+
+std::string run_header(const RunConfig& config, const TrainOptions& options, int64_t iters_per_epoch,
+                       bool env_exact) {
+  return "nkd distill: config " + config.config_path + ", work dir " + options.work_dir + ", device " +
+         options.device.str() + ", " + std::to_string(iters_per_epoch) + " iterations per epoch, " +
+         std::to_string(config.epochs) + " epochs, seed " + std::to_string(config.seed) +
+         (options.deterministic ? ", deterministic" : "") + ", " + conv_algos_note(config, env_exact);
+}
 
 void install_stop_handlers() {
   std::signal(SIGINT, on_stop_signal);

@@ -19,6 +19,11 @@ struct TrainOptions {
   int64_t stop_after_iters = 0;  // > 0: act as if interrupted after that many iterations (tests)
 };
 
+// The run's first log line: config, work dir, device, iterations and epochs, seed, the
+// deterministic flag and the conv algorithms (conv_algos_note; env_exact: NKD_CONV_EXACT=1 is set).
+std::string run_header(const RunConfig& config, const TrainOptions& options, int64_t iters_per_epoch,
+                       bool env_exact);
+
 // Returns the process exit code: 0 when done (or stopped by stop_after_iters), 128 + signal when
 // interrupted by a signal (after writing a checkpoint).
 int train(const RunConfig& config, const TrainOptions& options);

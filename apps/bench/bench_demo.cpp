@@ -1,15 +1,19 @@
 // `nkd_bench demo [--iters N] [--runs N] [--threads N] [--no-torch]`: the demo's training steps on
 // Fashion-MNIST-shaped random input (batch 128, 1x28x28, 10 classes): teacher ResNet-18 small_input
 // x0.25 with CE; student x0.125 with CE; student with CE + KD (T 4, alpha 0.9) on the eval-mode
-// teacher's no-grad forward. SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
+// teacher, through its inference form (nets/inference.h, as nkd_distill runs it) and, as before
+// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
 // 2 warm-up steps) of each, then PyTorch does the same (tools/bench_demo_torch.py) in both layouts,
-// so both see the same load; prints the median seconds per `iters` steps and the ratios.
+// so both see the same load; prints the median seconds per `iters` steps and the ratios, in wall time
+// and in CPU time (all threads of the process; with OMP_WAIT_POLICY=passive, less sensitive to the
+// other jobs of a shared machine than wall time).
 #include "apps/bench/bench_demo.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,19 +24,21 @@
 #endif
 
 #include "apps/bench/torch_peer.h"
-#include "engine/autograd/grad_mode.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
 #include "engine/optim/optimizer.h"
 #include "losses/losses.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::apps {
 namespace {
 
 using json = nlohmann::json;
-const char* const kSteps[] = {"teacher x0.25 CE", "student x0.125 CE", "student + teacher KD"};
-constexpr int kStepCount = 3;
+const char* const kSteps[] = {"teacher x0.25 CE", "student x0.125 CE", "student + teacher KD",
+                              "student + teacher KD, teacher not fused"};
+constexpr int kStepCount = 4;
+int torch_step(int step) { return std::min(step, 2); }  // PyTorch's KD step is the peer of both KD rows
 
 struct Settings {
   int iters = 20, runs = 3, threads = 2, warmup = 2;
@@ -43,15 +49,27 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+double cpu_s() {  // CPU time of the whole process (every thread)
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+struct Timing {
+  double wall, cpu;
+};
+
 std::shared_ptr<nets::ImageClassifier> demo_net(double width) {
   return nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = width, .small_input = true}, 0);
 }
 
-// Seconds for s.iters steps of demo step `step` (0 teacher, 1 student CE, 2 student KD).
-double time_nkd_step(int step, const Settings& s) {
+// Seconds for s.iters steps of demo step `step` (0 teacher, 1 student CE, 2 student KD with the
+// teacher's inference form, 3 with its plain no-grad forward).
+Timing time_nkd_step(int step, const Settings& s) {
   const auto net = demo_net(step == 0 ? 0.25 : 0.125);
   const auto teacher = demo_net(0.25);
   teacher->eval();
+  const nets::InferenceNet teacher_form(teacher, /*fuse=*/step != 3);
   Generator gen(1);
   const Tensor x = randn({128, 1, 28, 28}, gen);
   std::vector<int64_t> label_values;
@@ -63,21 +81,17 @@ double time_nkd_step(int step, const Settings& s) {
     sgd.zero_grad();
     const Tensor logits = net->forward(x);
     Tensor loss = losses::cross_entropy(logits, labels);
-    if (step == 2) {
-      Tensor t;
-      {
-        NoGradGuard no_grad;
-        t = teacher->forward(x);
-      }
+    if (step >= 2) {
+      const Tensor t = teacher_form(x);
       loss = ops::add(ops::mul(loss, 0.1), losses::kd_loss(logits, t, {.temperature = 4, .alpha = 0.9}));
     }
     loss.backward();
     sgd.step(0.1);
   };
   for (int i = 0; i < s.warmup; ++i) one();
-  const double t0 = now_s();
+  const double t0 = now_s(), c0 = cpu_s();
   for (int i = 0; i < s.iters; ++i) one();
-  return now_s() - t0;
+  return {now_s() - t0, cpu_s() - c0};
 }
 
 double median(std::vector<double> v) {
@@ -108,9 +122,9 @@ std::string fmt(const char* f, double v) {
 }
 
 // times[k][step]: k = 0 nkd, 1 PyTorch NCHW, 2 PyTorch channels_last; one value per run.
-void print_table(const Settings& s, const std::vector<std::vector<double>> (&times)[3]) {
-  std::cout << "Demo steps, F32, CPU, " << s.threads << " threads, batch 128, 1x28x28, 10 classes: median seconds for "
-            << s.iters << " steps over " << s.runs
+void print_table(const Settings& s, const char* what, const std::vector<std::vector<double>> (&times)[3]) {
+  std::cout << "\nDemo steps, F32, CPU, " << s.threads << " threads, batch 128, 1x28x28, 10 classes: median " << what
+            << " seconds for " << s.iters << " steps over " << s.runs
             << " alternating runs; ratio = PyTorch s / nkd s (> 1: nkd faster)\n\n"
                "| step | nkd | PyTorch NCHW | PyTorch channels_last | ratio NCHW | ratio channels_last |\n"
                "|---|---|---|---|---|---|\n";
@@ -133,25 +147,32 @@ int bench_demo(int argc, char** argv) {
 #ifdef _OPENMP
   omp_set_num_threads(s.threads);
 #endif
-  std::vector<std::vector<double>> times[3];
+  std::vector<std::vector<double>> times[3], cpu[3];
   for (auto& t : times) t.assign(kStepCount, {});
+  for (auto& t : cpu) t.assign(kStepCount, {});
   for (int r = 0; r < s.runs; ++r) {
     for (int st = 0; st < kStepCount; ++st) {
-      times[0][st].push_back(time_nkd_step(st, s));
-      std::cerr << "run " << r << " nkd " << kSteps[st] << ": " << times[0][st].back() << " s\n";
+      const Timing t = time_nkd_step(st, s);
+      times[0][st].push_back(t.wall);
+      cpu[0][st].push_back(t.cpu);
+      std::cerr << "run " << r << " nkd " << kSteps[st] << ": " << t.wall << " s (CPU " << t.cpu << " s)\n";
     }
     if (!s.torch) continue;
     const json spec = {{"iters", s.iters}, {"threads", s.threads}, {"warmup", s.warmup}};
     const std::optional<json> peer = run_torch_peer("bench_demo_torch.py", spec, "torch");
     if (!peer) continue;
     for (int st = 0; st < kStepCount; ++st) {
-      times[1][st].push_back((*peer)["nchw"][st].get<double>());
-      times[2][st].push_back((*peer)["channels_last"][st].get<double>());
+      times[1][st].push_back((*peer)["nchw"][torch_step(st)].get<double>());
+      times[2][st].push_back((*peer)["channels_last"][torch_step(st)].get<double>());
+      cpu[1][st].push_back((*peer)["nchw_cpu"][torch_step(st)].get<double>());
+      cpu[2][st].push_back((*peer)["channels_last_cpu"][torch_step(st)].get<double>());
       std::cerr << "run " << r << " PyTorch " << kSteps[st] << ": " << times[1][st].back() << " s NCHW, "
-                << times[2][st].back() << " s channels_last\n";
+                << times[2][st].back() << " s channels_last (CPU " << cpu[1][st].back() << " s, "
+                << cpu[2][st].back() << " s)\n";
     }
   }
-  print_table(s, times);
+  print_table(s, "wall-clock", times);
+  print_table(s, "CPU (all threads)", cpu);
   return 0;
 }
 

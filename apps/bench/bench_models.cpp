@@ -20,6 +20,7 @@
 #endif
 
 #include "apps/bench/torch_peer.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/device.h"
@@ -44,13 +45,18 @@ struct Settings {
   int threads = 2, runs = 5, warmup = 1;
   bool torch = true;
   Device device = kCPU;
+  Precision precision = Precision::kFp32;  // nkd's side (--precision); bf16: autocast, engine/autocast.h
 };
 
 struct Timing {
   double train_ms = 0, infer_ms = 0;  // medians
   double peak_mib = 0;                // GPU only: peak memory of the training step
   double amp_train_ms = 0, amp_infer_ms = 0;  // PyTorch on GPU: channels_last + bf16 autocast
+  double amp_peak_mib = 0;
 };
+
+// nkd in bf16 on a GPU is compared with PyTorch's AMP run only (what a PyTorch user runs there).
+bool amp_peer(const Settings& s) { return s.device.is_cuda() && s.precision == Precision::kBf16; }
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -93,7 +99,8 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
   t.train_ms = median_ms(s.runs, s.warmup, s.device, "nkd_train_step", [&] {
     sgd.zero_grad();
-    const Tensor logits = net->forward(x);
+    const PrecisionGuard precision(s.precision);  // one step: the BF16 weight copies made once
+    const Tensor logits = widen_to_f32(net->forward(x));
     const Tensor loss = ops::neg(ops::mean(ops::gather(ops::log_softmax(logits, 1), 1, labels)));
     loss.backward();
     sgd.step(0.01);
@@ -101,6 +108,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();
   NoGradGuard no_grad;
+  const PrecisionGuard precision(s.precision);  // inference: the weights converted once for all runs
   t.infer_ms = median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
   return t;
 }
@@ -110,14 +118,17 @@ std::map<std::string, Timing> time_torch(const Settings& s) {
   std::map<std::string, Timing> out;
   const json spec = {{"nets", s.nets},   {"batch", s.batch},   {"size", s.size},
                      {"threads", s.threads}, {"runs", s.runs}, {"warmup", s.warmup},
-                     {"device", s.device.is_cuda() ? "cuda" : "cpu"}, {"tf32", cuda::allow_tf32()}};
+                     {"device", s.device.is_cuda() ? "cuda" : "cpu"}, {"tf32", cuda::allow_tf32()},
+                     {"amp_only", amp_peer(s)}};
   const std::optional<json> peer = run_torch_peer("bench_models_torch.py", spec, "torch, torchvision");
   if (!peer) return out;
   const json& r = *peer;
   for (const json& e : r["results"])
-    out[e["name"].get<std::string>()] = {e["train_ms"].get<double>(), e["infer_ms"].get<double>(),
+    out[e["name"].get<std::string>()] = {e.value("train_ms", 0.0), e.value("infer_ms", 0.0),
                                          e.value("peak_mib", 0.0), e.value("amp_train_ms", 0.0),
-                                         e.value("amp_infer_ms", 0.0)};
+                                         e.value("amp_infer_ms", 0.0), e.value("amp_peak_mib", 0.0)};
+  if (amp_peer(s))  // the AMP figures take the PyTorch columns
+    for (auto& [name, t] : out) t = {t.amp_train_ms, t.amp_infer_ms, t.amp_peak_mib, 0, 0, 0};
   return out;
 }
 
@@ -143,15 +154,18 @@ void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::m
   const bool gpu = s.device.is_cuda();
   const std::string where = gpu ? std::string("GPU (TF32 ") + (cuda::allow_tf32() ? "on" : "off") + " in both)"
                                 : "CPU, " + std::to_string(s.threads) + " threads";
-  std::cout << "Models, F32, " << where
+  const bool amp = amp_peer(s);
+  std::cout << "Models, nkd " << precision_name(s.precision)
+            << (amp ? " vs PyTorch AMP (channels_last + bf16 autocast, cudnn.benchmark)" : " vs PyTorch F32") << ", "
+            << where
             << ", batch " << s.batch << ", " << s.size << "x" << s.size << ", 1000 classes: images/s (median ms of "
             << s.runs << " runs after " << s.warmup
             << " warm-up); train step = forward + cross entropy + backward + SGD (momentum, weight decay); "
                "ratio = PyTorch ms / nkd ms (> 1: nkd faster)"
             << (gpu ? "; peak = peak GPU memory of the training step; PyTorch AMP = channels_last + bf16 autocast" : "")
             << "\n\n| net | nkd train | PyTorch train | ratio | nkd inference | PyTorch inference | ratio |"
-            << (gpu ? " nkd peak | PyTorch peak | PyTorch AMP train | PyTorch AMP inference |" : "")
-            << "\n|---|---|---|---|---|---|---|" << (gpu ? "---|---|---|---|" : "") << "\n";
+            << (gpu ? " nkd peak | PyTorch peak |" : "") << (gpu && !amp ? " PyTorch AMP train | PyTorch AMP inference |" : "")
+            << "\n|---|---|---|---|---|---|---|" << (gpu ? "---|---|" : "") << (gpu && !amp ? "---|---|" : "") << "\n";
   const double b = static_cast<double>(s.batch);
   for (size_t i = 0; i < s.nets.size(); ++i) {
     const auto it = torch.find(s.nets[i]);
@@ -162,8 +176,10 @@ void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::m
               << cell(b, mine.infer_ms) << " | "
               << (pt ? cell(b, pt->infer_ms) + " | " + ratio(pt->infer_ms, mine.infer_ms) : "- | -") << " |";
     if (gpu)
-      std::cout << " " << mib(mine.peak_mib) << " | " << (pt ? mib(pt->peak_mib) : "-") << " | "
-                << (pt ? cell(b, pt->amp_train_ms) : "-") << " | " << (pt ? cell(b, pt->amp_infer_ms) : "-") << " |";
+      std::cout << " " << mib(mine.peak_mib) << " | " << (pt ? mib(pt->peak_mib) : "-") << " |";
+    if (gpu && !amp)
+      std::cout << " " << (pt ? cell(b, pt->amp_train_ms) : "-") << " | " << (pt ? cell(b, pt->amp_infer_ms) : "-")
+                << " |";
     std::cout << "\n";
   }
 }
@@ -179,6 +195,11 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--tf32") cuda::set_allow_tf32(true);
+    else if (a == "--precision" && has_value) {
+      const std::string p = argv[++i];
+      if (p != "fp32" && p != "tf32" && p != "bf16") return false;
+      s.precision = parse_precision(p, "--precision");
+    }
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
     else if (!a.empty() && a[0] != '-') s.nets.push_back(a);
     else return false;
@@ -194,7 +215,7 @@ int bench_models(int argc, char** argv) {
   Settings s;
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench model [names...] [--batch N] [--size N] [--threads N] [--runs N] "
-                 "[--warmup N] [--no-torch] [--device cpu|cuda] [--tf32]\n";
+                 "[--warmup N] [--no-torch] [--device cpu|cuda] [--tf32] [--precision fp32|tf32|bf16]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {

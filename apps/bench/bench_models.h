@@ -5,7 +5,8 @@
 namespace nkd::apps {
 
 // argv holds the arguments after "model": [names...] [--batch N] [--size N] [--threads N]
-// [--runs N] [--warmup N] [--no-torch] [--device cpu|cuda] [--tf32]. Prints a Markdown table; returns the exit code.
+// [--runs N] [--warmup N] [--no-torch] [--device cpu|cuda] [--tf32] [--precision fp32|tf32|bf16]
+// (nkd's precision; with bf16 compare nkd with the PyTorch AMP columns). Prints a Markdown table; returns the exit code.
 int bench_models(int argc, char** argv);
 
 }  // namespace nkd::apps

@@ -2,7 +2,8 @@
 // [--no-torch]` times ops::conv2d (F32, CPU, default 2 threads) forward/backward at ResNet-18 and
 // MobileNetV2 layer shapes and, when /usr/bin/python3 imports torch, PyTorch at the same shapes and
 // thread count (tools/bench_conv_torch.py) in the same run; prints one Markdown table with both.
-// `nkd_bench demo ...` (bench_demo.h), `nkd_bench model ...` (bench_models.h) and `nkd_bench gpu-ops ...` (bench_gpu_ops.h): see there.
+// `nkd_bench demo ...` (bench_demo.h), `nkd_bench model ...` (bench_models.h), `nkd_bench distill ...`
+// (bench_distill.h) and `nkd_bench gpu-ops ...` (bench_gpu_ops.h): see there.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #endif
 
 #include "apps/bench/bench_demo.h"
+#include "apps/bench/bench_distill.h"
 #include "apps/bench/bench_gpu_ops.h"
 #include "apps/bench/bench_models.h"
 #include "apps/bench/torch_peer.h"
@@ -166,6 +168,7 @@ int usage() {
   std::cerr << "usage: nkd_bench conv [--runs N] [--warmup N] [--threads N] [--no-torch]\n"
                "       nkd_bench demo [--iters N] [--runs N] [--threads N] [--no-torch]\n"
                "       nkd_bench model [names...] [options]   (see nkd_bench model --help)\n"
+               "       nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [options]\n"
                "       nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]\n";
   return 2;
 }
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::string(argv[1]) == "demo") return nkd::apps::bench_demo(argc - 2, argv + 2);
     if (argc >= 2 && std::string(argv[1]) == "model") return nkd::apps::bench_models(argc - 2, argv + 2);
+    if (argc >= 2 && std::string(argv[1]) == "distill") return nkd::apps::bench_distill(argc - 2, argv + 2);
     if (argc >= 2 && std::string(argv[1]) == "gpu-ops") return nkd::apps::bench_gpu_ops(argc - 2, argv + 2);
     if (argc < 2 || std::string(argv[1]) != "conv") return nkd::apps::usage();
     int runs = 7, warmup = 2, threads = 2;

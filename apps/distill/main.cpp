@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   int64_t seed = -1, stop_after = 0;
   bool deterministic = false, no_validate = false, tf32 = false;
+  std::string precision;
   app.add_option("CONFIG", config_path, "TOML config (e.g. configs/fashion_mnist/student_nkd.toml)")->required();
   app.add_option("--work-dir", work_dir, "where logs and checkpoints go (default work_dirs/<config name>)");
   app.add_option("--resume", resume, "continue from a checkpoint: 'auto' (the latest in the work dir) or a path")
@@ -30,6 +31,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-validate", no_validate, "skip evaluation during training");
   app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores "
                "(faster, ~1e-3 relative error; default exact F32, also NKD_ALLOW_TF32=1)");
+  app.add_option("--precision", precision, "fp32, tf32 or bf16 (mixed precision: BF16 convolutions and "
+                 "matrix products, F32 statistics, losses and master weights); overrides runner.precision")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   app.add_option("--set", overrides, "override a config key: --set optimizer.lr=0.05 (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto (default: cuda when available)");
   app.add_option("--stop-after-iters", stop_after,
@@ -50,6 +54,7 @@ int main(int argc, char** argv) {
     const nkd::Device run_device = nkd::train::communicator() ? rank_device : nkd::train::parse_device(device);
     nkd::train::Config config = nkd::train::load_config(config_path, overrides);
     if (seed >= 0) config.set("runner.seed=" + std::to_string(seed));
+    if (!precision.empty()) config.set("runner.precision=" + precision);
     const nkd::train::RunConfig run = nkd::train::parse_run_config(config, nkd::train::ConfigUse::kTrain);
     nkd::train::TrainOptions options;
     options.work_dir = work_dir;

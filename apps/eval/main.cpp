@@ -6,7 +6,7 @@
 // per-image top-5 predictions and the skipped files; --work-dir keeps a log, a JSON-lines record
 // and result.json; --metrics per_class,confusion the per-class accuracy and the confusion matrix
 // (CSV, and a heat map PNG) with the data set's class names. Progress (images done, images/s, ETA)
-// is shown as training's.
+// is shown as training's. The net runs in its inference form (nets/inference.h) unless --no-fuse.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -39,9 +39,9 @@ struct Metrics {
 };
 
 struct EvalArgs {
-  std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir;
+  std::string config_path, checkpoint, topk = "1,5", out, device = "auto", work_dir, precision;
   std::vector<std::string> overrides;
-  bool strict = true;
+  bool strict = true, fuse = true;
   Metrics metrics;
 };
 
@@ -147,8 +147,11 @@ int run(const EvalArgs& a) {
     else if (is_main_rank()) std::cout << line << std::endl;
   };
   Config config = load_config(a.config_path, a.overrides);
+  if (!a.precision.empty()) config.set("runner.precision=" + a.precision);
   const RunConfig cfg = parse_run_config(config, ConfigUse::kEval);
+  const nkd::PrecisionGuard precision(cfg.precision);
   if (device.is_cuda()) nkd::cuda::init(device);
+  nkd::cuda::set_exact_conv(conv_algos_exact(cfg, nkd::cuda::detail::env_flag("NKD_CONV_EXACT")));
   auto net = nkd::nets::build_net(cfg.student.net, cfg.student.options, cfg.seed);
   say(load_weights(a.checkpoint, *net, cfg.student.net, a.strict, "eval").summary("student", a.checkpoint));
   net->to(device);
@@ -163,7 +166,7 @@ int run(const EvalArgs& a) {
   EvalResult r = evaluate(*net, *loader, device, topk, [&](const Prediction& p) {
     if (!a.out.empty()) preds.push_back(p);
     if (class_metrics) confusion.add(p.label, p.classes[0]);
-  }, communicator() ? real_images_of_rank(dataset->size()) : -1, std::ref(progress));
+  }, communicator() ? real_images_of_rank(dataset->size()) : -1, std::ref(progress), a.fuse);
   combine_over_ranks(r);
   if (!is_main_rank()) {
     shutdown_distributed();
@@ -216,8 +219,13 @@ int main(int argc, char** argv) {
   app.add_option("--work-dir", a.work_dir, "keep a log, a JSON-lines record and result.json in this folder");
   app.add_option("--set", a.overrides, "override a config key (repeatable)")->take_all();
   app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
+  app.add_flag("--fuse,!--no-fuse", a.fuse,
+               "run the net's inference form: batch norm folded, ReLU and residual fused (default on; "
+               "--no-fuse: the eval-mode net itself)");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
   app.add_flag("--tf32", tf32, "GPU: let float convolutions and matrix products use TF32 tensor cores");
+  app.add_option("--precision", a.precision, "fp32, tf32 or bf16 (BF16 convolutions and matrix products); "
+                 "overrides runner.precision")->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   app.add_option("--gpus", gpus, "evaluate on N GPUs of this machine (N worker processes; also mpirun -np N)");
   try {
     app.parse(argc, argv);

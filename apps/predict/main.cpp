@@ -3,6 +3,7 @@
 // evaluation decodes them; batches and loader threads as the config's val loader (--batch-size,
 // --workers). An unreadable file is reported and skipped; the exit code is 0 with the count
 // ("12 images predicted, 1 skipped"). --json writes one JSON object to stdout instead of the text.
+// The net runs in its inference form (nets/inference.h) unless --no-fuse.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -21,7 +22,7 @@ struct PredictArgs {
   std::vector<std::string> inputs, overrides;
   int64_t batch_size = 0;
   int workers = -1;
-  bool json = false, strict = true;
+  bool json = false, strict = true, fuse = true;
 };
 
 int run(const PredictArgs& a) {
@@ -43,7 +44,8 @@ int run(const PredictArgs& a) {
       .batch_size = a.batch_size > 0 ? a.batch_size : cfg.data.val_batch_size > 0 ? cfg.data.val_batch_size
                                                                                   : cfg.data.batch_size,
       .workers = a.workers >= 0 ? a.workers : cfg.data.workers,
-      .device = device};
+      .device = device,
+      .fuse = a.fuse};
   const auto pipeline = make_pipeline(cfg.data, cfg.data.val, int(cfg.student.options.in_channels));
   const std::vector<ImagePrediction> predictions =
       predict_files(*net, pipeline, files, o, class_names(cfg.data, listed, classes));
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
   app.add_option("--workers", a.workers, "loader threads (default: the config's data.workers)");
   app.add_option("--set", a.overrides, "override a config key (repeatable)")->take_all();
   app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
+  app.add_flag("--fuse,!--no-fuse", a.fuse,
+               "run the net's inference form: batch norm folded, ReLU and residual fused (default on)");
   app.add_flag("--no-strict", no_strict, "accept checkpoint entries the net does not have (reported, ignored)");
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "engine/bf16.h"
 #include "engine/cuda/check.h"
 
 namespace nkd::cuda {
@@ -17,6 +18,12 @@ template <>
 constexpr cudnnDataType_t cudnn_dtype<float>() { return CUDNN_DATA_FLOAT; }
 template <>
 constexpr cudnnDataType_t cudnn_dtype<double>() { return CUDNN_DATA_DOUBLE; }
+template <>
+constexpr cudnnDataType_t cudnn_dtype<bf16>() { return CUDNN_DATA_BFLOAT16; }
+// The type a convolution of T accumulates in: FLOAT for bf16 data (cuDNN's PSEUDO_BFLOAT16_CONFIG:
+// bf16 in memory, F32 arithmetic, compute capability 8.0 or newer), T itself otherwise.
+template <typename T>
+constexpr cudnnDataType_t cudnn_compute_dtype() { return cudnn_dtype<compute_t<T>>(); }
 
 // One descriptor handle H, created by Create and destroyed by Destroy.
 template <typename H, cudnnStatus_t (*Create)(H*), cudnnStatus_t (*Destroy)(H)>
@@ -74,7 +81,7 @@ class FilterDescriptor
   }
 };
 
-// A 2-D cross-correlation with padding, stride, dilation and groups, computing in T.
+// A 2-D cross-correlation with padding, stride, dilation and groups, computing in compute_t<T>.
 class ConvolutionDescriptor
     : public CudnnDescriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
                              cudnnDestroyConvolutionDescriptor> {
@@ -87,7 +94,7 @@ class ConvolutionDescriptor
     NKD_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
         d.get(), static_cast<int>(pad_h), static_cast<int>(pad_w), static_cast<int>(stride_h),
         static_cast<int>(stride_w), static_cast<int>(dil_h), static_cast<int>(dil_w),
-        CUDNN_CROSS_CORRELATION, cudnn_dtype<T>()));
+        CUDNN_CROSS_CORRELATION, cudnn_compute_dtype<T>()));
     NKD_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d.get(), static_cast<int>(groups)));
     return d;
   }

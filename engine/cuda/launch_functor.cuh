@@ -6,6 +6,7 @@
 #pragma once
 #include "engine/cuda/context.h"
 #include "engine/cuda/launch.cuh"
+#include "engine/cuda/row_team.cuh"
 #include "engine/launch.h"
 
 namespace nkd::gpu {
@@ -23,11 +24,17 @@ void launch_flat(Device device, int64_t n, const F& f) {
   cuda::launch(n, f, cuda::context(device.index).compute_stream());
 }
 
+// A functor with a team form gets a warp or a block per row from RowTeams' sizes (engine/launch.h).
 template <typename F>
-void launch_rows(Device device, int64_t n, const F& f) {
+void launch_rows(Device device, int64_t n, int64_t cols, const F& f) {
   if (n <= 0) return;
   const cuda::DeviceGuard guard(device.index);
   const cudaStream_t stream = cuda::context(device.index).compute_stream();
+  if constexpr (RowTeamFunctor<F>) {
+    const RowTeams teams = row_teams();
+    if (cols >= teams.block_min_cols && cols >= teams.min_cols) return launch_row_teams<kTeamBlock>(n, f, stream);
+    if (cols >= teams.min_cols) return launch_row_teams<row_team::kWarp>(n, f, stream);
+  }
   row_kernel<F><<<cuda::grid_size(n, kRowBlock), kRowBlock, 0, stream>>>(n, f);
   NKD_CUDA_CHECK_LAUNCH();
 }
@@ -41,9 +48,9 @@ void launch_vec(Device device, int64_t n, const F& f, bool aligned) {
 }  // namespace nkd::gpu
 
 // Both launchers of engine/launch.h for functor type F (write at global scope; F fully qualified).
-#define NKD_GPU_LAUNCHABLE(...)                                                            \
-  template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&); \
-  template void nkd::gpu::launch_rows<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&);
+#define NKD_GPU_LAUNCHABLE(...)                                                                      \
+  template void nkd::gpu::launch_flat<__VA_ARGS__>(nkd::Device, int64_t, const __VA_ARGS__&);          \
+  template void nkd::gpu::launch_rows<__VA_ARGS__>(nkd::Device, int64_t, int64_t, const __VA_ARGS__&);
 
 // gpu::launch_vec of engine/launch.h for element type T and functor type F.
 #define NKD_GPU_VEC_LAUNCHABLE(T, ...) \

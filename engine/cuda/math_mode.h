@@ -8,7 +8,8 @@
 //                  algorithms, whose results can be ~1e-3 (relative) off the exact sum on small
 //                  reductions; off by default (as PyTorch's cudnn.benchmark, which admits them: they
 //                  are the fastest for many 3x3 convolutions), env NKD_CONV_EXACT=1 sets the
-//                  initial value. The CPU-parity tests turn it on.
+//                  initial value. The CPU-parity tests turn it on; nkd_distill and nkd_eval set it
+//                  from runner.conv_algos (train/run_config.h, the env var overriding to exact).
 // The flags are read when an op runs; the conv algorithm cache keys on all three.
 #pragma once
 #include <atomic>

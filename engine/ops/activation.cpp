@@ -6,14 +6,19 @@
 
 namespace nkd::ops {
 
-Tensor relu(const Tensor& x) { return detail::unary_op(x, math::Relu{}, "relu", "ReluBackward"); }
-Tensor relu6(const Tensor& x) {
-  return detail::unary_op(x, math::Relu6{}, "relu6", "Relu6Backward");
+Tensor relu(const Tensor& x) { return detail::traced_unary(x, math::Relu{}, "relu", "ReluBackward"); }
+Tensor relu6(const Tensor& x) { return detail::traced_unary(x, math::Relu6{}, "relu6", "Relu6Backward"); }
+Tensor gelu(const Tensor& x) { return detail::traced_unary(x, math::Gelu{}, "gelu", "GeluBackward"); }
+Tensor sigmoid(const Tensor& x) { return detail::traced_unary(x, math::Sigmoid{}, "sigmoid", "SigmoidBackward"); }
+Tensor tanh(const Tensor& x) { return detail::traced_unary(x, math::Tanh{}, "tanh", "TanhBackward"); }
+
+Tensor activate(const Tensor& x, Act act) {
+  switch (act) {
+    case Act::kReLU: return relu(x);
+    case Act::kReLU6: return relu6(x);
+    case Act::kNone: break;
+  }
+  return x;
 }
-Tensor gelu(const Tensor& x) { return detail::unary_op(x, math::Gelu{}, "gelu", "GeluBackward"); }
-Tensor sigmoid(const Tensor& x) {
-  return detail::unary_op(x, math::Sigmoid{}, "sigmoid", "SigmoidBackward");
-}
-Tensor tanh(const Tensor& x) { return detail::unary_op(x, math::Tanh{}, "tanh", "TanhBackward"); }
 
 }  // namespace nkd::ops

@@ -10,4 +10,9 @@ Tensor gelu(const Tensor& x);     // exact erf form: x * Phi(x)
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 
+// The activations a convolution's output pass can apply (conv2d_fused, the nets' ConvModule).
+enum class Act { kNone, kReLU, kReLU6 };
+// relu, relu6 or x itself by `act` (no op case: the ops it calls have theirs).
+Tensor activate(const Tensor& x, Act act);
+
 }  // namespace nkd::ops

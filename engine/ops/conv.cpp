@@ -4,12 +4,15 @@
 // the backward node.
 #include "engine/ops/conv.h"
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/autograd/node.h"
 #include "engine/factory.h"
 #include "engine/launch.h"
 #include "engine/ops/detail/conv_cpu.h"
 #include "engine/ops/detail/conv_cuda.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -21,8 +24,8 @@ void check_conv_args(const Tensor& x, const Tensor& w, const Tensor& b, const Co
   common_device("conv2d", {&x, &w, &b});
   NKD_CHECK(x.dtype() == w.dtype() && (!b.defined() || b.dtype() == x.dtype()), "conv2d: dtypes differ: input ",
             describe(x), ", weight ", describe(w), b.defined() ? ", bias " + describe(b) : "");
-  NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, "conv2d: dtype ", name(x.dtype()),
-            " is not supported (expected F32 or F64)");
+  NKD_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64 || x.dtype() == DType::BF16,
+            "conv2d: dtype ", name(x.dtype()), " is not supported (expected F32, F64 or BF16)");
   NKD_CHECK(x.ndim() == 4 && w.ndim() == 4, "conv2d: expected input [N, C, H, W] and weight [K, C/groups, R, S], ",
             "got input ", to_string(x.shape()), " and weight ", to_string(w.shape()));
   NKD_CHECK(o.groups >= 1, "conv2d: groups must be positive, got ", o.groups);
@@ -55,7 +58,7 @@ ConvGeom make_geom(const Tensor& x, const Tensor& w, const Conv2dOptions& o) {
 }
 
 Tensor workspace(const ConvGeom& g, TensorOptions options) {
-  return empty({detail::conv_workspace_elems(g)}, options);
+  return empty({detail::conv_workspace_elems(g, options.dtype == DType::F32)}, options);
 }
 
 // y [N, K, P, Q] viewed as [N, K, P Q] for the per-channel bias helpers.
@@ -80,7 +83,7 @@ class Conv2dBackward final : public Node {
     if (needs_input_grad(0)) gx = empty(x.shape(), x.options());
     if (needs_input_grad(1)) gw = empty(w.shape(), w.options());
     if (needs_input_grad(2)) gb = empty({geom_.k}, w.options());
-    dispatch_float(x.dtype(), "conv2d backward", [&]<typename T>() {
+    dispatch_any_float(x.dtype(), "conv2d backward", [&]<typename T>() {
       if (x.is_cuda()) {
         if constexpr (kBuiltWithCuda) {
           const Device d = x.device();
@@ -96,13 +99,15 @@ class Conv2dBackward final : public Node {
         }
         fail_without_cuda("conv2d backward", x.device());
       }
-      if (gx.defined() || gw.defined()) {
-        const Tensor ws = workspace(geom_, x.options());
-        detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
-                                       gx.defined() ? gx.data<T>() : nullptr,
-                                       gw.defined() ? gw.data<T>() : nullptr, ws.data<T>());
+      if constexpr (!kIsHalf<T>) {  // BF16 never reaches here on the CPU (conv2d runs it in F32)
+        if (gx.defined() || gw.defined()) {
+          const Tensor ws = workspace(geom_, x.options());
+          detail::conv2d_backward_cpu<T>(geom_, gy.data<T>(), x.data<T>(), w.data<T>(),
+                                         gx.defined() ? gx.data<T>() : nullptr,
+                                         gw.defined() ? gw.data<T>() : nullptr, ws.data<T>());
+        }
+        if (gb.defined()) detail::conv2d_backward_bias_cpu<T>(geom_, gy.data<T>(), gb.data<T>());
       }
-      if (gb.defined()) detail::conv2d_backward_bias_cpu<T>(geom_, gy.data<T>(), gb.data<T>());
     });
     return {gx, gw, gb};
   }
@@ -114,13 +119,19 @@ class Conv2dBackward final : public Node {
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
   check_conv_args(x, w, b, options);
+  // BF16 on the CPU: the F32 convolution of the (exactly widened) BF16 values, rounded once, which
+  // is what cuDNN's BF16 convolution with F32 accumulation computes on the GPU.
+  if (is_half(x.dtype()) && !x.is_cuda()) {
+    const Tensor b32 = b.defined() ? b.to(DType::F32) : Tensor();
+    return conv2d(x.to(DType::F32), w.to(DType::F32), b32, options).to(x.dtype());
+  }
   const ConvGeom g = make_geom(x, w, options);
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
-  dispatch_float(x.dtype(), "conv2d", [&]<typename T>() {
+  dispatch_any_float(x.dtype(), "conv2d", [&]<typename T>() {
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda) {
         gpu::conv2d_forward<T>(x.device(), g, xc.data<T>(), wc.data<T>(), y.data<T>());
@@ -130,11 +141,55 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       }
       fail_without_cuda("conv2d", x.device());
     }
-    const Tensor ws = workspace(g, x.options());
-    detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr,
-                                  y.data<T>(), ws.data<T>());
+    if constexpr (!kIsHalf<T>) {
+      const Tensor ws = workspace(g, x.options());
+      detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), {.bias = bc.defined() ? bc.data<T>() : nullptr},
+                                    y.data<T>(), ws.data<T>());
+    }
   });
   if (any_requires_grad({x, w, b})) record(std::make_shared<Conv2dBackward>(xc, wc, g), {x, w, b}, {y});
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options) {
+  trace::OpScope scope;
+  return scope.done("conv2d", {x, w, b}, conv2d_untraced(x, w, b, options),
+                    trace::OpAttrs()
+                        .set("stride", {options.stride.h, options.stride.w})
+                        .set("padding", {options.padding.h, options.padding.w})
+                        .set("dilation", {options.dilation.h, options.dilation.w})
+                        .set("groups", {options.groups}));
+}
+
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,
+                    const Conv2dOptions& options) {
+  NKD_CHECK(!grad_enabled() || !any_requires_grad({x, w, b, residual}),
+            "conv2d_fused: inference only (no gradient); run it under NoGradGuard");
+  check_conv_args(x, w, b, options);
+  const ConvGeom g = make_geom(x, w, options);
+  if (residual.defined()) {
+    common_device("conv2d_fused", {&x, &residual});
+    const Shape out{g.n, g.k, g.p, g.q};
+    NKD_CHECK(residual.dtype() == x.dtype() && residual.shape() == out,
+              "conv2d_fused: residual ", describe(residual), " does not match the output [", g.n, ", ", g.k,
+              ", ", g.p, ", ", g.q, "] ", name(x.dtype()));
+  }
+  if (x.is_cuda()) {  // cuDNN's forward and bias, then the pointwise ops
+    Tensor y = conv2d(x, w, b, options);
+    if (residual.defined()) y = add(y, residual);
+    return activate(y, act);
+  }
+  const Tensor xc = x.contiguous(), wc = w.contiguous();
+  const Tensor bc = b.defined() ? b.contiguous() : Tensor();
+  const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.options());
+  dispatch_float(x.dtype(), "conv2d_fused", [&]<typename T>() {
+    const Tensor ws = workspace(g, x.options());
+    const detail::ConvEpilogue<T> ep{.bias = bc.defined() ? bc.data<T>() : nullptr,
+                                     .residual = rc.defined() ? rc.data<T>() : nullptr,
+                                     .act = act};
+    detail::conv2d_forward_cpu<T>(g, xc.data<T>(), wc.data<T>(), ep, y.data<T>(), ws.data<T>());
+  });
   return y;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "engine/ops/activation.h"
 #include "engine/tensor.h"
 
 namespace nkd::ops {
@@ -26,5 +27,14 @@ struct Conv2dOptions {
 //   P = (H + 2 padding.h - dilation.h (R - 1) - 1) / stride.h + 1, Q likewise along W.
 // C and K must be multiples of groups. Returns a new contiguous tensor.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), const Conv2dOptions& options = {});
+
+// Inference only (no gradient: throws if grad mode is on and an argument requires grad):
+//   y = act(conv2d(x, w, b) + residual), residual [N, K, P, Q] or undefined, b may be undefined.
+// On the CPU the bias, the residual and the activation are applied in the convolution's output
+// pass (one write of y); on the GPU it is conv2d (cuDNN + bias), then add and the activation.
+// (No op case: it has no gradient; tests/engine/test_conv_fused.cpp checks it against conv2d, add
+// and the activation, bit for bit.)
+Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,
+                    const Conv2dOptions& options = {});
 
 }  // namespace nkd::ops

@@ -2,6 +2,7 @@
 // backward-weight (im2col + GEMM) and the bias gradient. How images are spread over GEMMs and
 // threads is decided by make_plan (measurements there).
 #include <algorithm>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -174,22 +175,22 @@ void for_chunks(const ConvGeom& g, const Plan& pl, T* ws, const Fn& fn) {
   });
 }
 
-// Forward of images [n0, n0 + nb): y_g [K/G, nb*P*Q] = w_g [K/G, C/G*R*S] @ col_g, plus bias.
+// Forward of images [n0, n0 + nb): y_g [K/G, nb*P*Q] = w_g [K/G, C/G*R*S] @ col_g, then the
+// epilogue (bias, residual, activation) in the pass that moves each plane to y.
 template <typename T>
 void forward_chunk(const ConvGeom& g, const Plan& pl, int64_t n0, int64_t nb, const T* x, const T* w,
-                   const T* b, T* y, T* ws) {
+                   const ConvEpilogue<T>& ep, T* y, T* ws) {
   const int64_t pq = g.p * g.q, ld = nb * pq, kg = g.k / g.groups, crs = g.c / g.groups * g.r * g.s;
   const T* col = columns(g, x, n0, nb, ws);
   T* out = nb == 1 ? y + n0 * g.k * pq : ws + pl.col_elems;  // [K, nb*P*Q]
   for (int64_t grp = 0; grp < g.groups; ++grp)
     cpu::gemm_parallel(false, false, kg, ld, crs, T(1), w + grp * kg * crs, crs, col + grp * crs * ld, ld, T(0),
                        out + grp * kg * ld, ld);
-  if (nb == 1 && !b) return;
+  if (nb == 1 && ep.identity()) return;
   for_planes(nb, g.k, pq, [&](int64_t i, int64_t k) {
-    T* dst = y + ((n0 + i) * g.k + k) * pq;
-    const T* src = out + k * ld + i * pq;
-    const T bias = b ? b[k] : T(0);
-    for (int64_t j = 0; j < pq; ++j) dst[j] = src[j] + bias;
+    const int64_t plane = ((n0 + i) * g.k + k) * pq;
+    apply_epilogue(y + plane, out + k * ld + i * pq, pq, ep.bias ? ep.bias[k] : T(0),
+                   ep.residual ? ep.residual + plane : nullptr, ep.act);
   });
 }
 
@@ -222,18 +223,31 @@ void backward_chunk(const ConvGeom& g, const Plan& pl, int64_t n0, int64_t nb, b
 
 }  // namespace
 
-int64_t conv_workspace_elems(const ConvGeom& g) {
+int64_t conv_workspace_elems(const ConvGeom& g, bool f32) {
   if (g.depthwise()) return 0;
+  if (f32 && conv3x3_direct_applicable(g)) return conv3x3_direct_workspace_elems(g);
   const Plan pl = make_plan(g);
   return pl.tasks * pl.task_elems();
 }
 
 template <typename T>
-void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, T* ws) {
-  if (g.depthwise()) return depthwise_forward_cpu(g, x, w, b, y);
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y, T* ws) {
+  if (g.depthwise()) return depthwise_forward_cpu(g, x, w, ep, y);
+  if constexpr (std::is_same_v<T, float>)
+    if (conv3x3_direct_applicable(g)) {
+      conv3x3_direct_forward(g, x, w, ep.bias, y, ws);  // the bias goes in with the sums
+      if (!ep.residual && ep.act == Act::kNone) return;
+      const int64_t plane = g.p * g.q;  // then residual and activation, one pass per output plane
+      cpu::parallel_for(g.n * g.k, std::max<int64_t>(1, cpu::kGrain / plane), [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i)
+          apply_epilogue(y + i * plane, y + i * plane, plane, T(0), ep.residual ? ep.residual + i * plane : nullptr,
+                         ep.act);
+      });
+      return;
+    }
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t, int64_t n0, int64_t nb, T* task_ws) {
-    forward_chunk(g, pl, n0, nb, x, w, b, y, task_ws);
+    forward_chunk(g, pl, n0, nb, x, w, ep, y, task_ws);
   });
 }
 
@@ -245,6 +259,8 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* dy, const T* x, const T* w,
     if (dw) depthwise_backward_weight_cpu(g, dy, x, dw);
     return;
   }
+  if constexpr (std::is_same_v<T, float>)
+    if (conv3x3_direct_applicable(g)) return conv3x3_direct_backward(g, dy, x, w, dx, dw, ws);
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t t, int64_t n0, int64_t nb, T* task_ws) {
     T* part = !dw ? nullptr : t == 0 ? dw : task_ws + pl.col_elems + pl.pack_elems;
@@ -279,7 +295,7 @@ void conv2d_backward_bias_cpu(const ConvGeom& g, const T* dy, T* db) {
 }
 
 #define NKD_CONV_CPU_INSTANTIATE(T, D)                                                                \
-  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);       \
+  template void conv2d_forward_cpu<T>(const ConvGeom&, const T*, const T*, const ConvEpilogue<T>&, T*, T*); \
   template void conv2d_backward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*); \
   template void conv2d_backward_bias_cpu<T>(const ConvGeom&, const T*, T*);
 NKD_FLOAT_TYPES(NKD_CONV_CPU_INSTANTIATE)

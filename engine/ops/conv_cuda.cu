@@ -28,9 +28,10 @@ struct AddBiasFn {
   template <int V>
   __device__ void run(int64_t i, int64_t c) const {
     cuda::Pack<T, V> v = cuda::load_pack<V>(static_cast<const T*>(y), i);
-    const T bc = b[c];
+    using C = compute_t<T>;  // bf16: widened, added in float, rounded once
+    const C bc = C(b[c]);
 #pragma unroll
-    for (int k = 0; k < V; ++k) v.v[k] += bc;
+    for (int k = 0; k < V; ++k) v.v[k] = T(C(v.v[k]) + bc);
     cuda::store_pack<V>(y, i, v);
   }
 };
@@ -58,6 +59,6 @@ void add_channel_bias(Device device, const ChannelShape& s, T* y, const T* b) {
 #define NKD_INSTANTIATE_CONV_BIAS(T, D)                                                  \
   template void channel_sum<T>(Device, const ChannelShape&, const T*, T*, double*); \
   template void add_channel_bias<T>(Device, const ChannelShape&, T*, const T*);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_CONV_BIAS)
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_CONV_BIAS)
 
 }  // namespace nkd::ops::gpu

@@ -4,7 +4,8 @@
 // buffers, or with NKD_CUDNN_BENCHMARK=0 the cudnnGet*_v7 heuristics - and cached. Workspaces come
 // from the stream-ordered allocator. Float runs with CUDNN_FMA_MATH (no TF32) unless
 // cuda::allow_tf32(); cuda::deterministic() admits only deterministic algorithms;
-// cuda::exact_conv() leaves out FFT and non-fused Winograd for float.
+// cuda::exact_conv() leaves out FFT and non-fused Winograd for float. BF16 data convolves with F32
+// accumulation (cudnn_compute_dtype) under cuDNN's default math (tensor cores).
 #include <cudnn.h>
 
 #include <algorithm>
@@ -324,7 +325,7 @@ cudnnStatus_t run_choice(cudnnHandle_t h, Device device, const Descs& d, const C
                          Buffers b) {
   d.conv.set_math(c.math);
   const Workspace ws(c.workspace, device);
-  const T one = 1, zero = 0;
+  const compute_t<T> one = 1, zero = 0;  // the scale type: float for F32 and BF16 data
   return Api<D>::run(h, d, static_cast<typename Api<D>::Algo>(c.algo), b, ws.get(), ws.bytes(),
                      &one, &zero);
 }
@@ -372,7 +373,7 @@ void convolve(Device device, const ConvGeom& g, Buffers b) {
     why = nkd::detail::cat("algorithm ", c.algo, ": ", cudnnGetErrorString(s));
   }
   NKD_FAIL("conv2d: cuDNN ran no ", cuda::deterministic() ? "deterministic " : "", dir_name(D),
-           " algorithm for ", sizeof(T) == 4 ? "F32" : "F64", " ", describe_geom(g), " (",
+           " algorithm for ", name(dtype_of<T>()), " ", describe_geom(g), " (",
            cands.size(), " candidates; last: ", why, ")");
 }
 
@@ -410,6 +411,6 @@ void clear_cudnn_algo_cache() {
   template void conv2d_forward<T>(Device, const ConvGeom&, const T*, const T*, T*);             \
   template void conv2d_backward_data<T>(Device, const ConvGeom&, const T*, const T*, T*);       \
   template void conv2d_backward_filter<T>(Device, const ConvGeom&, const T*, const T*, T*);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_CONV)
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_CONV)
 
 }  // namespace nkd::ops::gpu

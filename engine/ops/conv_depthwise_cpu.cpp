@@ -152,16 +152,19 @@ PlaneGeom gather_plane(const ConvGeom& g) {
 
 }  // namespace
 
-// y[n, k] = b[k] + sum_{r, s} w[k, 0, r, s] * x[n, k / m] at the taps.
+// y[n, k] = b[k] + sum_{r, s} w[k, 0, r, s] * x[n, k / m] at the taps, then the residual and the
+// activation of the epilogue while the plane is in cache.
 template <typename T>
-void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y) {
   const int64_t m = g.k / g.c, pq = g.p * g.q, hw = g.h * g.w, rs = g.r * g.s;
   const PlaneGeom pg = forward_plane(g);
+  const bool post = ep.residual || ep.act != Act::kNone;
   for_each_plane(g.n * g.k, pq * rs, [&](int64_t i) {
     const int64_t n = i / g.k, k = i % g.k;
     T* yp = y + i * pq;
-    std::fill(yp, yp + pq, b ? b[k] : T(0));
+    std::fill(yp, yp + pq, ep.bias ? ep.bias[k] : T(0));
     plane_taps(yp, x + (n * g.c + k / m) * hw, w + k * rs, pg);
+    if (post) apply_epilogue(yp, yp, pq, T(0), ep.residual ? ep.residual + i * pq : nullptr, ep.act);
   });
 }
 
@@ -205,7 +208,7 @@ void depthwise_backward_weight_cpu(const ConvGeom& g, const T* dy, const T* x, T
 }
 
 #define NKD_DEPTHWISE_INSTANTIATE(T, D)                                                        \
-  template void depthwise_forward_cpu<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
+  template void depthwise_forward_cpu<T>(const ConvGeom&, const T*, const T*, const ConvEpilogue<T>&, T*); \
   template void depthwise_backward_data_cpu<T>(const ConvGeom&, const T*, const T*, T*);     \
   template void depthwise_backward_weight_cpu<T>(const ConvGeom&, const T*, const T*, T*);
 NKD_FLOAT_TYPES(NKD_DEPTHWISE_INSTANTIATE)

@@ -14,6 +14,7 @@
 #include "engine/ops/detail/copy_cuda.h"
 #include "engine/ops/detail/indexing.h"
 #include "engine/ops/dispatch.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -111,11 +112,16 @@ class CloneBackward final : public Node {
 
 }  // namespace
 
-Tensor clone(const Tensor& x) {
+static Tensor clone_untraced(const Tensor& x) {
   Tensor out = empty(x.shape(), x.options());
   copy_impl(out, x);
   if (any_requires_grad({x})) record(std::make_shared<CloneBackward>(), {x}, {out});
   return out;
+}
+
+Tensor clone(const Tensor& x) {
+  trace::OpScope scope;
+  return scope.done("clone", {x}, clone_untraced(x));
 }
 
 Tensor to_device(const Tensor& x, Device device) {

@@ -1,6 +1,6 @@
 // The copy family on the GPU: the strided copy with conversion for every dtype pair (32-bit index
 // arithmetic below 2^31 elements), and the fill and random-draw functors of copy_math.h, launched
-// by nkd::launch from factory.cpp, instantiated for the types of NKD_FLOAT_TYPES / NKD_INT_TYPES.
+// by nkd::launch from factory.cpp, instantiated for the types of NKD_ALL_FLOAT_TYPES / NKD_INT_TYPES.
 #include "engine/cuda/launch_functor.cuh"
 #include "engine/ops/detail/copy_cuda.h"
 #include "engine/ops/detail/copy_math.h"
@@ -28,6 +28,6 @@ void copy_strided(Device device, DType dst_dtype, void* dst, DType src_dtype, co
 
 #define NKD_FILL_LAUNCHABLE(T, D) NKD_GPU_LAUNCHABLE(nkd::ops::detail::FillKernel<T>)
 #define NKD_RANDOM_LAUNCHABLE(T, D) NKD_GPU_LAUNCHABLE(nkd::ops::detail::RandomKernel<T>)
-NKD_FLOAT_TYPES(NKD_FILL_LAUNCHABLE)
+NKD_ALL_FLOAT_TYPES(NKD_FILL_LAUNCHABLE)
 NKD_INT_TYPES(NKD_FILL_LAUNCHABLE)
-NKD_FLOAT_TYPES(NKD_RANDOM_LAUNCHABLE)
+NKD_ALL_FLOAT_TYPES(NKD_RANDOM_LAUNCHABLE)

@@ -1,6 +1,9 @@
 // Device checks and dtype dispatch shared by every op: common_device / require_cpu /
 // require_dtype, and dispatch_float / dispatch_all, which turn a runtime DType into a template
 // parameter (dispatch_float(dt, "op", [&]<typename T>() { ... })) over the lists of engine/dtype.h.
+// An op without a BF16 kernel runs a BF16 call on F32 copies and rounds its result back:
+//   if (is_half(x.dtype())) return op(x.to(DType::F32)).to(x.dtype());
+// (F32 arithmetic, one rounding on store; autograd records the two conversions).
 #pragma once
 #include <initializer_list>
 
@@ -31,12 +34,22 @@ decltype(auto) dispatch_float(DType dt, const char* op, Fn&& fn) {
   }
 }
 
-// Every dtype with a C++ element type usable in copies: NKD_FLOAT_TYPES and NKD_INT_TYPES (no
-// F16/BF16 arithmetic on the CPU yet).
+// Calls fn.template operator()<T>() for T in NKD_ALL_FLOAT_TYPES (F32, F64 and the 16-bit storage
+// types: the kernel computes in compute_t<T>, engine/bf16.h).
+template <typename Fn>
+decltype(auto) dispatch_any_float(DType dt, const char* op, Fn&& fn) {
+  switch (dt) {
+    NKD_ALL_FLOAT_TYPES(NKD_DISPATCH_CASE)
+    default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported (expected F32, F64 or BF16)");
+  }
+}
+
+// Every dtype with a C++ element type usable in copies and data moves: NKD_ALL_FLOAT_TYPES and
+// NKD_INT_TYPES.
 template <typename Fn>
 decltype(auto) dispatch_all(DType dt, const char* op, Fn&& fn) {
   switch (dt) {
-    NKD_FLOAT_TYPES(NKD_DISPATCH_CASE)
+    NKD_ALL_FLOAT_TYPES(NKD_DISPATCH_CASE)
     NKD_INT_TYPES(NKD_DISPATCH_CASE)
     default: NKD_FAIL(op, ": dtype ", name(dt), " is not supported");
   }

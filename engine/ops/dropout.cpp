@@ -65,6 +65,8 @@ void check_args(const Tensor& x, double p, const char* op) {
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_args(x, p, "dropout");
+  // A 16-bit input: the same mask on an F32 copy, the result rounded back.
+  if (is_half(x.dtype())) return dropout(x.to(DType::F32), p, training, gen).to(x.dtype());
   if (!training || p == 0.0) return x;
   MaskSpec mask{.p = p, .inner = 1};
   return masked(x, mask, static_cast<uint64_t>(x.numel()), gen, "dropout", "DropoutBackward");
@@ -72,6 +74,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
 
 Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
   check_args(x, p, "drop_path");
+  if (is_half(x.dtype())) return drop_path(x.to(DType::F32), p, training, gen).to(x.dtype());
   NKD_CHECK(x.ndim() >= 1, "drop_path: expects a batch dim, got ", describe(x));
   if (!training || p == 0.0) return x;
   const int64_t n = x.size(0);

@@ -27,7 +27,7 @@ Tensor binary_forward(const Tensor& a, const Tensor& b, const char* name) {
   const Tensor ac = a.detach().expand(shape).contiguous();
   const Tensor bc = b.detach().expand(shape).contiguous();
   Tensor out = empty(shape, a.options());
-  dispatch_float(a.dtype(), name, [&]<typename T>() {
+  dispatch_any_float(a.dtype(), name, [&]<typename T>() {
     launch_binary<F>(out.device(), ac.data<T>(), bc.data<T>(), out.data<T>(), out.numel());
   });
   return out;
@@ -78,46 +78,67 @@ class MulDivBackward final : public Node {
   bool div_;
 };
 
+// a 16-bit float operand meeting an F32 / F64 one is widened to that dtype (as PyTorch's type
+// promotion: bf16 activations plus an F32 parameter give F32); other mixes stay an error.
+bool widen_half(const Tensor& a, const Tensor& b, Tensor& wa, Tensor& wb) {
+  if (a.dtype() == b.dtype() || is_half(a.dtype()) == is_half(b.dtype())) return false;
+  if (!is_floating(a.dtype()) || !is_floating(b.dtype())) return false;
+  wa = is_half(a.dtype()) ? a.to(b.dtype()) : a;
+  wb = is_half(b.dtype()) ? b.to(a.dtype()) : b;
+  return true;
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  if (Tensor wa, wb; widen_half(a, b, wa, wb)) return add(wa, wb);
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Add>(a, b, "add");
   if (any_requires_grad({a, b}))
     record(std::make_shared<AddSubBackward>(a.shape(), b.shape(), false), {a, b}, {out});
-  return out;
+  return scope.done("add", {a, b}, out);
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  if (Tensor wa, wb; widen_half(a, b, wa, wb)) return sub(wa, wb);
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Sub>(a, b, "sub");
   if (any_requires_grad({a, b}))
     record(std::make_shared<AddSubBackward>(a.shape(), b.shape(), true), {a, b}, {out});
-  return out;
+  return scope.done("sub", {a, b}, out);
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  if (Tensor wa, wb; widen_half(a, b, wa, wb)) return mul(wa, wb);
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Mul>(a, b, "mul");
   if (any_requires_grad({a, b})) record(std::make_shared<MulDivBackward>(a, b, false), {a, b}, {out});
-  return out;
+  return scope.done("mul", {a, b}, out);
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (Tensor wa, wb; widen_half(a, b, wa, wb)) return div(wa, wb);
+  trace::OpScope scope;
   Tensor out = binary_forward<math::Div>(a, b, "div");
   if (any_requires_grad({a, b})) record(std::make_shared<MulDivBackward>(a, b, true), {a, b}, {out});
-  return out;
+  return scope.done("div", {a, b}, out);
 }
 
 Tensor add(const Tensor& x, double s) {
-  return detail::unary_op(x, math::AddScalar{s}, "add_scalar", "AddScalarBackward");
+  return detail::traced_unary(x, math::AddScalar{s}, "add_scalar", "AddScalarBackward",
+                              trace::OpAttrs().set_float("value", s));
 }
 Tensor mul(const Tensor& x, double s) {
-  return detail::unary_op(x, math::MulScalar{s}, "mul_scalar", "MulScalarBackward");
+  return detail::traced_unary(x, math::MulScalar{s}, "mul_scalar", "MulScalarBackward",
+                              trace::OpAttrs().set_float("value", s));
 }
-Tensor neg(const Tensor& x) { return detail::unary_op(x, math::Neg{}, "neg", "NegBackward"); }
-Tensor exp(const Tensor& x) { return detail::unary_op(x, math::Exp{}, "exp", "ExpBackward"); }
-Tensor log(const Tensor& x) { return detail::unary_op(x, math::Log{}, "log", "LogBackward"); }
-Tensor sqrt(const Tensor& x) { return detail::unary_op(x, math::Sqrt{}, "sqrt", "SqrtBackward"); }
+Tensor neg(const Tensor& x) { return detail::traced_unary(x, math::Neg{}, "neg", "NegBackward"); }
+Tensor exp(const Tensor& x) { return detail::traced_unary(x, math::Exp{}, "exp", "ExpBackward"); }
+Tensor log(const Tensor& x) { return detail::traced_unary(x, math::Log{}, "log", "LogBackward"); }
+Tensor sqrt(const Tensor& x) { return detail::traced_unary(x, math::Sqrt{}, "sqrt", "SqrtBackward"); }
 Tensor pow(const Tensor& x, double e) {
-  return detail::unary_op(x, math::PowScalar{e}, "pow", "PowBackward");
+  return detail::traced_unary(x, math::PowScalar{e}, "pow", "PowBackward",
+                              trace::OpAttrs().set_float("exponent", e));
 }
 
 namespace {
@@ -135,7 +156,7 @@ void add_(const Tensor& a, const Tensor& b) {
             describe(b), " into ", describe(a));
   if (a.is_contiguous()) {
     const Tensor bc = b.detach().expand(a.shape()).contiguous();
-    dispatch_float(a.dtype(), "add_", [&]<typename T>() {
+    dispatch_any_float(a.dtype(), "add_", [&]<typename T>() {
       launch_vec<T>(a.device(), a.numel(), detail::AddInplaceKernel<T>{a.data<T>(), bc.data<T>()},
                     aligned16(a.data<T>()) && aligned16(bc.data<T>()));
     });

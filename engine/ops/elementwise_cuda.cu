@@ -1,6 +1,6 @@
 // The elementwise family on the GPU: every functor of NKD_ELEMENTWISE_UNARY_OPS (forward and
 // backward) and NKD_ELEMENTWISE_BINARY_OPS, and add_'s kernel, instantiated for nkd::launch_vec
-// (16-byte Packs) for every type of NKD_FLOAT_TYPES. No kernel code: the functors are those of
+// (16-byte Packs) for every type of NKD_ALL_FLOAT_TYPES. No kernel code: the functors are those of
 // detail/elementwise_math.h that the CPU runs.
 #include "engine/cuda/launch_functor.cuh"
 #include "engine/dtype.h"
@@ -16,4 +16,4 @@
   NKD_ELEMENTWISE_BINARY_OPS(NKD_BINARY_LAUNCHABLE, T)          \
   NKD_GPU_VEC_LAUNCHABLE(T, nkd::ops::detail::AddInplaceKernel<T>)
 
-NKD_FLOAT_TYPES(NKD_ELEMENTWISE_LAUNCHABLE)
+NKD_ALL_FLOAT_TYPES(NKD_ELEMENTWISE_LAUNCHABLE)

@@ -16,6 +16,7 @@
 #include "engine/ops/dispatch.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/view.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -138,12 +139,16 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
   NKD_CHECK(a.defined() && b.defined(), op, ": undefined operand");
   common_device(op, {&a, &b});
   NKD_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: ", describe(a), " and ", describe(b));
-  NKD_CHECK(a.dtype() == DType::F32 || a.dtype() == DType::F64, op, ": dtype ", name(a.dtype()),
-            " is not supported (expected F32 or F64): ", describe(a));
+  NKD_CHECK(is_floating(a.dtype()) && a.dtype() != DType::F16, op, ": dtype ", name(a.dtype()),
+            " is not supported (expected F32, F64 or BF16): ", describe(a));
 }
 
 // a [..., m, k] @ b [..., k, n] with broadcast batch dims, both at least 2-D; not recorded.
 Tensor matmul_forward(const Tensor& a, const Tensor& b, const char* op) {
+  // BF16 on the CPU: the F32 product of the (exactly widened) BF16 values, rounded once, which is
+  // what a BF16 GEMM with F32 accumulation computes (OpenBLAS here has no sbgemm).
+  if (is_half(a.dtype()) && !a.is_cuda())
+    return matmul_forward(a.detach().to(DType::F32), b.detach().to(DType::F32), op).to(a.dtype());
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   NKD_CHECK(b.size(-2) == k, op, ": cannot multiply ", describe(a), " by ", describe(b), " (", k,
             " columns against ", b.size(-2), " rows)");
@@ -165,8 +170,10 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b, const char* op) {
   const Operand ob = blas_operand(b.detach().expand(with(k, n)));
   // On the GPU an empty sum (k = 0) is a zero fill, not a GEMM.
   Tensor c = a.is_cuda() && k == 0 ? zeros(with(m, n), a.options()) : empty(with(m, n), a.options());
-  dispatch_float(a.dtype(), op, [&]<typename T>() {
-    if (!c.is_cuda()) return gemm_batched<T>(oa, ob, c.data<T>(), m, n, k);
+  dispatch_any_float(a.dtype(), op, [&]<typename T>() {
+    if constexpr (!kIsHalf<T>) {
+      if (!c.is_cuda()) return gemm_batched<T>(oa, ob, c.data<T>(), m, n, k);
+    }
     if constexpr (kBuiltWithCuda) {
       if (k > 0) gemm_batched_cuda<T>(oa, ob, c.data<T>(), m, n, k);
     } else {
@@ -216,7 +223,7 @@ Tensor matmul_op(const Tensor& a, const Tensor& b, const char* op, const char* n
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+static Tensor matmul_untraced(const Tensor& a, const Tensor& b) {
   check_operands("matmul", a, b);
   NKD_CHECK(a.ndim() >= 1 && b.ndim() >= 1, "matmul: operands must be at least 1-D, got ", describe(a),
             " and ", describe(b));
@@ -230,11 +237,21 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("matmul", {a, b}, matmul_untraced(a, b));
+}
+
+static Tensor bmm_untraced(const Tensor& a, const Tensor& b) {
   check_operands("bmm", a, b);
   NKD_CHECK(a.ndim() == 3 && b.ndim() == 3 && a.size(0) == b.size(0), "bmm: expected [B, M, K] and ",
             "[B, K, N] with the same B, got ", describe(a), " and ", describe(b));
   return matmul_op(a, b, "bmm", "BmmBackward");
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("matmul", {a, b}, bmm_untraced(a, b));
 }
 
 namespace {
@@ -297,15 +314,22 @@ void linear_cuda(const Tensor& xc, const Operand& ow, const Tensor& b, const Ten
 
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_linear(x, w, b);
+  if (is_half(x.dtype()) && !x.is_cuda()) {  // BF16 on the CPU: F32 GEMM, one rounding (matmul_forward)
+    const Tensor b32 = b.defined() ? b.detach().to(DType::F32) : Tensor();
+    Tensor y = linear(x.detach().to(DType::F32), w.detach().to(DType::F32), b32).to(x.dtype());
+    if (any_requires_grad({x, w, b}))
+      record(std::make_shared<LinearBackward>(x.detach().contiguous(), w), {x, w, b}, {y});
+    return y;
+  }
   const int64_t in = w.size(1), out = w.size(0), rows = numel(Shape(x.shape().begin(), x.shape().end() - 1));
   const Tensor xc = x.detach().contiguous();
   const Operand ow = blas_operand(w.detach());
   Shape ys = x.shape();
   ys.back() = out;
   Tensor y = x.is_cuda() && in == 0 ? zeros(ys, x.options()) : empty(ys, x.options());
-  if (x.is_cuda()) dispatch_float(x.dtype(), "linear", [&]<typename T>() {
+  if (x.is_cuda()) dispatch_any_float(x.dtype(), "linear", [&]<typename T>() {
     if constexpr (kBuiltWithCuda) return linear_cuda<T>(xc, ow, b, y, rows, in, out);
     fail_without_cuda("linear", x.device());
   });
@@ -327,6 +351,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   });
   if (any_requires_grad({x, w, b})) record(std::make_shared<LinearBackward>(xc, w), {x, w, b}, {y});
   return y;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  trace::OpScope scope;
+  return scope.done("linear", {x, w, b}, linear_untraced(x, w, b));
 }
 
 }  // namespace nkd::ops

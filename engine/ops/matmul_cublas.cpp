@@ -1,5 +1,7 @@
 // Matrix products on the GPU: cublasGemmEx / cublasGemmStridedBatchedEx (64-bit API) for matmul,
-// bmm and linear without bias; cuBLASLt with the bias epilogue for linear with bias (F32). cuBLAS
+// bmm and linear without bias; cuBLASLt with the bias epilogue for linear with bias (F32, BF16).
+// BF16 operands are multiplied with F32 accumulation (CUBLAS_COMPUTE_32F, float alpha / beta) and
+// the result rounded once to BF16. cuBLAS
 // is column-major: a row-major C [m, n] is the column-major C^T [n, m] = B^T A^T, so b is passed
 // first, and a row-major operand is read as its column-major transpose (trans flags swap roles).
 #include <cublasLt.h>
@@ -21,13 +23,17 @@ namespace nkd::ops::gpu {
 namespace {
 
 template <typename T>
-constexpr cudaDataType_t kDataType = std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_64F;
+constexpr cudaDataType_t kDataType = std::is_same_v<T, float>  ? CUDA_R_32F
+                                     : std::is_same_v<T, bf16> ? CUDA_R_16BF
+                                                               : CUDA_R_64F;
 
-// Exact F32 unless TF32 is allowed; F64 for double.
+// Exact F32 unless TF32 is allowed; F32 accumulation for bf16; F64 for double.
 template <typename T>
 cublasComputeType_t compute_type() {
   if constexpr (std::is_same_v<T, float>) {
     return cuda::allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  } else if constexpr (std::is_same_v<T, bf16>) {
+    return CUBLAS_COMPUTE_32F;
   } else {
     return CUBLAS_COMPUTE_64F;
   }
@@ -105,7 +111,9 @@ void gemm(Device device, const GemmOperand& a, const GemmOperand& b, T* c, int64
           int64_t k, int64_t batch, double alpha, double beta) {
   const cuda::DeviceGuard guard(device.index);
   cublasHandle_t handle = cuda::context(device.index).cublas();
-  const T al = static_cast<T>(alpha), be = static_cast<T>(beta);
+  // The scale type is the compute type: float for F32 and BF16, double for F64.
+  using S = compute_t<T>;
+  const S al = static_cast<S>(alpha), be = static_cast<S>(beta);
   const cudaDataType_t dt = kDataType<T>;
   // Column-major C^T [n, m] = op(b) [n, k] @ op(a) [k, m].
   if (batch == 1) {
@@ -126,15 +134,16 @@ void gemm(Device device, const GemmOperand& a, const GemmOperand& b, T* c, int64
 template <typename T>
 bool linear_bias(Device device, const T* x, const GemmOperand& w, const T* bias, T* y, int64_t rows,
                  int64_t in, int64_t out) {
-  if constexpr (!std::is_same_v<T, float>) {
+  if constexpr (std::is_same_v<T, double>) {
     return false;  // the F64 bias epilogue is not offered by cuBLASLt: GEMM + bias fill instead
   } else {
+    const cudaDataType_t dt = kDataType<T>;  // F32, or BF16 with F32 accumulation and scale
     const cuda::DeviceGuard guard(device.index);
     cuda::Context& ctx = cuda::context(device.index);
     // A cublasHandle_t is a valid cublasLtHandle_t (cuBLAS documentation, cublasLtHandle_t).
     cublasLtHandle_t lt = reinterpret_cast<cublasLtHandle_t>(ctx.cublas());
     cublasLtMatmulDesc_t raw_desc = nullptr;
-    NKD_CUBLAS_CHECK(cublasLtMatmulDescCreate(&raw_desc, compute_type<float>(), CUDA_R_32F));
+    NKD_CUBLAS_CHECK(cublasLtMatmulDescCreate(&raw_desc, compute_type<T>(), CUDA_R_32F));
     const MatmulDesc desc(raw_desc);
     const int32_t op_a = w.trans ? CUBLAS_OP_N : CUBLAS_OP_T, op_b = CUBLAS_OP_N;
     const uint32_t epilogue = CUBLASLT_EPILOGUE_BIAS;
@@ -142,10 +151,9 @@ bool linear_bias(Device device, const T* x, const GemmOperand& w, const T* bias,
     set_desc(desc, CUBLASLT_MATMUL_DESC_TRANSB, op_b);
     set_desc(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue);
     set_desc(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);  // before the heuristic: alignment
-    const Layout la = w.trans ? make_layout(CUDA_R_32F, out, in, w.ld)
-                              : make_layout(CUDA_R_32F, in, out, w.ld);
-    const Layout lb = make_layout(CUDA_R_32F, in, rows, in);
-    const Layout ly = make_layout(CUDA_R_32F, out, rows, out);
+    const Layout la = w.trans ? make_layout(dt, out, in, w.ld) : make_layout(dt, in, out, w.ld);
+    const Layout lb = make_layout(dt, in, rows, in);
+    const Layout ly = make_layout(dt, out, rows, out);
     cublasLtMatmulPreference_t raw_pref = nullptr;
     NKD_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&raw_pref));
     const Preference pref(raw_pref);
@@ -179,6 +187,6 @@ bool linear_bias(Device device, const T* x, const GemmOperand& w, const T* bias,
                         int64_t, int64_t, double, double);                                        \
   template bool linear_bias<T>(Device, const T*, const GemmOperand&, const T*, T*, int64_t, int64_t, \
                                int64_t);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_MATMUL)
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_MATMUL)
 
 }  // namespace nkd::ops::gpu

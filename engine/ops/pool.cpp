@@ -14,6 +14,7 @@
 #include "engine/ops/dispatch.h"
 #include "engine/ops/detail/pool_cuda.h"
 #include "engine/ops/detail/pool_math.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -136,6 +137,21 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
 
 }  // namespace
 
+namespace {
+// The window attributes an op tracer records (stride resolved: 0 means the kernel size).
+trace::OpAttrs pool_attrs(const Pool2dOptions& o) {
+  const std::vector<int64_t> stride = {o.stride[0] ? o.stride[0] : o.kernel[0],
+                                       o.stride[1] ? o.stride[1] : o.kernel[1]};
+  return trace::OpAttrs()
+      .set("kernel", {o.kernel[0], o.kernel[1]})
+      .set("stride", stride)
+      .set("padding", {o.padding[0], o.padding[1]})
+      .set("dilation", {o.dilation[0], o.dilation[1]})
+      .set("ceil_mode", {int64_t(o.ceil_mode)})
+      .set("count_include_pad", {int64_t(o.count_include_pad)});
+}
+}  // namespace
+
 int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation,
                          bool ceil_mode) {
   const int64_t span = in + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
@@ -146,7 +162,9 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
-Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
+// The pools run a 16-bit input on an F32 copy and round the result back (exact for max pooling).
+static Tensor max_pool2d_untraced(const Tensor& x, const Pool2dOptions& options) {
+  if (is_half(x.dtype())) return max_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "max_pool2d");
   const Tensor xc = x.detach().contiguous();
   const bool grad = any_requires_grad({x});
@@ -166,15 +184,27 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
   return y;
 }
 
-Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options) {
+  trace::OpScope scope;
+  return scope.done("max_pool2d", {x}, max_pool2d_untraced(x, options), pool_attrs(options));
+}
+
+static Tensor avg_pool2d_untraced(const Tensor& x, const Pool2dOptions& options) {
   NKD_CHECK(options.dilation[0] == 1 && options.dilation[1] == 1,
             "avg_pool2d: dilation must be 1, got [", options.dilation[0], ", ", options.dilation[1],
             "]");
+  if (is_half(x.dtype())) return avg_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "avg_pool2d");
   return avg_forward(x, g, Kind::Avg, options.count_include_pad, "avg_pool2d");
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
+  trace::OpScope scope;
+  return scope.done("avg_pool2d", {x}, avg_pool2d_untraced(x, options), pool_attrs(options));
+}
+
+static Tensor adaptive_avg_pool2d_untraced(const Tensor& x, int64_t out_h, int64_t out_w) {
+  if (is_half(x.dtype())) return adaptive_avg_pool2d(x.to(DType::F32), out_h, out_w).to(x.dtype());
   Geom g = input_geom(x, "adaptive_avg_pool2d");
   NKD_CHECK(out_h > 0 && out_w > 0, "adaptive_avg_pool2d: output size [", out_h, ", ", out_w,
             "] must be positive (input ", describe(x), ")");
@@ -183,7 +213,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
   return avg_forward(x, g, Kind::Adaptive, false, "adaptive_avg_pool2d");
 }
 
-Tensor global_avg_pool(const Tensor& x) {
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
+  trace::OpScope scope;
+  return scope.done("adaptive_avg_pool2d", {x}, adaptive_avg_pool2d_untraced(x, out_h, out_w),
+                    trace::OpAttrs().set("output_size", {out_h, out_w}));
+}
+
+static Tensor global_avg_pool_untraced(const Tensor& x) {
+  if (is_half(x.dtype())) return global_avg_pool(x.to(DType::F32)).to(x.dtype());
   const Geom g = input_geom(x, "global_avg_pool");
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty({x.size(0), x.size(1)}, x.options());
@@ -211,6 +248,11 @@ Tensor global_avg_pool(const Tensor& x) {
   if (any_requires_grad({x}))
     record(std::make_shared<PoolBackward>(Kind::Global, g, x.shape(), false, Tensor()), {x}, {y});
   return y;
+}
+
+Tensor global_avg_pool(const Tensor& x) {
+  trace::OpScope scope;
+  return scope.done("global_avg_pool", {x}, global_avg_pool_untraced(x));
 }
 
 }  // namespace nkd::ops

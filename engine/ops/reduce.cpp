@@ -132,7 +132,9 @@ Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double s
 
 }  // namespace
 
+// The reductions run a 16-bit input on an F32 copy (F32 sums, one rounding of the result).
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (is_half(x.dtype())) return sum(x.to(DType::F32), dims, keepdim).to(x.dtype());
   const Plan p = make_plan(x, dims, keepdim, "sum");
   Tensor out = sum_rows(rows(x, p), p, p.out_shape, 1.0);
   if (any_requires_grad({x}))
@@ -141,6 +143,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (is_half(x.dtype())) return mean(x.to(DType::F32), dims, keepdim).to(x.dtype());
   const Plan p = make_plan(x, dims, keepdim, "mean");
   NKD_CHECK(p.inner > 0, "mean: reducing ", describe(x), " over an empty set of elements");
   const double scale = 1.0 / static_cast<double>(p.inner);
@@ -180,6 +183,7 @@ std::pair<Tensor, Tensor> max_rows(const Tensor& x, const Plan& p, const char* o
 }  // namespace
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  if (is_half(x.dtype())) return max(x.to(DType::F32), dims, keepdim).to(x.dtype());
   const Plan p = make_plan(x, dims, keepdim, "max");
   auto [values, index] = max_rows(x, p, "max");
   Tensor out = values.view(p.out_shape);
@@ -189,6 +193,7 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  if (is_half(x.dtype())) return argmax(x.to(DType::F32), dim, keepdim);
   const Plan p = make_plan(x, {dim}, keepdim, "argmax");
   return max_rows(x, p, "argmax").second.view(p.out_shape);
 }

@@ -15,6 +15,7 @@
 #include "engine/launch.h"
 #include "engine/ops/detail/shape_math.h"
 #include "engine/ops/shape_ops.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -186,8 +187,11 @@ class ScatterBackward final : public Node {
 
 }  // namespace
 
+// gather, scatter and index_select run a 16-bit input on an F32 copy (their backward passes
+// accumulate), the result rounded back (exact: the values only move).
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   common_device("gather", {&x, &index});
+  if (is_half(x.dtype())) return gather(x.to(DType::F32), dim, index).to(x.dtype());
   NKD_CHECK(x.ndim() > 0, "gather: expects at least one dim, got ", describe(x));
   const int64_t d = normalize_dim(dim, x.ndim(), "gather");
   const math::GatherGeometry geo = gather_geometry(x, d, index, "gather");
@@ -204,6 +208,8 @@ Tensor scatter(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& 
   NKD_CHECK(src.shape() == index.shape(), "scatter: src ", describe(src), " must have the shape of index ",
             describe(index));
   NKD_CHECK(src.dtype() == x.dtype(), "scatter: dtypes differ: ", describe(x), " and src ", describe(src));
+  if (is_half(x.dtype()))
+    return scatter(x.to(DType::F32), dim, index, src.to(DType::F32)).to(x.dtype());
   const math::GatherGeometry geo = gather_geometry(x, d, index, "scatter");
   const Tensor ic = checked_index(index, x.size(d), "scatter", operands(x, d, index));
   Tensor out = scatter_into<math::ScatterMode::Assign>(x.detach().clone(), geo, ic, src.detach().contiguous(),
@@ -256,8 +262,9 @@ class IndexSelectBackward final : public Node {
 
 }  // namespace
 
-Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+static Tensor index_select_untraced(const Tensor& x, int64_t dim, const Tensor& index) {
   common_device("index_select", {&x, &index});
+  if (is_half(x.dtype())) return index_select(x.to(DType::F32), dim, index).to(x.dtype());
   NKD_CHECK(x.ndim() > 0, "index_select: expects at least one dim, got ", describe(x));
   NKD_CHECK(index.ndim() <= 1, "index_select: index must be 1-D, got ", describe(index));
   const int64_t d = normalize_dim(dim, x.ndim(), "index_select");
@@ -274,6 +281,12 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   if (any_requires_grad({x}))
     record(std::make_shared<IndexSelectBackward>(x.shape(), geo, ic.clone()), {x}, {out});
   return out;
+}
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  trace::OpScope scope;
+  return scope.done("index_select", {x, index}, index_select_untraced(x, dim, index),
+                    trace::OpAttrs().set("dim", {dim}));
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {

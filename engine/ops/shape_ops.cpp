@@ -13,6 +13,7 @@
 #include "engine/ops/detail/shape_math.h"
 #include "engine/ops/shape_ops.h"
 #include "engine/ops/view.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -54,7 +55,7 @@ void check_concat(const std::vector<Tensor>& ts, int64_t d) {
 
 }  // namespace
 
-Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
+static Tensor concat_untraced(const std::vector<Tensor>& tensors, int64_t dim) {
   NKD_CHECK(!tensors.empty(), "concat: needs at least one tensor");
   for (const Tensor& t : tensors) NKD_CHECK(t.defined(), "concat: undefined tensor in the list");
   NKD_CHECK(tensors[0].ndim() > 0, "concat: cannot concatenate zero-dim tensor ", describe(tensors[0]));
@@ -75,6 +76,11 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
   if (any_requires_grad(tensors)) record(std::make_shared<ConcatBackward>(d, sizes), tensors, {out});
   return out;
+}
+
+Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
+  trace::OpScope scope;
+  return scope.done("concat", tensors, concat_untraced(tensors, dim), trace::OpAttrs().set("dim", {dim}));
 }
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
@@ -165,7 +171,7 @@ math::ShiftGeometry shift_geometry(const Tensor& x, const char* op) {
 
 }  // namespace
 
-Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
+static Tensor roll_untraced(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
   if (dims.empty()) {
     NKD_CHECK(shifts.size() == 1, "roll: without dims exactly one shift is expected, got ",
               shifts.size(), " for ", describe(x));
@@ -184,7 +190,13 @@ Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vect
   return y;
 }
 
-Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
+  trace::OpScope scope;
+  return scope.done("roll", {x}, roll_untraced(x, shifts, dims),
+                    trace::OpAttrs().set("shifts", shifts).set("dims", dims));
+}
+
+static Tensor pad_untraced(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   NKD_CHECK(pads.size() % 2 == 0 && static_cast<int64_t>(pads.size()) <= 2 * x.ndim(), "pad: ",
             pads.size(), " pad values for ", describe(x), " (expected (left, right) pairs, at most 2 per dim)");
   math::ShiftGeometry geo = shift_geometry(x, "pad");
@@ -200,6 +212,12 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   Tensor y = shift_copy<math::PadKernel>(x, geo, out_shape, "pad", value);
   if (any_requires_grad({x})) record(std::make_shared<PadBackward>(pads), {x}, {y});
   return y;
+}
+
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+  trace::OpScope scope;
+  return scope.done("pad", {x}, pad_untraced(x, pads, value),
+                    trace::OpAttrs().set("pads", pads).set_float("value", value));
 }
 
 Tensor channel_shuffle(const Tensor& x, int64_t groups) {

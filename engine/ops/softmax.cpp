@@ -13,6 +13,7 @@
 #include "engine/ops/dispatch.h"
 #include "engine/ops/detail/softmax_cuda.h"
 #include "engine/ops/detail/softmax_math.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -83,7 +84,17 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, const char* op) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl<false>(x, dim, "softmax"); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl<true>(x, dim, "log_softmax"); }
+// A 16-bit input runs on an F32 copy; the result is rounded back to the input's dtype.
+Tensor softmax(const Tensor& x, int64_t dim) {
+  if (is_half(x.dtype())) return softmax(x.to(DType::F32), dim).to(x.dtype());
+  trace::OpScope scope;
+  return scope.done("softmax", {x}, softmax_impl<false>(x, dim, "softmax"), trace::OpAttrs().set("dim", {dim}));
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  if (is_half(x.dtype())) return log_softmax(x.to(DType::F32), dim).to(x.dtype());
+  trace::OpScope scope;
+  return scope.done("log_softmax", {x}, softmax_impl<true>(x, dim, "log_softmax"),
+                    trace::OpAttrs().set("dim", {dim}));
+}
 
 }  // namespace nkd::ops

@@ -7,6 +7,7 @@
 #include "engine/factory.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/reduce.h"
+#include "engine/trace.h"
 
 namespace nkd::ops {
 namespace {
@@ -94,19 +95,29 @@ Tensor with_node(const Tensor& x, Tensor out, Args&&... args) {
 
 }  // namespace
 
-Tensor view(const Tensor& x, const Shape& shape) {
+static Tensor view_untraced(const Tensor& x, const Shape& shape) {
   NKD_CHECK(x.is_contiguous(), "view: ", describe(x), " is not contiguous; use reshape");
   Shape s = infer_shape(shape, x.numel(), x, "view");
   Strides st = contiguous_strides(s);
   return with_node<ReshapeBackward>(x, alias(x, s, st, x.offset()), x.shape());
 }
 
-Tensor reshape(const Tensor& x, const Shape& shape) {
+Tensor view(const Tensor& x, const Shape& shape) {
+  trace::OpScope scope;
+  return scope.done("reshape", {x}, view_untraced(x, shape));
+}
+
+static Tensor reshape_untraced(const Tensor& x, const Shape& shape) {
   if (x.is_contiguous()) return view(x, shape);
   return view(clone(x), shape);
 }
 
-Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  trace::OpScope scope;
+  return scope.done("reshape", {x}, reshape_untraced(x, shape));
+}
+
+static Tensor permute_untraced(const Tensor& x, const std::vector<int64_t>& dims) {
   const int64_t n = x.ndim();
   NKD_CHECK(static_cast<int64_t>(dims.size()) == n, "permute: ", dims.size(), " dims for ",
             describe(x));
@@ -123,6 +134,11 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   return with_node<PermuteBackward>(x, alias(x, s, st, x.offset()), inverse);
 }
 
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  trace::OpScope scope;
+  return scope.done("permute", {x}, permute_untraced(x, dims), trace::OpAttrs().set("dims", dims));
+}
+
 Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
   std::vector<int64_t> dims(x.ndim());
   for (int64_t i = 0; i < x.ndim(); ++i) dims[i] = i;
@@ -130,7 +146,7 @@ Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
   return permute(x, dims);
 }
 
-Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+static Tensor narrow_untraced(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = normalize_dim(dim, x.ndim(), "narrow");
   NKD_CHECK(start >= 0 && length >= 0 && start + length <= x.shape()[d], "narrow: slice [", start,
             ", ", start + length, ") out of range for dim ", d, " of ", describe(x));
@@ -140,7 +156,13 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
                                    x.shape(), d, start);
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  trace::OpScope scope;
+  return scope.done("narrow", {x}, narrow_untraced(x, dim, start, length),
+                    trace::OpAttrs().set("dim", {dim}).set("start", {start}).set("length", {length}));
+}
+
+static Tensor expand_untraced(const Tensor& x, const Shape& shape) {
   const int64_t n = static_cast<int64_t>(shape.size()), lead = n - x.ndim();
   NKD_CHECK(lead >= 0, "expand: cannot expand ", describe(x), " to ", to_string(shape));
   Shape s(n);
@@ -162,7 +184,12 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   return with_node<ExpandBackward>(x, alias(x, s, st, x.offset()), x.shape());
 }
 
-Tensor unsqueeze(const Tensor& x, int64_t dim) {
+Tensor expand(const Tensor& x, const Shape& shape) {
+  trace::OpScope scope;
+  return scope.done("expand", {x}, expand_untraced(x, shape));
+}
+
+static Tensor unsqueeze_untraced(const Tensor& x, int64_t dim) {
   const int64_t d = normalize_dim(dim, x.ndim() + 1, "unsqueeze");
   Shape s = x.shape();
   Strides st = x.strides();
@@ -171,7 +198,12 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   return with_node<ReshapeBackward>(x, alias(x, s, st, x.offset()), x.shape());
 }
 
-Tensor squeeze(const Tensor& x, int64_t dim) {
+Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  trace::OpScope scope;
+  return scope.done("reshape", {x}, unsqueeze_untraced(x, dim));
+}
+
+static Tensor squeeze_untraced(const Tensor& x, int64_t dim) {
   const int64_t d = normalize_dim(dim, x.ndim(), "squeeze");
   NKD_CHECK(x.shape()[d] == 1, "squeeze: dim ", d, " of ", describe(x), " is not 1");
   Shape s = x.shape();
@@ -179,6 +211,11 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
   s.erase(s.begin() + d);
   st.erase(st.begin() + d);
   return with_node<ReshapeBackward>(x, alias(x, s, st, x.offset()), x.shape());
+}
+
+Tensor squeeze(const Tensor& x, int64_t dim) {
+  trace::OpScope scope;
+  return scope.done("reshape", {x}, squeeze_untraced(x, dim));
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "train/run_config.h"
+#include "train/trainer.h"
 #include "engine/check.h"
 #include "tests/apps/app_test_util.h"
 
@@ -96,6 +97,9 @@ TEST(Config, WrongValuesNameTheKeyAndTheFile) {
       {"[runner]\nmax_keep_checkpoints = 0\n", "runner.max_keep_checkpoints"},
       {"[runner]\nsave_best = \"yes\"\n", "runner.save_best"},
       {"[data.train]\nflip = 2\n", "probability"},
+      {"[runner]\nconv_algos = \"fastest\"\n", "'runner.conv_algos'"},
+      {"[runner]\nconv_algos = \"fastest\"\n", "not one of: exact, fast"},
+      {"[runner]\nconv_algos = true\n", "'runner.conv_algos'"},
   };
   expect_config_errors(dir, cases);
   write_text(dir / "bad.toml", "[optimizer\nlr = 1\n");
@@ -105,6 +109,54 @@ TEST(Config, WrongValuesNameTheKeyAndTheFile) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("line 1"), std::string::npos) << e.what();
   }
+}
+
+// runner.conv_algos: "fast" by default, "exact" read, NKD_CONV_EXACT=1 overriding "fast"; the run's
+// header line says which and where it came from.
+TEST(Config, ConvAlgosSettingAndTheRunHeader) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path));
+  write_text(dir / "fast.toml", "_base_ = \"base.toml\"\n");
+  write_text(dir / "exact.toml", "_base_ = \"base.toml\"\n[runner]\nconv_algos = \"exact\"\nseed = 3\n");
+  Config cf = Config::load(dir / "fast.toml");
+  Config ce = Config::load(dir / "exact.toml");
+  const RunConfig fast = parse_run_config(cf, ConfigUse::kTrain);
+  const RunConfig exact = parse_run_config(ce, ConfigUse::kTrain);
+  EXPECT_EQ(fast.conv_algos, "fast");
+  EXPECT_EQ(exact.conv_algos, "exact");
+  EXPECT_NE(exact.resolved.find("conv_algos = 'exact'"), std::string::npos) << exact.resolved;
+  EXPECT_FALSE(conv_algos_exact(fast, false));
+  EXPECT_TRUE(conv_algos_exact(fast, true));  // NKD_CONV_EXACT=1 overrides "fast"
+  EXPECT_TRUE(conv_algos_exact(exact, false));
+  EXPECT_TRUE(conv_algos_exact(exact, true));
+
+  const TrainOptions gpu_run{.work_dir = "w", .device = cuda_device(0), .deterministic = true};
+  EXPECT_EQ(run_header(exact, gpu_run, 1875, false),
+            "nkd distill: config " + dir / "exact.toml" +
+                ", work dir w, device cuda:0, 1875 iterations per epoch, 1 epochs, seed 3, deterministic, "
+                "conv algorithms exact (runner.conv_algos)");
+  const TrainOptions cpu_run{.work_dir = "w"};
+  const std::string h = run_header(fast, cpu_run, 10, false);
+  EXPECT_TRUE(h.ends_with(", seed 0, conv algorithms fast (runner.conv_algos)")) << h;
+  const std::string he = run_header(fast, cpu_run, 10, true);
+  EXPECT_TRUE(he.ends_with(", conv algorithms exact (NKD_CONV_EXACT=1; runner.conv_algos = \"fast\")")) << he;
+}
+
+// runner.precision: fp32 by default, tf32 / bf16 by the file or --set (what --precision does);
+// anything else (an mmcv-style fp16) names the key and the file.
+TEST(Config, RunnerPrecision) {
+  TempDir dir;
+  write_text(dir / "base.toml", base_config(dir.path));
+  write_text(dir / "c.toml", "_base_ = \"base.toml\"\n");
+  Config c = Config::load(dir / "c.toml");
+  EXPECT_EQ(parse_run_config(c, ConfigUse::kTrain).precision, Precision::kFp32);
+  write_text(dir / "b.toml", "_base_ = \"base.toml\"\n[runner]\nprecision = \"bf16\"\n");
+  Config b = Config::load(dir / "b.toml");
+  EXPECT_EQ(parse_run_config(b, ConfigUse::kTrain).precision, Precision::kBf16);
+  b.set("runner.precision=tf32");
+  EXPECT_EQ(parse_run_config(b, ConfigUse::kEval).precision, Precision::kTf32);
+  expect_config_errors(dir, {{"[runner]\nprecision = \"fp16\"\n", "runner.precision"},
+                             {"[runner]\nprecision = 16\n", "runner.precision"}});
 }
 
 TEST(Config, MissingTeacherCheckpointOrDatasetStopsBeforeTraining) {

@@ -67,6 +67,43 @@ TEST(Resume, StopMidEpochAndResumeGivesTheSameWeights) {
   testing::expect_same_tensors(dir / "c/epoch_1.safetensors", dir / "d/epoch_1.safetensors");
 }
 
+// KD + NKD with an eval-mode teacher, which runs through its inference form (batch norm folded
+// into its own tensors): the checkpoints hold the teacher's weights exactly as its checkpoint has
+// them, and a stopped and resumed run ends bit for bit as an uninterrupted one.
+TEST(Resume, EvalModeTeacherFormKeepsCheckpointsAndResumeExact) {
+  TempDir dir;
+  testing::write_fake_fashion_mnist(dir / "data", 96, 32);  // 3 iterations per epoch
+  testing::write_text(dir / "t.toml", config_text(dir / "data", 1));
+  std::string out;
+  ASSERT_EQ(testing::run(distill(dir / "t.toml --no-validate --work-dir " + dir / "t"), &out), 0) << out;
+  testing::write_text(dir / "kd.toml", config_text(dir / "data", 2) +
+                                          "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\nwidth = 0.125\n"
+                                          "checkpoint = \"" + dir / "t/epoch_1.safetensors" + "\"\n"
+                                          "[distill]\nteacher_mode = \"eval\"\n[distill.kd]\n[distill.nkd]\n");
+  ASSERT_EQ(testing::run(distill(dir / "kd.toml --no-validate --work-dir " + dir / "a"), &out), 0) << out;
+  ASSERT_EQ(testing::run(distill(dir / "kd.toml --no-validate --work-dir " + dir / "b --stop-after-iters 4"), &out), 0)
+      << out;
+  ASSERT_EQ(testing::run(distill(dir / "kd.toml --no-validate --work-dir " + dir / "b --resume auto"), &out), 0) << out;
+  testing::expect_same_tensors(dir / "a/epoch_2.safetensors", dir / "b/epoch_2.safetensors");
+
+  const io::Safetensors teacher = io::load_safetensors(dir / "t/epoch_1.safetensors");
+  const io::Safetensors run = io::load_safetensors(dir / "a/epoch_2.safetensors");
+  std::map<std::string, const Tensor*> saved;
+  for (const auto& [name, t] : run.tensors) saved[name] = &t;
+  size_t weights = 0, teacher_entries = 0;
+  for (const auto& [name, t] : run.tensors) teacher_entries += name.rfind("teacher.", 0) == 0;
+  for (const auto& [name, t] : teacher.tensors) {
+    if (name.rfind("optimizer.", 0) == 0) continue;  // the teacher run's own training state
+    ++weights;
+    const auto it = saved.find("teacher." + name);
+    ASSERT_NE(it, saved.end()) << name;
+    ASSERT_EQ(it->second->shape(), t.shape()) << name;
+    EXPECT_EQ(std::memcmp(it->second->raw_data(), t.raw_data(), size_t(t.numel()) * size_of(t.dtype())), 0) << name;
+  }
+  EXPECT_GT(weights, 0u);
+  EXPECT_EQ(teacher_entries, weights) << "the teacher's weights, nothing of its inference form";
+}
+
 // Flips a bit of the file's last byte (inside the tensor data).
 void damage(const std::string& path, char bit = 0x04) {
   std::string bytes = testing::read_text(path);
@@ -113,7 +150,8 @@ std::map<int64_t, double> val_top1(const std::string& work) {
 
 // runner.max_keep_checkpoints keeps the newest epoch files (an interruption's iter file goes once
 // an epoch file supersedes it); runner.save_best keeps exactly the checkpoint of the best val top-1
-// (across a resume), which nkd_eval scores as the log did; result.json names it.
+// (across a resume), which nkd_eval scores as the log did (with and without --no-fuse); result.json
+// names it.
 TEST(Resume, MaxKeepAndSaveBestAcrossAResume) {
   TempDir dir;
   testing::write_fake_fashion_mnist(dir / "data", 96, 64);
@@ -142,6 +180,10 @@ TEST(Resume, MaxKeepAndSaveBestAcrossAResume) {
   ASSERT_EQ(testing::run(std::string(NKD_EVAL_BIN) + " " + dir / "c.toml " + work + "/" + best_files[0], &out), 0) << out;
   char expect[64];
   std::snprintf(expect, sizeof expect, "accuracy_top-1 %.2f", best->second);
+  EXPECT_NE(out.find(expect), std::string::npos) << expect << " in\n" << out;
+  // The same through the net itself instead of its inference form (the default).
+  ASSERT_EQ(testing::run(std::string(NKD_EVAL_BIN) + " " + dir / "c.toml " + work + "/" + best_files[0] + " --no-fuse", &out),
+            0) << out;
   EXPECT_NE(out.find(expect), std::string::npos) << expect << " in\n" << out;
 }
 

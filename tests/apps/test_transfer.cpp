@@ -129,7 +129,7 @@ TEST(ExitCodes, UsageErrorsExit2RuntimeErrors1) {
   std::string out;
   const std::string cfg = std::string(NKD_SOURCE_DIR) + "/tests/apps/imagenet_tiny.toml";
   EXPECT_EQ(run(transfer("--dis-path x", &out), &out), 2) << out;                                   // required
-  EXPECT_EQ(run(transfer("--dis-path x --output-path y --format onnx", &out), &out), 2) << out;     // bad value
+  EXPECT_EQ(run(transfer("--dis-path x --output-path y --format tflite", &out), &out), 2) << out;   // bad value
   EXPECT_EQ(run(std::string(NKD_EVAL_BIN), &out), 2) << out;
   EXPECT_EQ(run(std::string(NKD_EVAL_BIN) + " " + cfg + " x.safetensors --bogus", &out), 2) << out;
   EXPECT_EQ(run(std::string(NKD_EVAL_BIN) + " " + cfg + " x.safetensors --topk 0", &out), 2) << out;

@@ -1,19 +1,24 @@
 // The losses on a GPU against the CPU (label gpu; each test skips with the reason when no GPU can be
 // used): every loss and label format, values and every input gradient, in F64 (|gpu - cpu| <=
 // 1e-12 (|cpu| + s)) and F32 (<= 1e-5 (|cpu| + s)), s = max(1, logit scale) for values and 1 for
-// gradients, at ordinary logits, logits of +-1e4, C = 2 and C = 1000. Both devices run the same row functors (losses/*_math.h), so only the
-// exp/log implementations differ. Also: GPU outputs and gradients stay on the GPU, grad_output
+// gradients, at ordinary logits, logits of +-1e4, C = 2 and C = 1000, with each GPU row form (one
+// thread, one warp or one block per row: engine/row_team.h, RowTeams) on some case. Both devices
+// run the same row functors (losses/*_math.h), so only the exp/log implementations and (for a team)
+// the summation order differ. Also: GPU outputs and gradients stay on the GPU, grad_output
 // scaling reaches the stored gradients, and an out-of-range label gives a NaN value (no throw, no
 // out-of-bounds read) instead of the CPU's error.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/launch.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/matmul.h"
 #include "losses/losses.h"
@@ -79,14 +84,27 @@ void expect_close(const std::vector<double>& gpu, const std::vector<double>& cpu
 
 struct Case {
   int64_t n, c;
-  double scale;  // logit standard deviation
+  double scale;     // logit standard deviation
+  RowTeams teams;   // how the GPU runs the rows (the CPU always walks them serially)
+  const char* form;
 };
+
+constexpr int64_t kNever = INT64_MAX;
+const RowTeams kThreadRows{.min_cols = kNever, .block_min_cols = kNever};
+const RowTeams kWarpRows{.min_cols = 0, .block_min_cols = kNever};
+const RowTeams kBlockRows{.min_cols = 0, .block_min_cols = 0};
 
 // Runs f on the CPU and the GPU for each dtype and case; inputs(n, c, scale, dt) builds the inputs.
 void compare_loss(const std::string& name, const LossFn& f,
                   const std::function<std::vector<Tensor>(const Case&, DType)>& inputs,
                   const std::vector<bool>& need_grad, bool soft_allowed, int64_t min_c = 2) {
-  const std::vector<Case> cases = {{7, 2, 2.0}, {33, 257, 2.0}, {5, 10, 1e4}, {3, 2, 1e4}, {64, 1000, 3.0}};
+  // The defaults (thread rows below 64 classes, warps to 511, blocks from 512), then each form forced
+  // on a case the defaults give another (tiny rows in a warp or a block: most threads idle).
+  const std::vector<Case> cases = {
+      {7, 2, 2.0, {}, "default"},          {33, 257, 2.0, {}, "default"},       {5, 10, 1e4, {}, "default"},
+      {3, 2, 1e4, {}, "default"},          {64, 1000, 3.0, {}, "default"},      {64, 1000, 3.0, kWarpRows, "warp"},
+      {64, 1000, 3.0, kThreadRows, "thread"}, {33, 257, 2.0, kBlockRows, "block"}, {7, 2, 2.0, kWarpRows, "warp"},
+      {5, 10, 1e4, kBlockRows, "block"},   {130, 64, 2.0, {}, "default"},      {9, 1500, 2.0, {}, "default"}};
   for (DType dt : {DType::F64, DType::F32}) {
     const double rtol = dt == DType::F64 ? 1e-12 : 1e-5;
     for (const Case& cs : cases) {
@@ -96,8 +114,10 @@ void compare_loss(const std::string& name, const LossFn& f,
       if (soft_allowed) label_sets.emplace_back("soft", soft_labels(cs.n, cs.c, 36, {1}, dt));
       for (const auto& [lname, labels] : label_sets) {
         const std::string what = name + " " + (dt == DType::F64 ? "F64" : "F32") + " [" + std::to_string(cs.n) +
-                                 ", " + std::to_string(cs.c) + "] scale " + std::to_string(cs.scale) + " " + lname;
+                                 ", " + std::to_string(cs.c) + "] scale " + std::to_string(cs.scale) + " " + lname +
+                                 " " + cs.form + " rows";
         SCOPED_TRACE(what);
+        const RowTeamsGuard teams(cs.teams);
         const Run cpu = run_on(kCPU, f, in, need_grad, labels);
         const Run gpu = run_on(testing::gpu(), f, in, need_grad, labels);
         // Values: rtol (|v| + max(1, scale)); gradients (each at most a few / N): rtol (|g| + 1), and
@@ -230,30 +250,67 @@ TEST(LossesCuda, EveryRegisteredLossMatchesCpu) {
   }
 }
 
-// Not a correctness test: prints the time of CE + NKD (forward with fused gradients, backward) at
-// ImageNet's C = 1000 with one thread per row, so the GPU log says whether a warp-per-row kernel
-// is worth writing; fails only when absurdly slow (> 50 ms per step).
+// Not a correctness test: prints the time of each loss (forward with fused gradients, then backward)
+// at ImageNet's C = 1000, F32, N = 32 and 256, with one thread per row (the kernels before issue 16),
+// one warp per row and one block per row, and the default choice (RowTeams{}), alternating the forms
+// for 5 rounds and keeping each one's median; fails only when the default is absurdly slow (> 50 ms
+// per step). tools/gpu_check.sh copies the "[ timing   ]" lines into its summary.
 TEST(LossesCuda, TimingAtImageNetScale) {
   NKD_REQUIRE_CUDA();
+  const int64_t c = 1000;
+  using Step = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<const char*, RowTeams>> forms = {
+      {"thread", kThreadRows}, {"warp", kWarpRows}, {"block", kBlockRows}, {"default", RowTeams{}}};
   for (int64_t n : {32, 256}) {
-    Tensor z = logits_for(n, 1000, 31, 2.0, DType::F32, false).to(gpu());
+    Tensor z = logits_for(n, c, 31, 2.0, DType::F32, false).to(gpu());
     z.set_requires_grad(true);
-    const Tensor v = logits_for(n, 1000, 32, 2.0, DType::F32, false).to(gpu());
-    const Tensor labels = index_labels(n, 1000, 35).to(gpu());
-    const auto step = [&]() {
-      z.zero_grad();
-      ops::add(losses::cross_entropy(z, labels), losses::nkd_loss(z, v, labels)).backward();
-    };
-    step();
-    (void)z.grad().to(kCPU);  // SYNC: warm-up done
-    const int steps = 20;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < steps; ++i) step();
-    (void)z.grad().to(kCPU);  // SYNC: every step done
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
-    std::printf("[ timing   ] CE + NKD forward and backward, F32 [%lld, 1000], one thread per row: %.3f ms\n",
-                static_cast<long long>(n), ms);
-    EXPECT_LT(ms, 50.0);
+    const Tensor v = logits_for(n, c, 32, 2.0, DType::F32, false).to(gpu());
+    const Tensor labels = index_labels(n, c, 35).to(gpu());
+    // USKD's weak head fc(fea_mid), fea_mid [N, 512] (ResNet-18's), a cuBLAS product in the step
+    const Tensor mid = logits_for(n, 512, 41, 1.0, DType::F32, false).to(gpu());
+    const Tensor fc_w = logits_for(c, 512, 42, 0.05, DType::F32, false).to(gpu());
+    const Tensor fc_b = logits_for(1, c, 43, 0.1, DType::F32, false).reshape({c}).to(gpu());
+    const std::vector<std::pair<std::string, Step>> losses_to_time = {
+        {"CE", [](const Tensor& x, const Tensor&, const Tensor& l) { return losses::cross_entropy(x, l); }},
+        {"KD", [](const Tensor& x, const Tensor& t, const Tensor&) { return losses::kd_loss(x, t); }},
+        {"NKD", [](const Tensor& x, const Tensor& t, const Tensor& l) { return losses::nkd_loss(x, t, l); }},
+        {"tf-NKD", [](const Tensor& x, const Tensor&, const Tensor& l) { return losses::tf_nkd_loss(x, l)[0]; }},
+        {"DKD", [](const Tensor& x, const Tensor& t, const Tensor& l) { return losses::dkd_loss(x, t, l); }},
+        {"USKD",
+         [&](const Tensor& x, const Tensor&, const Tensor& l) { return losses::uskd_loss(mid, x, l, fc_w, fc_b); }},
+        {"CE + NKD",
+         [](const Tensor& x, const Tensor& t, const Tensor& l) {
+           return ops::add(losses::cross_entropy(x, l), losses::nkd_loss(x, t, l));
+         }}};
+    for (const auto& [lname, loss] : losses_to_time) {
+      const auto step = [&]() {
+        z.zero_grad();
+        loss(z, v, labels).backward();
+      };
+      const int steps = 20, rounds = 5;
+      std::vector<std::vector<double>> ms(forms.size());
+      for (int round = 0; round < rounds; ++round)
+        for (size_t f = 0; f < forms.size(); ++f) {
+          const RowTeamsGuard teams(forms[f].second);
+          step();
+          (void)z.grad().to(kCPU);  // SYNC: warm-up done
+          const auto t0 = std::chrono::steady_clock::now();
+          for (int i = 0; i < steps; ++i) step();
+          (void)z.grad().to(kCPU);  // SYNC: every step done
+          ms[f].push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+                          steps);
+        }
+      std::vector<double> median(forms.size());
+      for (size_t f = 0; f < forms.size(); ++f) {
+        std::sort(ms[f].begin(), ms[f].end());
+        median[f] = ms[f][rounds / 2];
+      }
+      std::printf("[ timing   ] %-8s F32 [%3lld, %lld] forward + backward, ms (median of %d x %d steps): thread/row "
+                  "%.3f, warp/row %.3f, block/row %.3f, default %.3f (%.1fx the thread rows)\n",
+                  lname.c_str(), static_cast<long long>(n), static_cast<long long>(c), rounds, steps, median[0],
+                  median[1], median[2], median[3], median[0] / median[3]);
+      EXPECT_LT(median[3], 50.0) << lname;
+    }
   }
 }
 

@@ -4,6 +4,9 @@
 #pragma once
 #include <cstdint>
 
+#include "engine/ops/activation.h"
+#include "engine/ops/detail/elementwise_math.h"
+
 namespace nkd::ops::detail {
 
 struct ConvGeom {
@@ -20,12 +23,40 @@ struct ConvGeom {
   }
 };
 
-// Elements of workspace the GEMM path needs (0 for depthwise convolutions).
-int64_t conv_workspace_elems(const ConvGeom& g);
-
-// y [N, K, P, Q] = conv(x [N, C, H, W], w [K, C/G, R, S]) + b [K] (b may be null).
+// What the forward's output pass applies to each output element: y = act(conv + bias[k] +
+// residual), each part optional (null / kNone). ops::conv2d passes the bias only; ops::conv2d_fused
+// (inference) all three.
 template <typename T>
-void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y, T* workspace);
+struct ConvEpilogue {
+  const T* bias = nullptr;      // [K]
+  const T* residual = nullptr;  // [N, K, P, Q], like y
+  Act act = Act::kNone;
+  bool identity() const { return !bias && !residual && act == Act::kNone; }
+};
+
+// dst[j] = act(src[j] + bias + residual[j]) for j < n (residual may be null; dst may be src).
+template <typename T>
+void apply_epilogue(T* dst, const T* src, int64_t n, T bias, const T* residual, Act act) {
+  auto run = [&](auto f) {
+    if (residual)
+      for (int64_t j = 0; j < n; ++j) dst[j] = f(src[j] + bias + residual[j]);
+    else
+      for (int64_t j = 0; j < n; ++j) dst[j] = f(src[j] + bias);
+  };
+  switch (act) {
+    case Act::kReLU: run([](T v) { return math::Relu{}.fwd(v); }); break;
+    case Act::kReLU6: run([](T v) { return math::Relu6{}.fwd(v); }); break;
+    case Act::kNone: run([](T v) { return v; }); break;
+  }
+}
+
+// Elements of workspace the CPU kernels need for dtype `f32 ? F32 : F64` (0 for depthwise ones).
+int64_t conv_workspace_elems(const ConvGeom& g, bool f32);
+
+// y [N, K, P, Q] = epilogue(conv(x [N, C, H, W], w [K, C/G, R, S])).
+template <typename T>
+void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y,
+                        T* workspace);
 
 // dx [N, C, H, W] and/or dw [K, C/G, R, S] (each may be null) from dy [N, K, P, Q]; overwrites.
 template <typename T>
@@ -38,11 +69,19 @@ void conv2d_backward_bias_cpu(const ConvGeom& g, const T* dy, T* db);
 
 // The direct depthwise kernels (groups == C; K = multiplier * C).
 template <typename T>
-void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+void depthwise_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y);
 template <typename T>
 void depthwise_backward_data_cpu(const ConvGeom& g, const T* dy, const T* w, T* dx);
 template <typename T>
 void depthwise_backward_weight_cpu(const ConvGeom& g, const T* dy, const T* x, T* dw);
+
+// The direct F32 3x3 kernels (stride 1, padding 1, one group; AVX-512 CPUs; conv3x3_cpu.cpp), which
+// conv2d_forward_cpu / conv2d_backward_cpu take for F32 where conv3x3_direct_applicable says so.
+bool conv3x3_direct_applicable(const ConvGeom& g);
+int64_t conv3x3_direct_workspace_elems(const ConvGeom& g);
+void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws);
+void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx, float* dw,
+                             float* ws);
 
 // [lo, hi): the output positions o with 0 <= o * stride + offset < size, clipped to [0, out).
 inline void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out, int64_t& lo,

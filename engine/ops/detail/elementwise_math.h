@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "engine/bf16.h"
 #include "engine/host_device.h"
 #include "engine/pack.h"
 
@@ -116,7 +117,7 @@ struct Div { template <typename T> NKD_HD T operator()(T a, T b) const { return 
 }  // namespace nkd::ops::math
 
 // Every functor above with the name of its op, X(Functor, op_name, ...): elementwise_cuda.cu builds
-// each for the GPU for every type of NKD_FLOAT_TYPES, and the op-table coverage test
+// each for the GPU for every type of NKD_ALL_FLOAT_TYPES, and the op-table coverage test
 // (tests/engine/test_op_table.cpp) requires a case for every op_name. A new op adds its functor
 // above and its entry here (a functor missing here is a link error of the CUDA build).
 #define NKD_ELEMENTWISE_UNARY_OPS(X, ...)                                                   \
@@ -134,67 +135,72 @@ namespace nkd::ops::detail {
 // The contiguous kernel functors: f(i) writes element i (the CPU loop); f.template run<V>(i) writes
 // elements [i, i + V) with one Pack per operand (the GPU's 16-byte accesses: scalar loads kept too
 // few bytes in flight to reach the memory bandwidth, relu ran at 0.69x PyTorch, docs/PERF.md).
-// Both apply the same per-element expression.
+// Both apply the same per-element expression, in C = compute_t<T> (float for bf16: each element is
+// widened on load and rounded once on store; T itself for float and double).
 template <typename Op, typename T>
 struct UnaryFwdKernel {
+  using C = compute_t<T>;
   Op op;
   const T* x;  // [n]
   T* y;        // [n]
-  NKD_HD void operator()(int64_t i) const { y[i] = op.template fwd<T>(x[i]); }
+  NKD_HD void operator()(int64_t i) const { y[i] = T(op.template fwd<C>(C(x[i]))); }
   template <int V>
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> a = load_pack<V>(x, i);
     Pack<T, V> o;
-    for_each_lane<V>([&](int k) { o.v[k] = op.template fwd<T>(a.v[k]); });
+    for_each_lane<V>([&](int k) { o.v[k] = T(op.template fwd<C>(C(a.v[k]))); });
     store_pack<V>(y, i, o);
   }
 };
 
 template <typename Op, typename T>
 struct UnaryBwdKernel {
+  using C = compute_t<T>;
   Op op;
   const T* g;  // [n]
   const T* x;  // [n], or null when Op does not need it (read as zeros)
   const T* y;  // [n], or null when Op does not need it (read as zeros)
   T* gx;       // [n]
   NKD_HD void operator()(int64_t i) const {
-    gx[i] = op.template bwd<T>(g[i], x ? x[i] : T(0), y ? y[i] : T(0));
+    gx[i] = T(op.template bwd<C>(C(g[i]), x ? C(x[i]) : C(0), y ? C(y[i]) : C(0)));
   }
   template <int V>
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> gv = load_pack<V>(g, i), xv = load_pack<V>(x, i), yv = load_pack<V>(y, i);
     Pack<T, V> o;
-    for_each_lane<V>([&](int k) { o.v[k] = op.template bwd<T>(gv.v[k], xv.v[k], yv.v[k]); });
+    for_each_lane<V>([&](int k) { o.v[k] = T(op.template bwd<C>(C(gv.v[k]), C(xv.v[k]), C(yv.v[k]))); });
     store_pack<V>(gx, i, o);
   }
 };
 
 template <typename F, typename T>
 struct BinaryKernel {
+  using C = compute_t<T>;
   F f;
   const T* a;  // [n]
   const T* b;  // [n]
   T* out;      // [n]
-  NKD_HD void operator()(int64_t i) const { out[i] = f(a[i], b[i]); }
+  NKD_HD void operator()(int64_t i) const { out[i] = T(f(C(a[i]), C(b[i]))); }
   template <int V>
   NKD_HD void run(int64_t i) const {
     const Pack<T, V> av = load_pack<V>(a, i), bv = load_pack<V>(b, i);
     Pack<T, V> o;
-    for_each_lane<V>([&](int k) { o.v[k] = f(av.v[k], bv.v[k]); });
+    for_each_lane<V>([&](int k) { o.v[k] = T(f(C(av.v[k]), C(bv.v[k]))); });
     store_pack<V>(out, i, o);
   }
 };
 
 template <typename T>
 struct AddInplaceKernel {
+  using C = compute_t<T>;
   T* a;        // [n]
   const T* b;  // [n]
-  NKD_HD void operator()(int64_t i) const { a[i] += b[i]; }
+  NKD_HD void operator()(int64_t i) const { a[i] = T(C(a[i]) + C(b[i])); }
   template <int V>
   NKD_HD void run(int64_t i) const {
     Pack<T, V> av = load_pack<V>(static_cast<const T*>(a), i);
     const Pack<T, V> bv = load_pack<V>(b, i);
-    for_each_lane<V>([&](int k) { av.v[k] += bv.v[k]; });
+    for_each_lane<V>([&](int k) { av.v[k] = T(C(av.v[k]) + C(bv.v[k])); });
     store_pack<V>(a, i, av);
   }
 };

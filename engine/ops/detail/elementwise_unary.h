@@ -10,6 +10,7 @@
 #include "engine/launch.h"
 #include "engine/ops/detail/elementwise_math.h"
 #include "engine/ops/dispatch.h"
+#include "engine/trace.h"
 
 namespace nkd::ops::detail {
 
@@ -30,7 +31,7 @@ void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, 
 template <typename Op>
 Tensor unary_forward(const Tensor& xc, const Op& op, const char* name) {
   Tensor y = empty(xc.shape(), xc.options());
-  dispatch_float(xc.dtype(), name, [&]<typename T>() {
+  dispatch_any_float(xc.dtype(), name, [&]<typename T>() {
     launch_unary_forward(xc.device(), op, xc.data<T>(), y.data<T>(), xc.numel());
   });
   return y;
@@ -52,7 +53,7 @@ class UnaryBackward final : public Node {
     Tensor gx = empty(shape_, options_);
     NKD_ASSERT(g.device() == gx.device(), name_, ": gradient on ", g.device().str(),
                " for an input on ", gx.device().str());
-    dispatch_float(options_.dtype, name_, [&]<typename T>() {
+    dispatch_any_float(options_.dtype, name_, [&]<typename T>() {
       const T* xp = x.defined() ? x.data<T>() : nullptr;
       const T* yp = y.defined() ? y.data<T>() : nullptr;
       launch_unary_backward(gx.device(), op_, g.data<T>(), xp, yp, gx.data<T>(), gx.numel());
@@ -75,6 +76,14 @@ Tensor unary_op(const Tensor& x, const Op& op, const char* name, const char* bac
   if (any_requires_grad({x}))
     record(std::make_shared<UnaryBackward<Op>>(op, backward_name, xc, y), {x}, {y});
   return y;
+}
+
+// unary_op reported to an op tracer (engine/trace.h) under `name`, with `attrs`.
+template <typename Op>
+Tensor traced_unary(const Tensor& x, const Op& op, const char* name, const char* backward_name,
+                    trace::OpAttrs attrs = {}) {
+  trace::OpScope scope;
+  return scope.done(name, {x}, unary_op(x, op, name, backward_name), std::move(attrs));
 }
 
 }  // namespace nkd::ops::detail

@@ -1,8 +1,8 @@
 // Launchers of the matrix products on CUDA devices (defined in matmul_cublas.cpp: cuBLAS and
 // cuBLASLt), called by matmul.cpp only under `if constexpr (kBuiltWithCuda)`: a CPU-only build
 // needs no definition. Matrices are row-major views as BLAS reads them (see GemmOperand); T is in
-// NKD_FLOAT_TYPES. F32 products are exact F32 (CUBLAS_COMPUTE_32F) unless cuda::allow_tf32()
-// (engine/cuda/math_mode.h).
+// NKD_ALL_FLOAT_TYPES. F32 products are exact F32 (CUBLAS_COMPUTE_32F) unless cuda::allow_tf32()
+// (engine/cuda/math_mode.h); BF16 products accumulate in F32 and round once.
 // Each queues work on the device's compute stream and returns at once.
 #pragma once
 #include <cstdint>

@@ -32,7 +32,7 @@ struct Sums {
   double a = 0, b = 0;
 };
 template <typename F>
-inline Sums sums_of(int64_t n, F f) {
+[[gnu::always_inline]] inline Sums sums_of(int64_t n, F f) {
   double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -52,7 +52,7 @@ inline Sums sums_of(int64_t n, F f) {
 
 // Mean and biased variance of channel c (two passes: mean, then squared deviations).
 template <typename T>
-void channel_moments(const T* x, const NCL& s, int64_t c, double& mean, double& var) {
+[[gnu::always_inline]] inline void channel_moments(const T* x, const NCL& s, int64_t c, double& mean, double& var) {
   double sum = 0, sq = 0;
   for (int64_t n = 0; n < s.N; ++n) {
     const T* p = x + (n * s.C + c) * s.L;

@@ -207,7 +207,7 @@ struct PadKernel {
 }  // namespace nkd::ops::math
 
 // The functors the shape ops launch (nkd::launch), X(functor type) for element type T:
-// shape_cuda.cu builds the data movers for every type of dispatch_all (NKD_FLOAT_TYPES and
+// shape_cuda.cu builds the data movers for every type of dispatch_all (NKD_ALL_FLOAT_TYPES and
 // NKD_INT_TYPES) and the accumulating ones for NKD_FLOAT_TYPES. A new functor adds its entry here.
 #define NKD_SHAPE_DATA_KERNELS(X, T) \
   X(GatherKernel<T>) X(IndexSelectKernel<T>) X(OneHotKernel<T>) X(RollKernel<T>) X(PadKernel<T>)

@@ -1,0 +1,298 @@
+// Direct F32 3x3 convolution (stride 1, padding 1, no dilation, one group) with AVX-512, for the
+// narrow channels and small images where im2col + GEMM spends as long writing the column matrix
+// as multiplying it (the Fashion-MNIST demo nets: 8-128 channels, 28x28 down to 4x4; issue 17).
+// Other CPUs, dtypes and shapes keep the im2col + GEMM path (conv_cpu.cpp).
+//
+// No im2col: an image plane is seen as a flat row of P*Q pixels, and with stride 1 and padding 1
+// tap (r, s) of output pixel j reads input pixel j + (r - 1) W + (s - 1); a mask per tap and
+// 16-pixel vector zeroes the lanes that fall into the padding (and past the plane: masked lanes
+// are not read). Vectors of consecutive "slots" (image, 16-pixel vector) form a tile, so that 4x4
+// planes of several images fill one tile. Sums run in another order than the GEMM path's (last
+// bits differ), the same in every run for a given thread count.
+
+// GCC 12's _mm512_reduce_add_ps passes an intentionally undefined vector (-Wuninitialized).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "engine/cpu/parallel.h"
+#include "engine/ops/detail/conv_cpu.h"
+
+namespace nkd::ops::detail {
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int kTaps = 9;
+// Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty, and at 512
+// channels the GEMM is as fast or faster. F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
+// (AVX-512), shared machine; direct / im2col + GEMM (forward, backward data, backward weight):
+//   batch 128: 16->16 28x28 80/75/77 vs 38/34/45     32->32 14x14 84/82/75 vs 63/56/57
+//              64->64 7x7   78/76/63 vs 63/59/62     128->128 4x4 98/97/81 vs 56/56/57
+//   batch 8:   64->64 56x56 100/83/87 vs 70/72/71    128->128 28x28 99/97/86 vs 87/84/83
+//              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
+constexpr int64_t kMaxChannels = 256;
+constexpr int64_t kMinPixels = 16;
+// The forward and backward-data sums run over blocks of 16 input channels (144 products each), the
+// blocks' sums added in order: one running sum over all C * 9 products lost 2-5x more precision than
+// im2col + GEMM (measured against F64 at 128 and 256 channels), enough to fail the train-mode
+// ResNet-50 parity test (tests/nets/parity_torchvision.cpp, ill-conditioned at batch 2).
+constexpr int64_t kChannelBlock = 16;
+
+// The planes' geometry: masks [tap][vector] and the taps' flat offsets.
+struct Plane {
+  int64_t h, w, pq, nv;
+  int64_t off[kTaps];
+  std::vector<__mmask16> mask;
+
+  Plane(int64_t h_, int64_t w_) : h(h_), w(w_), pq(h_ * w_), nv((h_ * w_ + kLanes - 1) / kLanes) {
+    mask.assign(kTaps * nv, 0);
+    for (int t = 0; t < kTaps; ++t) {
+      const int64_t dr = t / 3 - 1, ds = t % 3 - 1;
+      off[t] = dr * w + ds;
+      for (int64_t j = 0; j < pq; ++j) {
+        const int64_t ih = j / w + dr, iw = j % w + ds;
+        if (ih >= 0 && ih < h && iw >= 0 && iw < w)
+          mask[t * nv + j / kLanes] |= static_cast<__mmask16>(1u << (j % kLanes));
+      }
+    }
+  }
+  __mmask16 tail(int64_t v) const {
+    const int64_t left = pq - v * kLanes;
+    return left >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+  }
+};
+
+int64_t max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// out[ko][slot] for ko in [k0, k0 + KB) and the VB slots from s0 = bias[ko] +
+//   sum over ci < cin, taps t of wt[ci][t][ko] * in[image][ci][16 v + off[t]] (masked),
+// summed per block of kChannelBlock input channels.
+// in is [N, cin, P*Q], out [N, cout, P*Q], wt [cin][9][cout].
+template <int KB, int VB>
+[[gnu::target("avx512f")]] void tile(const Plane& pl, int64_t cin, int64_t cout, const float* in, const float* wt,
+                                     const float* bias, float* out, int64_t k0, int64_t s0) {
+  const float* src[VB];
+  int64_t vi[VB];
+  float* dst[VB];
+#pragma GCC unroll 4
+  for (int v = 0; v < VB; ++v) {
+    const int64_t n = (s0 + v) / pl.nv;
+    vi[v] = (s0 + v) % pl.nv;
+    src[v] = in + n * cin * pl.pq + vi[v] * kLanes;
+    dst[v] = out + (n * cout + k0) * pl.pq + vi[v] * kLanes;
+  }
+  for (int64_t c0 = 0; c0 < cin; c0 += kChannelBlock) {
+    const int64_t c1 = std::min(cin, c0 + kChannelBlock);
+    __m512 acc[KB][VB];
+#pragma GCC unroll 8
+    for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 4
+      for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_setzero_ps();
+    for (int64_t ci = c0; ci < c1; ++ci) {
+      const float* wc = wt + ci * kTaps * cout + k0;
+      const int64_t plane = ci * pl.pq;
+#pragma GCC unroll 9
+      for (int t = 0; t < kTaps; ++t) {
+        __m512 xv[VB];
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; ++v)
+          xv[v] = _mm512_maskz_loadu_ps(pl.mask[t * pl.nv + vi[v]], src[v] + plane + pl.off[t]);
+        const float* wk = wc + t * cout;
+#pragma GCC unroll 8
+        for (int k = 0; k < KB; ++k) {
+          const __m512 wb = _mm512_set1_ps(wk[k]);
+#pragma GCC unroll 4
+          for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
+        }
+      }
+    }
+    // The first block's sums are stored, the later ones added to them; the bias comes last.
+#pragma GCC unroll 8
+    for (int k = 0; k < KB; ++k) {
+#pragma GCC unroll 4
+      for (int v = 0; v < VB; ++v) {
+        float* d = dst[v] + k * pl.pq;
+        const __mmask16 tail = pl.tail(vi[v]);
+        __m512 r = acc[k][v];
+        if (c0 > 0) r = _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d), r);
+        if (c1 == cin && bias) r = _mm512_add_ps(r, _mm512_set1_ps(bias[k0 + k]));
+        _mm512_mask_storeu_ps(d, tail, r);
+      }
+    }
+  }
+}
+
+// All output channels of slots [s0, s0 + count), count <= 3.
+template <int VB>
+void tile_channels(const Plane& pl, int64_t cin, int64_t cout, const float* in, const float* wt, const float* bias,
+                   float* out, int64_t s0) {
+  int64_t k = 0;
+  for (; k + 8 <= cout; k += 8) tile<8, VB>(pl, cin, cout, in, wt, bias, out, k, s0);
+  for (; k < cout; ++k) tile<1, VB>(pl, cin, cout, in, wt, bias, out, k, s0);
+}
+
+// out [N, cout, P, Q] = the direct convolution of in [N, cin, P, Q] with wt [cin][9][cout] (+ bias).
+void direct_conv(const Plane& pl, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
+                 const float* bias, float* out) {
+  constexpr int64_t kVb = 3;
+  const int64_t slots = n * pl.nv, groups = (slots + kVb - 1) / kVb;
+  const int64_t work = cin * cout * kTaps * kVb * kLanes;  // multiply-adds per slot group
+  cpu::parallel_for(groups, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t s0 = g * kVb, left = std::min(kVb, slots - s0);
+      if (left == 3) tile_channels<3>(pl, cin, cout, in, wt, bias, out, s0);
+      else if (left == 2) tile_channels<2>(pl, cin, cout, in, wt, bias, out, s0);
+      else tile_channels<1>(pl, cin, cout, in, wt, bias, out, s0);
+    }
+  });
+}
+
+// acc[k][t] += dy vector k * the x vector at tap t (masked): one vector of the weight gradient.
+template <int KB>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void weight_step(__m512 (&acc)[KB][kTaps], const float* gp,
+                                                                      int64_t pq, __mmask16 tail, const float* xp,
+                                                                      const __mmask16* m, int64_t m_stride,
+                                                                      const int64_t* off) {
+  __m512 g[KB];
+#pragma GCC unroll 4
+  for (int k = 0; k < KB; ++k) g[k] = _mm512_maskz_loadu_ps(tail, gp + k * pq);
+#pragma GCC unroll 9
+  for (int t = 0; t < kTaps; ++t) {
+    const __m512 xv = _mm512_maskz_loadu_ps(m[t * m_stride], xp + off[t]);
+#pragma GCC unroll 4
+    for (int k = 0; k < KB; ++k) acc[k][t] = _mm512_fmadd_ps(g[k], xv, acc[k][t]);
+  }
+}
+
+// part[k][c][t] += sum over images [n0, n1) and their vectors of dy[image][k][16 v ..] *
+// x[image][c][16 v + off[t] ..] for k in [k0, k0 + KB): the weight gradient of one input channel and
+// KB output channels. Planes of up to 4 vectors (7x7 and smaller) walk the images inside each
+// vector, so that the vector's masks stay in registers (128->128 4x4: 62 -> 80 GFLOP/s); larger
+// planes walk the vectors inside each image (64->64 56x56: 85 against 56 the other way).
+template <int KB>
+[[gnu::target("avx512f")]] void weight_tile(const Plane& pl, int64_t C, int64_t K, const float* dy, const float* x,
+                                            int64_t k0, int64_t c, int64_t n0, int64_t n1, float* part) {
+  __m512 acc[KB][kTaps];
+#pragma GCC unroll 4
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 9
+    for (int t = 0; t < kTaps; ++t) acc[k][t] = _mm512_setzero_ps();
+  const int64_t pq = pl.pq, dy_step = K * pq, x_step = C * pq;
+  const float* gp0 = dy + (n0 * K + k0) * pq;
+  const float* xp0 = x + (n0 * C + c) * pq;
+  if (pl.nv <= 4) {
+    for (int64_t v = 0; v < pl.nv; ++v) {
+      __mmask16 m[kTaps];
+      int64_t off[kTaps];
+#pragma GCC unroll 9
+      for (int t = 0; t < kTaps; ++t) {
+        m[t] = pl.mask[t * pl.nv + v];
+        off[t] = pl.off[t] + v * kLanes;
+      }
+      const __mmask16 tail = pl.tail(v);
+      const float *gp = gp0 + v * kLanes, *xp = xp0;
+      for (int64_t n = n0; n < n1; ++n, gp += dy_step, xp += x_step) weight_step<KB>(acc, gp, pq, tail, xp, m, 1, off);
+    }
+  } else {
+    for (int64_t n = n0; n < n1; ++n, gp0 += dy_step, xp0 += x_step)
+      for (int64_t v = 0; v < pl.nv; ++v)
+        weight_step<KB>(acc, gp0 + v * kLanes, pq, pl.tail(v), xp0 + v * kLanes, pl.mask.data() + v, pl.nv, pl.off);
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < KB; ++k)
+#pragma GCC unroll 9
+    for (int t = 0; t < kTaps; ++t) part[((k0 + k) * C + c) * kTaps + t] += _mm512_reduce_add_ps(acc[k][t]);
+}
+
+// part [K][C][9] (zeroed here) = the weight gradient summed over images [n0, n1), in chunks of
+// images whose dy and x fit in L2 (each chunk's sums are reduced to scalars and added in order), but
+// at least 96 vectors (reducing the 27 accumulators costs about as much as 8 vectors' multiply-adds).
+void weight_grad_range(const Plane& pl, int64_t C, int64_t K, const float* dy, const float* x, int64_t n0, int64_t n1,
+                       float* part) {
+  std::fill(part, part + K * C * kTaps, 0.0f);
+  const int64_t chunk = std::max((int64_t{512} << 10) / ((K + C) * pl.nv * kLanes * 4), (96 + pl.nv - 1) / pl.nv);
+  for (int64_t a = n0; a < n1; a += chunk) {
+    const int64_t b = std::min(n1, a + chunk);
+    for (int64_t c = 0; c < C; ++c) {
+      int64_t k = 0;
+      for (; k + 3 <= K; k += 3) weight_tile<3>(pl, C, K, dy, x, k, c, a, b, part);
+      for (; k < K; ++k) weight_tile<1>(pl, C, K, dy, x, k, c, a, b, part);
+    }
+  }
+}
+
+// Threads the weight gradient splits the batch over (each sums its own partial), as make_plan in
+// conv_cpu.cpp decides for the GEMM path: below ~2M multiply-adds per thread, one.
+int64_t weight_tasks(const ConvGeom& g) {
+  const int64_t macs = g.n * g.k * g.c * kTaps * g.p * g.q;
+  return std::clamp<int64_t>(macs / (int64_t{1} << 21), 1, std::min<int64_t>(g.n, max_threads()));
+}
+
+bool cpu_has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+}  // namespace
+
+bool conv3x3_direct_applicable(const ConvGeom& g) {
+  return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
+         g.dil_h == 1 && g.dil_w == 1 && g.groups == 1 && g.p == g.h && g.q == g.w &&
+         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu_has_avx512();
+}
+
+int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
+  return g.c * kTaps * g.k * (1 + weight_tasks(g));
+}
+
+void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws) {
+  float* wt = ws;  // [C][9][K]
+  for (int64_t k = 0; k < g.k; ++k)
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
+  direct_conv(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y);
+}
+
+// dx[c][j] = sum over k, taps t of w[k][c][t] dy[k][j - off[t]] = the direct convolution of dy with
+// the filters transposed and flipped (tap t reads offset off[8 - t] = -off[t]).
+void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx, float* dw,
+                             float* ws) {
+  const Plane pl(g.h, g.w);
+  if (dx) {
+    float* wt = ws;  // [K][9][C]
+    for (int64_t k = 0; k < g.k; ++k)
+      for (int64_t c = 0; c < g.c; ++c)
+        for (int t = 0; t < kTaps; ++t) wt[(k * kTaps + t) * g.c + c] = w[(k * g.c + c) * kTaps + (kTaps - 1 - t)];
+    direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);
+  }
+  if (!dw) return;
+  // dw = sum of the tasks' partials (task 0 writes dw itself), added in task order in double.
+  const int64_t tasks = weight_tasks(g), elems = g.k * g.c * kTaps;
+  float* parts = ws + elems;  // tasks 1.. : [K][C][9] each
+  cpu::parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n0 = g.n * t / tasks, n1 = g.n * (t + 1) / tasks;
+      weight_grad_range(pl, g.c, g.k, dy, x, n0, n1, t == 0 ? dw : parts + (t - 1) * elems);
+    }
+  });
+  if (tasks == 1) return;
+  for (int64_t i = 0; i < elems; ++i) {
+    double acc = dw[i];
+    for (int64_t t = 1; t < tasks; ++t) acc += parts[(t - 1) * elems + i];
+    dw[i] = static_cast<float>(acc);
+  }
+}
+
+}  // namespace nkd::ops::detail
