@@ -79,10 +79,11 @@ EvalResult evaluate(nets::ImageClassifier& net, data::Loader& loader, Device dev
       ++r.skipped;
       r.skipped_samples.push_back(b);
     }
-    if (batch->labels.numel() > 0)
+    if (batch->labels.numel() > 0) {
       const Tensor images = batch->images.to(device);
       score_batch(*batch, widen_to_f32(form ? form->forward(images) : net.forward(images)), topk, count_first,
                   correct, r, on_prediction);
+    }
     progress.done = r.images + r.skipped;
     progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_progress) on_progress(progress);
