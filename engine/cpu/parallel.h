@@ -12,6 +12,15 @@ namespace nkd::cpu {
 
 inline constexpr int64_t kGrain = 32768;  // elements below which a loop stays on one thread
 
+// The threads a parallel region may use (1 without OpenMP).
+inline int64_t max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 template <typename Fn>
 void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   if (n <= 0) return;

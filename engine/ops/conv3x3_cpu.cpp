@@ -17,10 +17,6 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "engine/cpu/parallel.h"
 #include "engine/ops/detail/conv_cpu.h"
 
@@ -67,14 +63,6 @@ struct Plane {
     return left >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
   }
 };
-
-int64_t max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 // out[ko][slot] for ko in [k0, k0 + KB) and the VB slots from s0 = bias[ko] +
 //   sum over ci < cin, taps t of wt[ci][t][ko] * in[image][ci][16 v + off[t]] (masked),
@@ -237,7 +225,7 @@ void weight_grad_range(const Plane& pl, int64_t C, int64_t K, const float* dy, c
 // conv_cpu.cpp decides for the GEMM path: below ~2M multiply-adds per thread, one.
 int64_t weight_tasks(const ConvGeom& g) {
   const int64_t macs = g.n * g.k * g.c * kTaps * g.p * g.q;
-  return std::clamp<int64_t>(macs / (int64_t{1} << 21), 1, std::min<int64_t>(g.n, max_threads()));
+  return std::clamp<int64_t>(macs / (int64_t{1} << 21), 1, std::min<int64_t>(g.n, cpu::max_threads()));
 }
 
 bool cpu_has_avx512() {

@@ -4,10 +4,6 @@
 #include <algorithm>
 #include <type_traits>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "engine/cpu/blas.h"
 #include "engine/cpu/parallel.h"
 #include "engine/dtype.h"
@@ -15,14 +11,6 @@
 
 namespace nkd::ops::detail {
 namespace {
-
-int64_t max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 // Zeros column q of rows [p0, p1) of a [P, Q] block: a strided loop, so the compiler does not turn
 // it into one memset call per row (the padding border is 1-2 values wide; the calls cost 3-4% of
@@ -152,7 +140,7 @@ Plan make_plan(const ConvGeom& g) {
   const int64_t pq = std::max<int64_t>(g.p * g.q, 1), n = std::max<int64_t>(g.n, 1);
   const int64_t macs = n * g.k * pq * (g.c / g.groups) * g.r * g.s;
   Plan pl{};
-  pl.tasks = std::clamp<int64_t>(macs / kMinTaskMacs, 1, std::min(n, max_threads()));
+  pl.tasks = std::clamp<int64_t>(macs / kMinTaskMacs, 1, std::min(n, cpu::max_threads()));
   const int64_t per_task = (n + pl.tasks - 1) / pl.tasks, wanted = (kChunkCols + pq - 1) / pq;
   const int64_t chunks = (per_task + wanted - 1) / wanted;  // per task, then balanced
   pl.images = (per_task + chunks - 1) / chunks;
