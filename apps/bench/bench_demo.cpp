@@ -23,6 +23,7 @@
 #include <omp.h>
 #endif
 
+#include "apps/bench/bench_clock.h"
 #include "apps/bench/torch_peer.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
@@ -44,16 +45,6 @@ struct Settings {
   int iters = 20, runs = 3, threads = 2, warmup = 2;
   bool torch = true;
 };
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double cpu_s() {  // CPU time of the whole process (every thread)
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 struct Timing {
   double wall, cpu;
@@ -89,16 +80,9 @@ Timing time_nkd_step(int step, const Settings& s) {
     sgd.step(0.1);
   };
   for (int i = 0; i < s.warmup; ++i) one();
-  const double t0 = now_s(), c0 = cpu_s();
+  const double t0 = wall_s(), c0 = process_cpu_s();
   for (int i = 0; i < s.iters; ++i) one();
-  return {now_s() - t0, cpu_s() - c0};
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  return {wall_s() - t0, process_cpu_s() - c0};
 }
 
 bool parse(int argc, char** argv, Settings& s) {

@@ -33,6 +33,7 @@
 #include <omp.h>
 #endif
 
+#include "apps/bench/bench_clock.h"
 #include "apps/bench/torch_peer.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/device.h"
@@ -66,15 +67,8 @@ struct Settings {
   }
 };
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double cpu_ms() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
-}
+double now_ms() { return 1e3 * wall_s(); }
+double cpu_ms() { return 1e3 * process_cpu_s(); }
 
 struct Ms {
   double wall = 0, cpu = 0;  // per call; cpu: the process's CPU time (0 on a GPU)
@@ -91,13 +85,6 @@ Ms per_call_ms(int iters, Device device, Fn&& fn) {
   const double t0 = now_ms(), c0 = cpu_ms();
   for (int i = 0; i < iters; ++i) fn();
   return {(now_ms() - t0) / iters, (cpu_ms() - c0) / iters};
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // nkd's side: the nets, the data and the step, built once.

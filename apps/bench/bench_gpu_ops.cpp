@@ -2,6 +2,7 @@
 // after `warmup`); a backward pass is timed after an untimed forward, from a ones cotangent, with
 // only the inputs of that pass requiring gradients. Same definitions in the PyTorch peer.
 #include "apps/bench/bench_gpu_ops.h"
+#include "apps/bench/bench_clock.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -100,12 +101,6 @@ Bench make_bench(const GpuOp& op, Device dev) {
     b.passes = {{"forward", {false, false, false}, gemm}, {"backward", {true, true, true}, 2 * gemm}};
   }
   return b;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 double time_pass(const Bench& b, const Pass& pass, Device dev, int runs, int warmup) {
