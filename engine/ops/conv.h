@@ -32,8 +32,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), cons
 //   y = act(conv2d(x, w, b) + residual), residual [N, K, P, Q] or undefined, b may be undefined.
 // On the CPU the bias, the residual and the activation are applied in the convolution's output
 // pass (one write of y); on the GPU it is conv2d (cuDNN + bias), then add and the activation.
-// (No op case: it has no gradient; tests/engine/test_conv_fused.cpp checks it against conv2d, add
-// and the activation, bit for bit.)
+// (Op-table rows with no differentiable input; tests/engine/test_conv_fused.cpp also checks it
+// against conv2d, add and the activation, bit for bit.)
 Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,
                     const Conv2dOptions& options = {});
 

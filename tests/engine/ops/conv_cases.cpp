@@ -3,7 +3,9 @@
 // non-square kernel/stride/padding) against a naive seven-loop reference and F.conv2d.
 #include <string>
 
+#include "engine/ops/activation.h"
 #include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
 #include "tests/support/op_table.h"
 #include "tests/support/reference.h"
 
@@ -58,6 +60,30 @@ void add_conv(std::vector<OpCase>& cases, const std::string& tag, Shape x, Shape
                             ", groups=" + std::to_string(o.groups) + ")"});
 }
 
+// conv2d_fused (inference only: no differentiable input, so the gradient rows skip): conv, bias,
+// optional residual, activation, against the reference convolution and the reference pointwise ops.
+void add_conv_fused(std::vector<OpCase>& cases, const std::string& tag, Shape x, Shape w, bool residual,
+                    ops::Act act, ops::Conv2dOptions o) {
+  const int64_t p = (x[2] + 2 * o.padding.h - w[2]) / o.stride.h + 1, q = (x[3] + 2 * o.padding.w - w[3]) / o.stride.w + 1;
+  std::vector<InputSpec> in = {{x, InputKind::Normal, false}, {w, InputKind::Normal, false}, {{w[0]}, InputKind::Normal, false}};
+  if (residual) in.push_back({{x[0], w[0], p, q}, InputKind::Normal, false});
+  const std::string torch_act = act == ops::Act::kReLU ? "torch.relu" : "F.relu6";
+  cases.push_back({.op = "conv2d_fused",
+                   .name = "conv2d_fused/" + tag,
+                   .inputs = in,
+                   .fn = [residual, act, o](const V& t) {
+                     return V{ops::conv2d_fused(t[0], t[1], t[2], residual ? t[3] : Tensor(), act, o)};
+                   },
+                   .reference = [residual, act, o](const V& t) {
+                     Tensor y = ref_conv2d(t[0], t[1], &t[2], o);
+                     if (residual) y = ops::add(y, t[3]);
+                     return V{act == ops::Act::kReLU ? ops::relu(y) : ops::relu6(y)};
+                   },
+                   .torch = torch_act + "(F.conv2d(x0, x1, x2, stride=" + pair(o.stride) + ", padding=" +
+                            pair(o.padding) + ", groups=" + std::to_string(o.groups) + ")" +
+                            (residual ? " + x3" : "") + ")"});
+}
+
 }  // namespace
 
 NKD_OP_CASES(conv) {
@@ -82,6 +108,9 @@ NKD_OP_CASES(conv) {
   add_conv(cases, "pad_beyond_reach", {1, 2, 4, 4}, {2, 2, 3, 3}, true, {.padding = 2});
   add_conv(cases, "kernel_fills_input", {3, 3, 3, 3}, {2, 3, 3, 3}, true, {});
   add_conv(cases, "single_channel_5x5", {2, 1, 6, 6}, {3, 1, 5, 5}, true, {.padding = 2});
+  add_conv_fused(cases, "3x3_residual_relu", {2, 3, 5, 5}, {4, 3, 3, 3}, true, ops::Act::kReLU, {.padding = 1});
+  add_conv_fused(cases, "depthwise_relu6", {2, 4, 6, 5}, {4, 1, 3, 3}, false, ops::Act::kReLU6,
+                 {.stride = 2, .padding = 1, .groups = 4});
 }
 
 }  // namespace nkd::testing
