@@ -7,7 +7,8 @@ no grad) of the torchvision models, float32, at the settings given as JSON in ar
 On "cuda": CUDA-event timing, TF32 off (unless "tf32": true), cudnn.benchmark on, the peak memory
 of the training step ("peak_mib"), and a second run in channels_last + bf16 autocast
 ("amp_train_ms", "amp_infer_ms", "amp_peak_mib"); with "amp_only": true (nkd_bench --precision bf16)
-only that second run.
+only that second run. On "cpu": wall and process CPU time (all threads; "cpu_train_ms", ...), NCHW and
+a second run in channels_last, F32 ("cl_train_ms", "cl_infer_ms", "cl_cpu_train_ms", "cl_cpu_infer_ms").
 mobilenet_v1 is cls_KD's definition (NKD_SPEC.md section 6); mobilenet_v2 without its dropout (as
 mmcls). Prints JSON: {"torch": ..., "threads": ..., "results": [{"name", "train_ms", "infer_ms", ...}]}.
 """
@@ -52,10 +53,12 @@ def build(name):
 
 
 def median_ms(fn, runs, warmup, cuda):
+    """Median wall (CUDA-event on a GPU) and process CPU milliseconds of fn() over runs calls."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        c0 = time.process_time()
         if cuda:
             start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -67,13 +70,14 @@ def median_ms(fn, runs, warmup, cuda):
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(times), statistics.median(cpu)
 
 
-def run(name, spec, dev, amp):
+def run(name, spec, dev, channels_last, amp):
     model = build(name).to(dev)
     x = torch.randn(spec["batch"], 3, spec["size"], spec["size"], device=dev)
-    if amp:
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
     labels = (torch.arange(spec["batch"]) * 37 % 1000).to(dev)
@@ -111,13 +115,18 @@ def bench(name, spec):
     dev = torch.device(spec.get("device", "cpu"))
     result = {"name": name}
     if not (dev.type == "cuda" and spec.get("amp_only", False)):
-        train, infer, peak = run(name, spec, dev, False)
+        (train, cpu_train), (infer, cpu_infer), peak = run(name, spec, dev, False, False)
         result.update(train_ms=train, infer_ms=infer)
         if dev.type == "cuda":
             result.update(peak_mib=peak)
+        else:
+            result.update(cpu_train_ms=cpu_train, cpu_infer_ms=cpu_infer)
     if dev.type == "cuda":
-        amp_train, amp_infer, amp_peak = run(name, spec, dev, True)
+        (amp_train, _), (amp_infer, _), amp_peak = run(name, spec, dev, True, True)
         result.update(amp_train_ms=amp_train, amp_infer_ms=amp_infer, amp_peak_mib=amp_peak)
+    else:
+        (train, cpu_train), (infer, cpu_infer), _ = run(name, spec, dev, True, False)
+        result.update(cl_train_ms=train, cl_infer_ms=infer, cl_cpu_train_ms=cpu_train, cl_cpu_infer_ms=cpu_infer)
     return result
 
 

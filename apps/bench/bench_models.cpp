@@ -2,11 +2,11 @@
 // backward, SGD update) and of an inference forward (eval mode, no grad) on random 224x224 images,
 // as images/s, with the PyTorch torchvision model in the same run, same batch and threads. On a GPU
 // (--device cuda) each step is timed with CUDA events, the peak memory of the training step is
-// reported, and PyTorch runs twice: eager F32 (TF32 off, as nkd) and channels_last + bf16 autocast.
+// reported, and PyTorch runs twice: eager F32 (TF32 off, as nkd) and channels_last + bf16 autocast;
+// on the CPU PyTorch runs in NCHW and in channels_last (F32), and CPU time is printed next to wall time.
 #include "apps/bench/bench_models.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "apps/bench/bench_clock.h"
 #include "apps/bench/torch_peer.h"
 #include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
@@ -49,40 +50,44 @@ struct Settings {
 };
 
 struct Timing {
-  double train_ms = 0, infer_ms = 0;  // medians
+  double train_ms = 0, infer_ms = 0;  // medians: wall time on the CPU, CUDA events on a GPU
   double peak_mib = 0;                // GPU only: peak memory of the training step
   double amp_train_ms = 0, amp_infer_ms = 0;  // PyTorch on GPU: channels_last + bf16 autocast
   double amp_peak_mib = 0;
+  double cpu_train_ms = 0, cpu_infer_ms = 0;  // CPU only: process CPU time (all threads), medians
+  // PyTorch on the CPU: a second run in channels_last (F32), wall and CPU time.
+  double cl_train_ms = 0, cl_infer_ms = 0, cl_cpu_train_ms = 0, cl_cpu_infer_ms = 0;
+};
+
+struct Median {
+  double wall_ms = 0, cpu_ms = 0;  // cpu_ms: CPU only
 };
 
 // nkd in bf16 on a GPU is compared with PyTorch's AMP run only (what a PyTorch user runs there).
 bool amp_peer(const Settings& s) { return s.device.is_cuda() && s.precision == Precision::kBf16; }
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// On a GPU the time of the work fn() queued on the compute stream (CUDA events), else wall time.
+// On a GPU the time of the work fn() queued on the compute stream (CUDA events), else wall time and
+// the process's CPU time (the figure that a shared machine's load distorts least).
 // The timed runs (not the warm-up, where cuDNN searches its algorithms) are in the NVTX range
 // `range`, which Nsight Compute can select (tools/gpu_check.sh, step profile).
 template <typename Fn>
-double median_ms(int runs, int warmup, Device device, const char* range, Fn&& fn) {
+Median median_ms(int runs, int warmup, Device device, const char* range, Fn&& fn) {
   for (int i = 0; i < warmup; ++i) fn();
-  std::vector<double> t;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < runs; ++i) {
     if (device.is_cuda()) {
       const cuda::ProfileRange profiled(range);
       cuda::StreamTimer timer(device);
       fn();
-      t.push_back(timer.stop_ms());
+      wall.push_back(timer.stop_ms());
       continue;
     }
-    const double t0 = now_ms();
+    const double t0 = wall_s(), c0 = process_cpu_s();
     fn();
-    t.push_back(now_ms() - t0);
+    wall.push_back(1e3 * (wall_s() - t0));
+    cpu.push_back(1e3 * (process_cpu_s() - c0));
   }
-  std::sort(t.begin(), t.end());
-  return runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+  return {median(wall), median(cpu)};
 }
 
 Timing time_nkd(const std::string& name, const Settings& s) {
@@ -97,7 +102,7 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   Timing t;
   net->train();
   if (s.device.is_cuda()) cuda::reset_peak_memory_stats(s.device.index);
-  t.train_ms = median_ms(s.runs, s.warmup, s.device, "nkd_train_step", [&] {
+  const Median train = median_ms(s.runs, s.warmup, s.device, "nkd_train_step", [&] {
     sgd.zero_grad();
     const PrecisionGuard precision(s.precision);  // one step: the BF16 weight copies made once
     const Tensor logits = widen_to_f32(net->forward(x));
@@ -105,11 +110,16 @@ Timing time_nkd(const std::string& name, const Settings& s) {
     loss.backward();
     sgd.step(0.01);
   });
+  t.train_ms = train.wall_ms;
+  t.cpu_train_ms = train.cpu_ms;
   if (s.device.is_cuda()) t.peak_mib = static_cast<double>(cuda::memory_stats(s.device.index).peak_bytes) / (1 << 20);
   net->eval();
   NoGradGuard no_grad;
   const PrecisionGuard precision(s.precision);  // inference: the weights converted once for all runs
-  t.infer_ms = median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
+  const Median infer =
+      median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
+  t.infer_ms = infer.wall_ms;
+  t.cpu_infer_ms = infer.cpu_ms;
   return t;
 }
 
@@ -124,11 +134,14 @@ std::map<std::string, Timing> time_torch(const Settings& s) {
   if (!peer) return out;
   const json& r = *peer;
   for (const json& e : r["results"])
-    out[e["name"].get<std::string>()] = {e.value("train_ms", 0.0), e.value("infer_ms", 0.0),
-                                         e.value("peak_mib", 0.0), e.value("amp_train_ms", 0.0),
-                                         e.value("amp_infer_ms", 0.0), e.value("amp_peak_mib", 0.0)};
+    out[e["name"].get<std::string>()] = {e.value("train_ms", 0.0),       e.value("infer_ms", 0.0),
+                                         e.value("peak_mib", 0.0),       e.value("amp_train_ms", 0.0),
+                                         e.value("amp_infer_ms", 0.0),   e.value("amp_peak_mib", 0.0),
+                                         e.value("cpu_train_ms", 0.0),   e.value("cpu_infer_ms", 0.0),
+                                         e.value("cl_train_ms", 0.0),    e.value("cl_infer_ms", 0.0),
+                                         e.value("cl_cpu_train_ms", 0.0), e.value("cl_cpu_infer_ms", 0.0)};
   if (amp_peer(s))  // the AMP figures take the PyTorch columns
-    for (auto& [name, t] : out) t = {t.amp_train_ms, t.amp_infer_ms, t.amp_peak_mib, 0, 0, 0};
+    for (auto& [name, t] : out) t = {.train_ms = t.amp_train_ms, .infer_ms = t.amp_infer_ms, .peak_mib = t.amp_peak_mib};
   return out;
 }
 
@@ -150,8 +163,47 @@ std::string mib(double v) {
   return buf;
 }
 
+// On the CPU: PyTorch in both layouts (NCHW and channels_last, F32), once in wall time and once in
+// process CPU time (all threads).
+void print_cpu_tables(const Settings& s, const std::vector<Timing>& nkd, const std::map<std::string, Timing>& torch) {
+  const double b = static_cast<double>(s.batch);
+  for (const bool cpu_time : {false, true}) {
+    std::cout << (cpu_time ? "\n" : "") << "Models, nkd " << precision_name(s.precision)
+              << " vs PyTorch F32 NCHW and channels_last, CPU, " << s.threads << " threads, batch " << s.batch << ", "
+              << s.size << "x" << s.size << ", 1000 classes: images/s from the median "
+              << (cpu_time ? "process CPU time (all threads)" : "wall time") << " of " << s.runs << " runs after "
+              << s.warmup
+              << " warm-up (ms in brackets); train step = forward + cross entropy + backward + SGD (momentum, "
+                 "weight decay); ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
+                 "| net | nkd train | PyTorch NCHW train | PyTorch channels_last train | ratio NCHW | ratio "
+                 "channels_last | nkd inference | PyTorch NCHW inference | PyTorch channels_last inference | ratio "
+                 "NCHW | ratio channels_last |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < s.nets.size(); ++i) {
+      const auto it = torch.find(s.nets[i]);
+      const Timing* pt = it == torch.end() ? nullptr : &it->second;
+      const Timing& mine = nkd[i];
+      const double nt = cpu_time ? mine.cpu_train_ms : mine.train_ms, ni = cpu_time ? mine.cpu_infer_ms : mine.infer_ms;
+      std::cout << "| " << s.nets[i] << " | " << cell(b, nt) << " | ";
+      if (pt) {
+        const double tt = cpu_time ? pt->cpu_train_ms : pt->train_ms, ct = cpu_time ? pt->cl_cpu_train_ms : pt->cl_train_ms;
+        std::cout << cell(b, tt) << " | " << cell(b, ct) << " | " << ratio(tt, nt) << " | " << ratio(ct, nt) << " | ";
+      } else {
+        std::cout << "- | - | - | - | ";
+      }
+      std::cout << cell(b, ni) << " | ";
+      if (pt) {
+        const double ti = cpu_time ? pt->cpu_infer_ms : pt->infer_ms, ci = cpu_time ? pt->cl_cpu_infer_ms : pt->cl_infer_ms;
+        std::cout << cell(b, ti) << " | " << cell(b, ci) << " | " << ratio(ti, ni) << " | " << ratio(ci, ni) << " |\n";
+      } else {
+        std::cout << "- | - | - | - |\n";
+      }
+    }
+  }
+}
+
 void print_table(const Settings& s, const std::vector<Timing>& nkd, const std::map<std::string, Timing>& torch) {
   const bool gpu = s.device.is_cuda();
+  if (!gpu) return print_cpu_tables(s, nkd, torch);
   const std::string where = gpu ? std::string("GPU (TF32 ") + (cuda::allow_tf32() ? "on" : "off") + " in both)"
                                 : "CPU, " + std::to_string(s.threads) + " threads";
   const bool amp = amp_peer(s);
