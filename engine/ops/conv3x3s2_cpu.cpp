@@ -229,13 +229,6 @@ void conv_slots(const Grid& gr, const Taps<NT>& tp, const Operands& op, int64_t 
   }
 }
 
-// Runs fn(n0, n1) over the batch in ranges of images, in parallel (one range per thread when the
-// work is large enough; `work` = multiply-adds per image).
-template <typename Fn>
-void for_images(int64_t n, int64_t work, const Fn& fn) {
-  cpu::parallel_for(n, std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(work, 1)), fn);
-}
-
 // acc[k][t] += dy vector k * the x vector at tap t (masked): one vector of the weight gradient.
 template <int KB>
 [[gnu::target("avx512f"), gnu::always_inline]] inline void weight_step(__m512 (&acc)[KB][kTaps], const float* gp,
@@ -293,59 +286,78 @@ template <int KB>
     for (int t = 0; t < kTaps; ++t) part[((k0 + k) * C + c) * kTaps + t] += _mm512_reduce_add_ps(acc[k][t]);
 }
 
-// The parity planes of images [n0, n1): xp[n][c] = split x[n][c].
-void split_images(const ConvGeom& g, const Grid& gr, const float* x, float* xp, int64_t n0, int64_t n1) {
-  for (int64_t i = n0 * g.c; i < n1 * g.c; ++i) split_plane(x + i * g.h * g.w, g.h, g.w, gr, xp + i * kPlanes * gr.pq);
+// xp [n1 - n0][C][4][P*Q] = the parity planes of images [n0, n1) of x.
+void split_images(const ConvGeom& g, const Grid& gr, const float* x, int64_t n0, int64_t n1, float* xp) {
+  const int64_t hw = g.h * g.w;
+  for (int64_t i = 0; i < (n1 - n0) * g.c; ++i) split_plane(x + n0 * g.c * hw + i * hw, g.h, g.w, gr, xp + i * kPlanes * gr.pq);
 }
 
-// part [K][C][9] (zeroed here) = the weight gradient summed over images [n0, n1), in chunks of
-// images whose dy and parity planes fit in L2 (split just before use; each chunk's sums reduced to
-// scalars and added in order), but at least 96 vectors (the reduction costs ~8 vectors' work).
-void weight_grad_range(const ConvGeom& g, const Grid& gr, const Taps<kTaps>& tp, const float* dy, const float* x,
-                       float* xp, int64_t n0, int64_t n1, float* part) {
-  std::fill(part, part + g.k * g.c * kTaps, 0.0f);
-  const int64_t chunk =
-      std::max((int64_t{512} << 10) / ((g.k + kPlanes * g.c) * gr.nv * kLanes * 4), (96 + gr.nv - 1) / gr.nv);
-  for (int64_t a = n0; a < n1; a += chunk) {
-    const int64_t b = std::min(n1, a + chunk);
-    split_images(g, gr, x, xp, a, b);
-    for (int64_t c = 0; c < g.c; ++c) {
-      int64_t k = 0;
-      for (; k + 3 <= g.k; k += 3) weight_tile<3>(gr, tp, g.c, g.k, dy, xp, k, c, a, b, part);
-      for (; k < g.k; ++k) weight_tile<1>(gr, tp, g.c, g.k, dy, xp, k, c, a, b, part);
-    }
-  }
+// Images per weight-gradient chunk: dy and the parity planes in L2 (512 KiB), but at least 96
+// vectors (reducing the 27 accumulators costs about as much as 8 vectors' multiply-adds).
+int64_t weight_chunk(const ConvGeom& g, const Grid& gr) {
+  return std::max((int64_t{512} << 10) / ((g.k + kPlanes * g.c) * gr.nv * kLanes * 4), (96 + gr.nv - 1) / gr.nv);
 }
 
-// Threads the weight gradient splits the batch over (each sums its own partial), as in the stride-1
-// kernel and make_plan in conv_cpu.cpp: below ~2M multiply-adds per thread, one.
-int64_t weight_tasks(const ConvGeom& g) {
+// Images per step of the forward and backward data: parity planes of about 256 KiB.
+int64_t conv_chunk(const ConvGeom& g, const Grid& gr) {
+  return std::max<int64_t>(1, (int64_t{256} << 10) / (g.c * kPlanes * gr.pq * 4));
+}
+
+// The batch is cut into `tasks` ranges of images run in parallel, as make_plan in conv_cpu.cpp and
+// the stride-1 kernel do: below ~2M multiply-adds per task, one. Each task splits its images, a chunk
+// at a time, into its own buffer of buffer_elems (reused, so it stays in cache).
+int64_t tasks(const ConvGeom& g) {
   const int64_t macs = g.n * g.k * g.c * kTaps * g.p * g.q;
   return std::clamp<int64_t>(macs / (int64_t{1} << 21), 1, std::min<int64_t>(g.n, cpu::max_threads()));
 }
 
-// dw = the sum of the tasks' partials (task 0 writes dw itself, the others parts [tasks - 1][K][C][9]),
-// added in task order in double. xp: room for the parity planes of all images.
-void weight_grad(const ConvGeom& g, const Grid& gr, const float* dy, const float* x, float* dw, float* xp,
-                 float* parts) {
-  const Taps<kTaps> tp = forward_taps(gr);
-  const int64_t tasks = weight_tasks(g), elems = g.k * g.c * kTaps;
-  cpu::parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      weight_grad_range(g, gr, tp, dy, x, xp, g.n * t / tasks, g.n * (t + 1) / tasks,
-                        t == 0 ? dw : parts + (t - 1) * elems);
+int64_t buffer_elems(const ConvGeom& g) {
+  const Grid gr(g.p, g.q);
+  return std::max(weight_chunk(g, gr), conv_chunk(g, gr)) * g.c * kPlanes * gr.pq;
+}
+
+// Runs fn(task, n0, n1, buffer) for the tasks' image ranges, in parallel.
+template <typename Fn>
+void for_tasks(const ConvGeom& g, float* buffers, const Fn& fn) {
+  const int64_t nt = tasks(g), elems = buffer_elems(g);
+  cpu::parallel_for(nt, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) fn(t, g.n * t / nt, g.n * (t + 1) / nt, buffers + t * elems);
   });
-  for (int64_t i = 0; i < elems && tasks > 1; ++i) {
-    double acc = dw[i];
-    for (int64_t t = 1; t < tasks; ++t) acc += parts[(t - 1) * elems + i];
-    dw[i] = static_cast<float>(acc);
+}
+
+// part [K][C][9] (zeroed here) = the weight gradient summed over images [n0, n1), chunk by chunk
+// (each chunk's sums reduced to scalars and added in order).
+void weight_grad_range(const ConvGeom& g, const Grid& gr, const Taps<kTaps>& tp, const float* dy, const float* x,
+                       int64_t n0, int64_t n1, float* xp, float* part) {
+  std::fill(part, part + g.k * g.c * kTaps, 0.0f);
+  const int64_t chunk = weight_chunk(g, gr);
+  for (int64_t a = n0; a < n1; a += chunk) {
+    const int64_t e = std::min(n1, a + chunk);
+    split_images(g, gr, x, a, e, xp);
+    const float* dya = dy + a * g.k * gr.pq;
+    for (int64_t c = 0; c < g.c; ++c) {
+      int64_t k = 0;
+      for (; k + 3 <= g.k; k += 3) weight_tile<3>(gr, tp, g.c, g.k, dya, xp, k, c, 0, e - a, part);
+      for (; k < g.k; ++k) weight_tile<1>(gr, tp, g.c, g.k, dya, xp, k, c, 0, e - a, part);
+    }
   }
 }
 
-// Images per step of a forward / backward-data pass: parity planes of about 256 KiB (L2-resident
-// between the split or the tiles and their use).
-int64_t images_per_step(const ConvGeom& g, const Grid& gr) {
-  return std::max<int64_t>(1, (int64_t{256} << 10) / (g.c * kPlanes * gr.pq * 4));
+// dw = the sum of the tasks' partials (task 0 writes dw itself, the others parts [tasks - 1][K][C][9]),
+// added in task order in double.
+void weight_grad(const ConvGeom& g, const Grid& gr, const float* dy, const float* x, float* dw, float* parts,
+                 float* buffers) {
+  const Taps<kTaps> tp = forward_taps(gr);
+  const int64_t elems = g.k * g.c * kTaps;
+  for_tasks(g, buffers, [&](int64_t t, int64_t n0, int64_t n1, float* xp) {
+    weight_grad_range(g, gr, tp, dy, x, n0, n1, xp, t == 0 ? dw : parts + (t - 1) * elems);
+  });
+  const int64_t nt = tasks(g);
+  for (int64_t i = 0; i < elems && nt > 1; ++i) {
+    double acc = dw[i];
+    for (int64_t t = 1; t < nt; ++t) acc += parts[(t - 1) * elems + i];
+    dw[i] = static_cast<float>(acc);
+  }
 }
 
 }  // namespace
@@ -356,8 +368,9 @@ bool conv3x3s2_direct_applicable(const ConvGeom& g) {
          g.c <= kMaxChannels && g.k <= kMaxChannels && cpu::has_avx512f();
 }
 
+// Filters (or dw's partials) [tasks][C][9][K], then the tasks' parity-plane buffers.
 int64_t conv3x3s2_direct_workspace_elems(const ConvGeom& g) {
-  return g.n * g.c * kPlanes * g.p * g.q + g.c * kTaps * g.k * weight_tasks(g);
+  return tasks(g) * (g.c * kTaps * g.k + buffer_elems(g));
 }
 
 void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y,
@@ -365,17 +378,16 @@ void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w,
   const Grid gr(g.p, g.q);
   const Taps<kTaps> tp = forward_taps(gr);
   float* wt = ws;  // [C][9][K]
-  float* xp = ws + g.c * kTaps * g.k;  // [N][C][4][P*Q]
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
       for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
-  const Operands op{xp, g.c, kPlanes * gr.pq, wt, b, y, g.k, gr.pq};
-  const int64_t step = images_per_step(g, gr);
-  for_images(g.n, g.c * g.k * kTaps * gr.pq, [&](int64_t n0, int64_t n1) {
-    for (int64_t a = n0; a < n1; a += step) {
-      const int64_t e = std::min(n1, a + step);
-      split_images(g, gr, x, xp, a, e);
-      conv_slots(gr, tp, op, a * gr.nv, e * gr.nv);
+  const int64_t chunk = conv_chunk(g, gr);
+  for_tasks(g, ws + tasks(g) * g.c * kTaps * g.k, [&](int64_t, int64_t n0, int64_t n1, float* xp) {
+    for (int64_t a = n0; a < n1; a += chunk) {
+      const int64_t e = std::min(n1, a + chunk);
+      split_images(g, gr, x, a, e, xp);
+      conv_slots(gr, tp, Operands{xp, g.c, kPlanes * gr.pq, wt, b, y + a * g.k * gr.pq, g.k, gr.pq}, 0,
+                 (e - a) * gr.nv);
     }
   });
 }
@@ -383,10 +395,9 @@ void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w,
 void conv3x3s2_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx,
                                float* dw, float* ws) {
   const Grid gr(g.p, g.q);
-  const int64_t planes = g.n * g.c * kPlanes * gr.pq;
-  float* xp = ws;  // [N][C][4][P*Q]: the parity planes of x, then of dx
-  float* wt = ws + planes;  // dw's partials [tasks - 1][K][C][9], then dx's filters [K][9][C]
-  if (dw) weight_grad(g, gr, dy, x, dw, xp, wt);
+  float* wt = ws;  // dw's partials [tasks - 1][K][C][9], then dx's filters [K][9][C]
+  float* buffers = ws + tasks(g) * g.c * kTaps * g.k;
+  if (dw) weight_grad(g, gr, dy, x, dw, wt, buffers);
   if (!dx) return;
   // Parity plane rho of dx is the direct convolution of dy with the taps landing on it: filters
   // wt_rho [K][NT][C] (after each other in wt), outputs in plane rho of each channel's four.
@@ -395,24 +406,28 @@ void conv3x3s2_direct_backward(const ConvGeom& g, const float* dy, const float* 
   const Taps<2> t1 = backward_taps<2>(gr, 1, tap[1]), t2 = backward_taps<2>(gr, 2, tap[2]);
   const Taps<4> t3 = backward_taps<4>(gr, 3, tap[3]);
   const int nt[4] = {1, 2, 2, 4};
-  Operands op[4];
-  float* wr = wt;
+  const float* wr[4];
   for (int rho = 0; rho < 4; ++rho) {
+    float* dst = wt;
     for (int64_t k = 0; k < g.k; ++k)
       for (int i = 0; i < nt[rho]; ++i)
-        for (int64_t c = 0; c < g.c; ++c) wr[(k * nt[rho] + i) * g.c + c] = w[(k * g.c + c) * kTaps + tap[rho][i]];
-    op[rho] = Operands{dy, g.k, gr.pq, wr, nullptr, xp + rho * gr.pq, g.c, kPlanes * gr.pq};
-    wr += g.k * nt[rho] * g.c;
+        for (int64_t c = 0; c < g.c; ++c) dst[(k * nt[rho] + i) * g.c + c] = w[(k * g.c + c) * kTaps + tap[rho][i]];
+    wr[rho] = wt;
+    wt += g.k * nt[rho] * g.c;
   }
-  const int64_t step = images_per_step(g, gr);
-  for_images(g.n, g.c * g.k * kTaps * gr.pq, [&](int64_t n0, int64_t n1) {
-    for (int64_t a = n0; a < n1; a += step) {
-      const int64_t e = std::min(n1, a + step), s0 = a * gr.nv, s1 = e * gr.nv;
-      conv_slots(gr, t0, op[0], s0, s1);
-      conv_slots(gr, t1, op[1], s0, s1);
-      conv_slots(gr, t2, op[2], s0, s1);
-      conv_slots(gr, t3, op[3], s0, s1);
-      for (int64_t i = a * g.c; i < e * g.c; ++i) merge_plane(xp + i * kPlanes * gr.pq, gr, g.h, g.w, dx + i * g.h * g.w);
+  const int64_t chunk = conv_chunk(g, gr);
+  for_tasks(g, buffers, [&](int64_t, int64_t n0, int64_t n1, float* dxp) {
+    for (int64_t a = n0; a < n1; a += chunk) {
+      const int64_t e = std::min(n1, a + chunk), slots = (e - a) * gr.nv;
+      auto op = [&](int rho) {
+        return Operands{dy + a * g.k * gr.pq, g.k, gr.pq, wr[rho], nullptr, dxp + rho * gr.pq, g.c, kPlanes * gr.pq};
+      };
+      conv_slots(gr, t0, op(0), 0, slots);
+      conv_slots(gr, t1, op(1), 0, slots);
+      conv_slots(gr, t2, op(2), 0, slots);
+      conv_slots(gr, t3, op(3), 0, slots);
+      for (int64_t i = 0; i < (e - a) * g.c; ++i)
+        merge_plane(dxp + i * kPlanes * gr.pq, gr, g.h, g.w, dx + (a * g.c + i) * g.h * g.w);
     }
   });
 }
