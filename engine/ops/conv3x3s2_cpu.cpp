@@ -174,10 +174,26 @@ void tile_channels(const Grid& gr, const Taps<NT>& tp, const Operands& op, int64
   for (; k < op.cout; ++k) tile<NT, 1, VB>(gr, tp, op, k, s0);
 }
 
+// Memory to bring into L2 while computing (the next chunk's input, which otherwise waits on DRAM
+// when it is split or read: 20% of the 16->32 28x28 forward), a slice per step of a loop.
+struct Ahead {
+  const void* p = nullptr;
+  int64_t bytes = 0;
+
+  void slice(int64_t i, int64_t n) const {
+    const char* base = static_cast<const char*>(p);
+    for (int64_t o = (bytes * i / n) & ~int64_t{63}; o < bytes * (i + 1) / n; o += 64)
+      _mm_prefetch(base + o, _MM_HINT_T1);
+  }
+};
+
 // All output channels of slots [s_begin, s_end), three slots per tile.
 template <int NT>
-void conv_slots(const Grid& gr, const Taps<NT>& tp, const Operands& op, int64_t s_begin, int64_t s_end) {
+void conv_slots(const Grid& gr, const Taps<NT>& tp, const Operands& op, int64_t s_begin, int64_t s_end,
+                const Ahead& ahead = {}) {
+  const int64_t groups = (s_end - s_begin + 2) / 3;
   for (int64_t s0 = s_begin; s0 < s_end; s0 += 3) {
+    ahead.slice((s0 - s_begin) / 3, groups);
     const int64_t left = std::min<int64_t>(3, s_end - s0);
     if (left == 3) tile_channels<NT, 3>(gr, tp, op, s0);
     else if (left == 2) tile_channels<NT, 2>(gr, tp, op, s0);
@@ -335,7 +351,12 @@ void weight_grad_range(const ConvGeom& g, const Grid& gr, const Taps<kTaps>& tp,
     const int64_t e = std::min(n1, a + chunk);
     split_images(g, gr, x, a, e, xp);
     const float* dya = dy + a * g.k * gr.pq;
+    const int64_t next = std::min(n1, e + chunk) - e;
+    const Ahead ahead_x{x + e * g.c * g.h * g.w, next * g.c * g.h * g.w * 4};
+    const Ahead ahead_dy{dy + e * g.k * gr.pq, next * g.k * gr.pq * 4};
     for (int64_t c = 0; c < g.c; ++c) {
+      ahead_x.slice(c, g.c);
+      ahead_dy.slice(c, g.c);
       int64_t k = 0;
       for (; k + 3 <= g.k; k += 3) weight_tile<3>(gr, tp, g.c, g.k, dya, xp, k, c, 0, e - a, part);
       for (; k < g.k; ++k) weight_tile<1>(gr, tp, g.c, g.k, dya, xp, k, c, 0, e - a, part);
@@ -386,8 +407,9 @@ void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w,
     for (int64_t a = n0; a < n1; a += chunk) {
       const int64_t e = std::min(n1, a + chunk);
       split_images(g, gr, x, a, e, xp);
+      const Ahead ahead{x + e * g.c * g.h * g.w, (std::min(n1, e + chunk) - e) * g.c * g.h * g.w * 4};
       conv_slots(gr, tp, Operands{xp, g.c, kPlanes * gr.pq, wt, b, y + a * g.k * gr.pq, g.k, gr.pq}, 0,
-                 (e - a) * gr.nv);
+                 (e - a) * gr.nv, ahead);
     }
   });
 }
@@ -422,7 +444,7 @@ void conv3x3s2_direct_backward(const ConvGeom& g, const float* dy, const float* 
       auto op = [&](int rho) {
         return Operands{dy + a * g.k * gr.pq, g.k, gr.pq, wr[rho], nullptr, dxp + rho * gr.pq, g.c, kPlanes * gr.pq};
       };
-      conv_slots(gr, t0, op(0), 0, slots);
+      conv_slots(gr, t0, op(0), 0, slots, Ahead{dy + e * g.k * gr.pq, (std::min(n1, e + chunk) - e) * g.k * gr.pq * 4});
       conv_slots(gr, t1, op(1), 0, slots);
       conv_slots(gr, t2, op(2), 0, slots);
       conv_slots(gr, t3, op(3), 0, slots);
