@@ -34,9 +34,15 @@ constexpr int kPlanes = 4;  // parity planes per channel, index 2 * (row odd) + 
 // 1 thread, forward / backward data / backward weight: 10.9 / 11.2 / 12.0 direct, 10.5 / 10.8 / 10.1
 // GEMM); at 64->128 56x56 the direct kernel is ahead (10.1 / 10.8 / 11.8 against 11.0 / 12.4 / 11.8).
 constexpr int64_t kMaxChannels = 128;
-// The sums of the forward and backward data run over blocks of 16 input channels, added in order
+// The sums of the forward run over blocks of 16 input channels (x 9 taps), added in order
 // (the precision reason is in conv3x3_cpu.cpp: one running sum lost 2-5x against im2col + GEMM).
-constexpr int64_t kChannelBlock = 16;
+// That is 144 products per block; the backward data's parity planes have fewer taps (1, 2, 2, 4), so
+// their blocks take more channels for the same count (fewer partial sums stored and reloaded:
+// 64->128 7x7 backward data 3.67 -> 3.33 ms, 1 thread; the 128-channel precision test still holds).
+template <int NT>
+constexpr int64_t channel_block() {
+  return 16 * (kTaps / NT);
+}
 
 __mmask16 first_lanes(int64_t n) {
   return n >= kLanes ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : static_cast<__mmask16>((1u << n) - 1);
@@ -115,7 +121,7 @@ struct Operands {
 
 // out[k][slot] for k in [k0, k0 + KB) and the VB slots (image, vector) from s0 = bias[k] +
 //   sum over c < cin, taps t of wt[c][t][k] * in[image][c][off[t] + 16 v ..] (masked),
-// summed per block of kChannelBlock input channels.
+// summed per block of channel_block<NT>() input channels.
 template <int NT, int KB, int VB>
 [[gnu::target("avx512f")]] void tile(const Grid& gr, const Taps<NT>& tp, const Operands& op, int64_t k0,
                                      int64_t s0) {
@@ -129,8 +135,8 @@ template <int NT, int KB, int VB>
     src[v] = op.in + n * op.cin * op.istride + vi[v] * kLanes;
     dst[v] = op.out + (n * op.cout + k0) * op.ostride + vi[v] * kLanes;
   }
-  for (int64_t c0 = 0; c0 < op.cin; c0 += kChannelBlock) {
-    const int64_t c1 = std::min(op.cin, c0 + kChannelBlock);
+  for (int64_t c0 = 0; c0 < op.cin; c0 += channel_block<NT>()) {
+    const int64_t c1 = std::min(op.cin, c0 + channel_block<NT>());
     __m512 acc[KB][VB];
 #pragma GCC unroll 8
     for (int k = 0; k < KB; ++k)
