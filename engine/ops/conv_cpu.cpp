@@ -214,6 +214,7 @@ void backward_chunk(const ConvGeom& g, const Plan& pl, int64_t n0, int64_t nb, b
 int64_t conv_workspace_elems(const ConvGeom& g, bool f32) {
   if (g.depthwise()) return 0;
   if (f32 && conv3x3_direct_applicable(g)) return conv3x3_direct_workspace_elems(g);
+  if (f32 && conv3x3s2_direct_applicable(g)) return conv3x3s2_direct_workspace_elems(g);
   const Plan pl = make_plan(g);
   return pl.tasks * pl.task_elems();
 }
@@ -221,9 +222,11 @@ int64_t conv_workspace_elems(const ConvGeom& g, bool f32) {
 template <typename T>
 void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpilogue<T>& ep, T* y, T* ws) {
   if (g.depthwise()) return depthwise_forward_cpu(g, x, w, ep, y);
-  if constexpr (std::is_same_v<T, float>)
-    if (conv3x3_direct_applicable(g)) {
-      conv3x3_direct_forward(g, x, w, ep.bias, y, ws);  // the bias goes in with the sums
+  if constexpr (std::is_same_v<T, float>) {
+    const bool s1 = conv3x3_direct_applicable(g);
+    if (s1 || conv3x3s2_direct_applicable(g)) {
+      // the bias goes in with the sums
+      (s1 ? conv3x3_direct_forward : conv3x3s2_direct_forward)(g, x, w, ep.bias, y, ws);
       if (!ep.residual && ep.act == Act::kNone) return;
       const int64_t plane = g.p * g.q;  // then residual and activation, one pass per output plane
       cpu::parallel_for(g.n * g.k, std::max<int64_t>(1, cpu::kGrain / plane), [&](int64_t b, int64_t e) {
@@ -233,6 +236,7 @@ void conv2d_forward_cpu(const ConvGeom& g, const T* x, const T* w, const ConvEpi
       });
       return;
     }
+  }
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t, int64_t n0, int64_t nb, T* task_ws) {
     forward_chunk(g, pl, n0, nb, x, w, ep, y, task_ws);
@@ -248,7 +252,10 @@ void conv2d_backward_cpu(const ConvGeom& g, const T* dy, const T* x, const T* w,
     return;
   }
   if constexpr (std::is_same_v<T, float>)
+  {
     if (conv3x3_direct_applicable(g)) return conv3x3_direct_backward(g, dy, x, w, dx, dw, ws);
+    if (conv3x3s2_direct_applicable(g)) return conv3x3s2_direct_backward(g, dy, x, w, dx, dw, ws);
+  }
   const Plan pl = make_plan(g);
   for_chunks(g, pl, ws, [&](int64_t t, int64_t n0, int64_t nb, T* task_ws) {
     T* part = !dw ? nullptr : t == 0 ? dw : task_ws + pl.col_elems + pl.pack_elems;

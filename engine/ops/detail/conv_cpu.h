@@ -83,6 +83,15 @@ void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, c
 void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx, float* dw,
                              float* ws);
 
+// The direct F32 3x3 stride-2 kernels (padding 1, one group; AVX-512 CPUs; conv3x3s2_cpu.cpp), taken
+// like the stride-1 ones where conv3x3s2_direct_applicable says so.
+bool conv3x3s2_direct_applicable(const ConvGeom& g);
+int64_t conv3x3s2_direct_workspace_elems(const ConvGeom& g);
+void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y,
+                              float* ws);
+void conv3x3s2_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx,
+                               float* dw, float* ws);
+
 // [lo, hi): the output positions o with 0 <= o * stride + offset < size, clipped to [0, out).
 inline void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out, int64_t& lo,
                         int64_t& hi) {
