@@ -2,7 +2,8 @@
 // Fashion-MNIST-shaped random input (batch 128, 1x28x28, 10 classes): teacher ResNet-18 small_input
 // x0.25 with CE; student x0.125 with CE; student with CE + KD (T 4, alpha 0.9) on the eval-mode
 // teacher, through its inference form (nets/inference.h, as nkd_distill runs it) and, as before
-// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
+// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1,
+// momentum 0.9, wd 5e-4. Each run times `iters` steps (after
 // 2 warm-up steps) of each, then PyTorch does the same (tools/bench_demo_torch.py) in both layouts,
 // so both see the same load; prints the median seconds per `iters` steps and the ratios, in wall time
 // and in CPU time (all threads of the process; with OMP_WAIT_POLICY=passive, less sensitive to the

@@ -140,12 +140,14 @@ template <typename T, typename A>
                                                                T* gb, T* gres, T* scratch) {                       \
     switch (act) {                                                                                                  \
       case Act::kReLU:                                                                                              \
-        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu{}, gx, gw, gb, gres, scratch);\
+        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu{}, gx, gw, gb, gres,     \
+                                      scratch);                                                                     \
       case Act::kReLU6:                                                                                             \
-        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu6{}, gx, gw, gb, gres, scratch);\
+        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu6{}, gx, gw, gb, gres,    \
+                                      scratch);                                                                     \
       case Act::kNone: break;                                                                                       \
     }                                                                                                               \
-    bn_backward_channel<T>(x, g, g, s, c, training, mean, invstd, w, NoAct{}, gx, gw, gb, gres, scratch);               \
+    bn_backward_channel<T>(x, g, g, s, c, training, mean, invstd, w, NoAct{}, gx, gw, gb, gres, scratch);           \
   }
 NKD_BN_CHANNEL(float)
 NKD_BN_CHANNEL(double)
