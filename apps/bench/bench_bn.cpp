@@ -68,7 +68,7 @@ int bench_bn(int argc, char** argv) {
 #ifdef _OPENMP
   omp_set_num_threads(s.threads);
 #endif
-  const std::vector<Shape> shapes = {{128, 16, 28, 28}, {128, 32, 14, 14}, {128, 64, 7, 7},
+  const std::vector<Shape> shapes = {{128, 8, 28, 28}, {128, 16, 28, 28}, {128, 32, 14, 14}, {128, 64, 7, 7},
                                      {8, 64, 56, 56},   {8, 256, 14, 14}};
   std::cout << "batch norm + ReLU (+ residual), training forward + backward, F32, CPU, " << s.threads
             << " threads: median CPU ms per iteration over " << s.runs << " alternating runs of " << s.iters
