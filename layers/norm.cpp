@@ -21,13 +21,17 @@ BatchNorm2d::BatchNorm2d(int64_t channels, double eps, double momentum, bool aff
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, {DType::I64}));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return forward_act(x, ops::Act::kNone); }
+
+Tensor BatchNorm2d::forward_act(const Tensor& x, ops::Act act, const Tensor& residual) {
   if (is_training()) {
     NoGradGuard no_grad;
     ops::copy_(num_batches_tracked, ops::add(num_batches_tracked.to(DType::F64), 1.0));
   }
-  return ops::batch_norm(x, weight, bias, running_mean, running_var,
-                         {.training = is_training(), .momentum = momentum_, .eps = eps_});
+  const ops::BatchNormOptions o{.training = is_training(), .momentum = momentum_, .eps = eps_};
+  if (act == ops::Act::kNone && !residual.defined())
+    return ops::batch_norm(x, weight, bias, running_mean, running_var, o);
+  return ops::batch_norm_act(x, weight, bias, running_mean, running_var, o, act, residual);
 }
 
 void BatchNorm2d::reset_parameters(Generator&) {

@@ -21,7 +21,7 @@ ConvModule::ConvModule(int64_t in, int64_t out, int64_t kernel, int64_t stride, 
   bn = register_module("bn", std::make_shared<layers::BatchNorm2d>(out));
 }
 
-Tensor ConvModule::forward(const Tensor& x) { return ops::activate(bn->forward(conv->forward(x)), act_); }
+Tensor ConvModule::forward(const Tensor& x) { return bn->forward_act(conv->forward(x), act_); }
 
 InferenceFn ConvModule::fused() {
   return [c = fused_conv()](const Tensor& x) { return c(x); };

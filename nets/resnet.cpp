@@ -46,9 +46,8 @@ class BasicBlock final : public ResBlock {
     make_downsample(in, out, stride);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor y = ops::relu(bn1_->forward(conv1_->forward(x)));
-    y = bn2_->forward(conv2_->forward(y));
-    return ops::relu(ops::add(y, shortcut(x)));
+    const Tensor y = conv2_->forward(bn1_->forward_act(conv1_->forward(x), Act::kReLU));
+    return bn2_->forward_act(y, Act::kReLU, shortcut(x));  // relu(bn2(y) + shortcut(x))
   }
   BatchNorm2d& last_bn() override { return *bn2_; }
   InferenceFn fused() override {  // relu(bn2(conv2(.)) + shortcut) in conv2's output pass
@@ -75,10 +74,9 @@ class Bottleneck final : public ResBlock {
     make_downsample(in, out, stride);
   }
   Tensor forward(const Tensor& x) override {
-    Tensor y = ops::relu(bn1_->forward(conv1_->forward(x)));
-    y = ops::relu(bn2_->forward(conv2_->forward(y)));
-    y = bn3_->forward(conv3_->forward(y));
-    return ops::relu(ops::add(y, shortcut(x)));
+    Tensor y = bn1_->forward_act(conv1_->forward(x), Act::kReLU);
+    y = conv3_->forward(bn2_->forward_act(conv2_->forward(y), Act::kReLU));
+    return bn3_->forward_act(y, Act::kReLU, shortcut(x));  // relu(bn3(y) + shortcut(x))
   }
   BatchNorm2d& last_bn() override { return *bn3_; }
   InferenceFn fused() override {
@@ -130,7 +128,7 @@ ResNet::ResNet(int depth, const NetOptions& o) : small_input_(o.small_input) {
 }
 
 std::vector<Tensor> ResNet::forward_stages(const Tensor& x) {
-  Tensor y = ops::relu(bn1_->forward(conv1_->forward(x)));
+  Tensor y = bn1_->forward_act(conv1_->forward(x), Act::kReLU);
   if (!small_input_) y = ops::max_pool2d(y, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
   std::vector<Tensor> outs;
   for (auto& layer : layers_) {

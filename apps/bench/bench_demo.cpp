@@ -2,11 +2,13 @@
 // Fashion-MNIST-shaped random input (batch 128, 1x28x28, 10 classes): teacher ResNet-18 small_input
 // x0.25 with CE; student x0.125 with CE; student with CE + KD (T 4, alpha 0.9) on the eval-mode
 // teacher, through its inference form (nets/inference.h, as nkd_distill runs it) and, as before
-// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1, momentum 0.9, wd 5e-4. Each run times `iters` steps (after
+// issue 16, through its own no-grad forward (PyTorch's KD step is the peer of both). SGD lr 0.1,
+// momentum 0.9, wd 5e-4. Each run times `iters` steps (after
 // 2 warm-up steps) of each, then PyTorch does the same (tools/bench_demo_torch.py) in both layouts,
 // so both see the same load; prints the median seconds per `iters` steps and the ratios, in wall time
 // and in CPU time (all threads of the process; with OMP_WAIT_POLICY=passive, less sensitive to the
-// other jobs of a shared machine than wall time).
+// other jobs of a shared machine than wall time). Each run also prints a hash of the trained net's state
+// (parameters and buffers): a kernel change meant to keep the digits must keep it.
 #include "apps/bench/bench_demo.h"
 
 #include <algorithm>
@@ -48,7 +50,19 @@ struct Settings {
 
 struct Timing {
   double wall, cpu;
+  uint64_t state_hash;  // FNV-1a of the trained net's state_dict bytes: a kernel change that keeps the bits keeps it
 };
+
+uint64_t state_hash(const layers::Module& net) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& [name, t] : net.state_dict()) {
+    const Tensor c = t.contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.raw_data());
+    const size_t bytes = static_cast<size_t>(c.numel()) * size_of(c.dtype());
+    for (size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  return h;
+}
 
 std::shared_ptr<nets::ImageClassifier> demo_net(double width) {
   return nets::build_net("resnet18", {.num_classes = 10, .in_channels = 1, .width = width, .small_input = true}, 0);
@@ -82,7 +96,8 @@ Timing time_nkd_step(int step, const Settings& s) {
   for (int i = 0; i < s.warmup; ++i) one();
   const double t0 = wall_s(), c0 = process_cpu_s();
   for (int i = 0; i < s.iters; ++i) one();
-  return {wall_s() - t0, process_cpu_s() - c0};
+  const double wall = wall_s() - t0, cpu = process_cpu_s() - c0;
+  return {wall, cpu, state_hash(*net)};
 }
 
 bool parse(int argc, char** argv, Settings& s) {
@@ -139,7 +154,8 @@ int bench_demo(int argc, char** argv) {
       const Timing t = time_nkd_step(st, s);
       times[0][st].push_back(t.wall);
       cpu[0][st].push_back(t.cpu);
-      std::cerr << "run " << r << " nkd " << kSteps[st] << ": " << t.wall << " s (CPU " << t.cpu << " s)\n";
+      std::cerr << "run " << r << " nkd " << kSteps[st] << ": " << t.wall << " s (CPU " << t.cpu << " s), state hash "
+                << std::hex << t.state_hash << std::dec << "\n";
     }
     if (!s.torch) continue;
     const json spec = {{"iters", s.iters}, {"threads", s.threads}, {"warmup", s.warmup}};

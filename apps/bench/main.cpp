@@ -3,7 +3,7 @@
 // MobileNetV2 layer shapes and, when /usr/bin/python3 imports torch, PyTorch at the same shapes and
 // thread count (tools/bench_conv_torch.py) in the same run; prints one Markdown table with both.
 // `nkd_bench demo ...` (bench_demo.h), `nkd_bench model ...` (bench_models.h), `nkd_bench distill ...`
-// (bench_distill.h) and `nkd_bench gpu-ops ...` (bench_gpu_ops.h): see there.
+// (bench_distill.h), `nkd_bench gpu-ops ...` (bench_gpu_ops.h) and `nkd_bench bn ...` (bench_bn.h): see there.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +18,7 @@
 #include <omp.h>
 #endif
 
+#include "apps/bench/bench_bn.h"
 #include "apps/bench/bench_demo.h"
 #include "apps/bench/bench_distill.h"
 #include "apps/bench/bench_gpu_ops.h"
@@ -169,7 +170,8 @@ int usage() {
                "       nkd_bench demo [--iters N] [--runs N] [--threads N] [--no-torch]\n"
                "       nkd_bench model [names...] [options]   (see nkd_bench model --help)\n"
                "       nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [options]\n"
-               "       nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]\n";
+               "       nkd_bench gpu-ops [--batch N] [--runs N] [--warmup N] [--no-torch] [--tf32]\n"
+               "       nkd_bench bn [--runs N] [--iters N] [--threads N]\n";
   return 2;
 }
 
@@ -179,6 +181,7 @@ int usage() {
 int main(int argc, char** argv) {
   try {
     if (argc >= 2 && std::string(argv[1]) == "demo") return nkd::apps::bench_demo(argc - 2, argv + 2);
+    if (argc >= 2 && std::string(argv[1]) == "bn") return nkd::apps::bench_bn(argc - 2, argv + 2);
     if (argc >= 2 && std::string(argv[1]) == "model") return nkd::apps::bench_models(argc - 2, argv + 2);
     if (argc >= 2 && std::string(argv[1]) == "distill") return nkd::apps::bench_distill(argc - 2, argv + 2);
     if (argc >= 2 && std::string(argv[1]) == "gpu-ops") return nkd::apps::bench_gpu_ops(argc - 2, argv + 2);

@@ -14,12 +14,14 @@
 #include "engine/factory.h"
 #include "engine/launch.h"
 #include "engine/ops/copy.h"
+#include "engine/ops/detail/batch_norm_cpu.h"
 #include "engine/ops/detail/batch_norm_cuda.h"
 #include "engine/ops/detail/batch_norm_math.h"
 #include "engine/ops/detail/layer_norm_cuda.h"
 #include "engine/ops/detail/layer_norm_math.h"
 #include "engine/ops/detail/norm_cpu.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/elementwise.h"
 #include "engine/trace.h"
 
 namespace nkd::ops {
@@ -32,124 +34,37 @@ using detail::ptr_or_null;
 using detail::Sums;
 using detail::sums_of;
 
-// Per channel: statistics (the batch's when training, else the running ones), saved as mean and
-// invstd = 1 / sqrt(var + eps), then y = x * scale + shift with scale = weight * invstd,
-// shift = bias - mean * scale. batch (training only) receives [mean..., biased variance...].
-template <typename T>
-[[gnu::always_inline]] inline void bn_forward_channel(const T* x, const NCL& s, int64_t c, bool training, double eps,
-                                                      const T* rm, const T* rv, const T* w, const T* b, T* y,
-                                                      T* mean, T* invstd, double* batch) {
-  double m = 0, v = 0;
-  if (training) {
-    channel_moments(x, s, c, m, v);
-    batch[c] = m;
-    batch[s.C + c] = v;
-  } else {
-    m = rm[c];
-    v = rv[c];
-  }
-  const double is = bn::invstd(v, eps);
-  mean[c] = static_cast<T>(m);
-  invstd[c] = static_cast<T>(is);
-  const bn::Affine af = bn::affine(m, is, w, b, c);
-  for (int64_t n = 0; n < s.N; ++n) {
-    const int64_t o = (n * s.C + c) * s.L;
-    for (int64_t l = 0; l < s.L; ++l) y[o + l] = static_cast<T>(bn::apply(x[o + l], af));
-  }
-}
-
-// Batch norm backward, per channel c over its M elements, with xhat = (x - mean) * invstd and
-// k = weight[c] * invstd[c] (weight 1 when absent); y = xhat * weight + bias gives
-//   gbias[c]   = sum g
-//   gweight[c] = sum g * xhat
-//   inference: gx = k * g                          (mean, invstd are constants)
-//   training:  gx = k * (g - sum(g) / M - xhat * sum(g * xhat) / M)
-// the training form from d mean / dx = 1 / M and d invstd / dx = -invstd^3 (x - mean) / M.
-// Any of gx, gw, gb may be null (not needed).
-template <typename T>
-[[gnu::always_inline]] inline void bn_backward_channel(const T* x, const T* g, const NCL& s, int64_t c, bool training,
-                                                       const T* mean, const T* invstd, const T* w, T* gx, T* gw,
-                                                       T* gb) {
-  const bool need_sums = gw || gb || (training && gx);
-  const double m = mean[c], is = invstd[c];
-  double sg = 0, sgx = 0;
-  for (int64_t n = 0; need_sums && n < s.N; ++n) {
-    const T *xp = x + (n * s.C + c) * s.L, *gp = g + (n * s.C + c) * s.L;
-    const Sums e = sums_of(s.L, [=](int64_t l) {
-      return Sums{double(gp[l]), gp[l] * (xp[l] - m)};
-    });
-    sg += e.a;
-    sgx += e.b * is;
-  }
-  if (gw) gw[c] = static_cast<T>(sgx);
-  if (gb) gb[c] = static_cast<T>(sg);
-  if (!gx) return;
-  const double k = w ? w[c] * is : is, inv_m = 1.0 / static_cast<double>(s.count());
-  const double a = training ? sg * inv_m : 0.0, bx = training ? sgx * inv_m : 0.0;
-  for (int64_t n = 0; n < s.N; ++n) {
-    const int64_t o = (n * s.C + c) * s.L;
-    for (int64_t l = 0; l < s.L; ++l) gx[o + l] = static_cast<T>(bn::grad_x(g[o + l], x[o + l], m, is, k, a, bx));
-  }
-}
-
-// The per-channel loops compiled for AVX2 and for baseline x86-64, picked at load time for the CPU:
-// the double-precision loops run 4 wide instead of 2. AVX2 without FMA, so no multiply-add is
-// contracted and each clone gives the same bits (issue 17; the batch norms were ~14% of the
-// Fashion-MNIST demo step once the 3x3 convolutions went direct).
-#define NKD_BN_CHANNEL(T)                                                                                          \
-  [[gnu::target_clones("avx2", "default")]] void bn_forward_c(const T* x, const NCL& s, int64_t c, bool training,   \
-                                                              double eps, const T* rm, const T* rv, const T* w,     \
-                                                              const T* b, T* y, T* mean, T* invstd, double* batch) { \
-    bn_forward_channel<T>(x, s, c, training, eps, rm, rv, w, b, y, mean, invstd, batch);                           \
-  }                                                                                                                 \
-  [[gnu::target_clones("avx2", "default")]] void bn_backward_c(const T* x, const T* g, const NCL& s, int64_t c,    \
-                                                               bool training, const T* mean, const T* invstd,      \
-                                                               const T* w, T* gx, T* gw, T* gb) {                 \
-    bn_backward_channel<T>(x, g, s, c, training, mean, invstd, w, gx, gw, gb);                                      \
-  }
-NKD_BN_CHANNEL(float)
-NKD_BN_CHANNEL(double)
-#undef NKD_BN_CHANNEL
-
-template <typename T>
-void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm, const T* rv,
-                const T* w, const T* b, T* y, T* mean, T* invstd, double* batch) {
-  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) bn_forward_c(x, s, c, training, eps, rm, rv, w, b, y, mean, invstd, batch);
-  });
-}
-
-template <typename T>
-void bn_backward(const T* x, const T* g, const NCL& s, bool training, const T* mean,
-                 const T* invstd, const T* w, T* gx, T* gw, T* gb) {
-  cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) bn_backward_c(x, g, s, c, training, mean, invstd, w, gx, gw, gb);
-  });
-}
-
+// Backward of batch_norm and of batch_norm_act's fused CPU form: inputs {x, weight, bias} and, with
+// a residual, the residual; y (the output) saved when an activation needs its mask.
 class BatchNormBackward final : public Node {
  public:
-  BatchNormBackward(const Tensor& x, const Tensor& w, Tensor mean, Tensor invstd, NCL s,
-                    bool training)
+  BatchNormBackward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor mean, Tensor invstd, NCL s,
+                    bool training, Act act, bool residual)
       : x_(x),
         w_(w),
+        y_(act == Act::kNone ? Tensor() : y),
         mean_(std::move(mean)),
         invstd_(std::move(invstd)),
         s_(s),
-        training_(training) {}
+        training_(training),
+        act_(act),
+        residual_(residual) {}
   const char* name() const override { return "BatchNormBackward"; }
   void release_saved() override {
     x_.reset();
     w_.reset();
+    y_.reset();
     mean_ = invstd_ = Tensor();
   }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    const Tensor x = x_.unpack(name()), w = w_.unpack(name()), g = grads[0].contiguous();
+    const Tensor x = x_.unpack(name()), w = w_.unpack(name()), y = y_.unpack(name()), g = grads[0].contiguous();
     Tensor gx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
     Tensor gw = needs_input_grad(1) ? empty({s_.C}, x.options()) : Tensor();
     Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
+    Tensor gr = residual_ && needs_input_grad(3) ? empty(x.shape(), x.options()) : Tensor();
     dispatch_float(x.dtype(), name(), [&]<typename T>() {
       if (x.is_cuda()) {
+        NKD_ASSERT(act_ == Act::kNone && !residual_, name(), ": the fused activation / residual is CPU only");
         if constexpr (kBuiltWithCuda) {
           const gpu::ChannelShape bs{s_.N, s_.C, s_.L};
           const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
@@ -161,17 +76,21 @@ class BatchNormBackward final : public Node {
         }
         fail_without_cuda(name(), x.device());
       }
-      bn_backward<T>(x.data<T>(), g.data<T>(), s_, training_, mean_.data<T>(), invstd_.data<T>(),
-                     ptr_or_null<T>(w), mut_or_null<T>(gx), mut_or_null<T>(gw), mut_or_null<T>(gb));
+      detail::bn_backward<T>(x.data<T>(), ptr_or_null<T>(y), g.data<T>(), s_, training_, mean_.data<T>(),
+                             invstd_.data<T>(), ptr_or_null<T>(w), act_, mut_or_null<T>(gx), mut_or_null<T>(gw),
+                             mut_or_null<T>(gb), mut_or_null<T>(gr));
     });
+    if (residual_) return {gx, gw, gb, gr};
     return {gx, gw, gb};
   }
 
  private:
-  SavedTensor x_, w_;     // contiguous x [N, C, ...]; weight [C] or undefined
-  Tensor mean_, invstd_;  // [C], the statistics the forward used
+  SavedTensor x_, w_, y_;  // contiguous x [N, C, ...]; weight [C] or undefined; y when act_ needs it
+  Tensor mean_, invstd_;   // [C], the statistics the forward used
   NCL s_;
   bool training_;
+  Act act_;
+  bool residual_;
 };
 
 // Layer norm forward, per row r of x [rows, D] (a "channel" of NCL{1, rows, D}): mean and
@@ -341,9 +260,11 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
 
 }  // namespace
 
+// y = act(batch_norm(x) + residual); a residual or an activation only with a CPU F32 / F64 x
+// (batch_norm_act composes the separate ops elsewhere).
 static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
-                  const BatchNormOptions& o) {
+                  const BatchNormOptions& o, const Tensor& residual = Tensor(), Act act = Act::kNone) {
   NKD_CHECK(x.defined(), "batch_norm: undefined input");
   // A 16-bit input (the output of a bf16 convolution) is normalised in F32 (the autocast policy:
   // F32 parameters and statistics); y is rounded back to the input's dtype. 16-bit parameters or
@@ -371,11 +292,13 @@ static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const T
             to_string(x.shape()));
   const Tensor xc = x.detach().contiguous();
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
+  const Tensor rc = residual.defined() ? residual.detach().contiguous() : Tensor();
   Tensor y = empty(x.shape(), x.options());
   Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
   std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
   dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
     if (x.is_cuda()) {
+      NKD_ASSERT(act == Act::kNone && !residual.defined(), "batch_norm: the fused activation / residual is CPU only");
       if constexpr (kBuiltWithCuda)
         return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
       fail_without_cuda("batch_norm", x.device());
@@ -383,14 +306,16 @@ static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const T
     const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
     const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-    bn_forward<T>(xc.data<T>(), s, o.training, o.eps, ptr_or_null<T>(rm), ptr_or_null<T>(rv),
-                  ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(), mean.data<T>(),
-                  invstd.data<T>(), batch.data());
+    detail::bn_forward<T>(xc.data<T>(), s, o.training, o.eps, ptr_or_null<T>(rm), ptr_or_null<T>(rv),
+                          ptr_or_null<T>(wc), ptr_or_null<T>(bc), ptr_or_null<T>(rc), act, y.data<T>(),
+                          mean.data<T>(), invstd.data<T>(), batch.data());
     if (o.training) update_running<T>(running_mean, running_var, batch, s, o.momentum);
   });
-  if (any_requires_grad({x, weight, bias}))
-    record(std::make_shared<BatchNormBackward>(xc, wc, mean, invstd, s, o.training),
-           {x, weight, bias}, {y});
+  if (any_requires_grad({x, weight, bias, residual})) {
+    auto node = std::make_shared<BatchNormBackward>(xc, wc, y, mean, invstd, s, o.training, act, residual.defined());
+    if (residual.defined()) record(node, {x, weight, bias, residual}, {y});
+    else record(node, {x, weight, bias}, {y});
+  }
   return y;
 }
 
@@ -401,6 +326,29 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor y = batch_norm_untraced(x, weight, bias, running_mean, running_var, o);
   return scope.done("batch_norm", {x, weight, bias, running_mean, running_var}, y,
                     trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)}));
+}
+
+// The fused kernel covers training on the CPU in F32 / F64 with a residual of x's shape and dtype;
+// anything else (inference, which the ONNX export traces op by op; CUDA; 16-bit) composes the ops.
+static bool bn_act_fuses(const Tensor& x, const Tensor& residual, const BatchNormOptions& o) {
+  if (!o.training || !x.defined() || x.is_cuda() || (x.dtype() != DType::F32 && x.dtype() != DType::F64))
+    return false;
+  return !residual.defined() ||
+         (!residual.is_cuda() && residual.shape() == x.shape() && residual.dtype() == x.dtype());
+}
+
+Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                      const Tensor& running_var, const BatchNormOptions& o, Act act, const Tensor& residual) {
+  if (!bn_act_fuses(x, residual, o)) {
+    Tensor y = batch_norm(x, weight, bias, running_mean, running_var, o);
+    if (residual.defined()) y = add(y, residual);
+    return activate(y, act);
+  }
+  trace::OpScope scope;
+  Tensor y = batch_norm_untraced(x, weight, bias, running_mean, running_var, o, residual, act);
+  return scope.done("batch_norm_act", {x, weight, bias, running_mean, running_var, residual}, y,
+                    trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)})
+                        .set("act", {int64_t(act)}));
 }
 
 static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,

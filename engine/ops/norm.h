@@ -2,6 +2,7 @@
 // the trailing dims). F32/F64 on the CPU; statistics accumulate in double. x may be any strided
 // view; outputs are new contiguous tensors. Differentiable in x, weight and bias.
 #pragma once
+#include "engine/ops/activation.h"
 #include "engine/tensor.h"
 
 namespace nkd::ops {
@@ -22,6 +23,15 @@ struct BatchNormOptions {
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& options);
+
+// act(batch_norm(x, ...) + residual) (residual undefined: no add; act kNone: no activation), the
+// same values as the three ops; in training on the CPU (F32 / F64) one op whose passes over memory
+// do the add and the activation too (its backward: the activation's mask, the residual's gradient
+// and batch norm's backward in one). Elsewhere it runs the separate ops. Differentiable in x,
+// weight, bias and residual.
+Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                      const Tensor& running_var, const BatchNormOptions& options, Act act,
+                      const Tensor& residual = Tensor());
 
 // Normalises over the trailing dims `normalized_shape` of x (each row: mean and biased variance),
 // then y = xhat * weight + bias with weight, bias of shape normalized_shape (or undefined).

@@ -1,8 +1,11 @@
 // Op-table cases: batch_norm (training and inference, [N, C] and [N, C, H, W], with and without
-// affine and running stats) and layer_norm (1 and 2 trailing dims). References gather each group's
-// elements by coordinates and normalise them with a textbook mean and variance.
+// affine and running stats), batch_norm_act (+ residual, ReLU / ReLU6) and layer_norm (1 and 2
+// trailing dims). References gather each group's elements by coordinates and normalise them with a
+// textbook mean and variance.
 #include <cmath>
 
+#include "engine/ops/activation.h"
+#include "engine/ops/elementwise.h"
 #include "engine/ops/norm.h"
 #include "tests/support/op_table.h"
 #include "tests/support/reference.h"
@@ -45,6 +48,11 @@ struct BnCase {
   std::string tag;
   Shape shape;  // of x0 ([N, H, W, C] when nhwc)
   bool training, running, affine, nhwc = false;
+  // batch_norm_act: act(batch_norm(.) + residual), the residual (NCHW, x's shape) the last input.
+  ops::Act act = ops::Act::kNone;
+  bool residual = false;
+  double wscale = 1;  // weight * wscale (relu6's clamp at 6 reached)
+  bool fused() const { return act != ops::Act::kNone || residual; }
 };
 
 void bn_case(std::vector<OpCase>& cases, const BnCase& bc) {
@@ -58,12 +66,16 @@ void bn_case(std::vector<OpCase>& cases, const BnCase& bc) {
     in.push_back({{C}});
     in.push_back({{C}});
   }
+  if (bc.residual)
+    in.push_back({bc.nhwc ? Shape{bc.shape[0], bc.shape[3], bc.shape[1], bc.shape[2]} : bc.shape});
   const size_t wi = bc.running ? 3 : 1;
   const auto fn = [bc, wi](const V& x) {
     const Tensor x0 = bc.nhwc ? x[0].permute({0, 3, 1, 2}) : x[0];
-    return V{ops::batch_norm(x0, bc.affine ? x[wi] : Tensor(), bc.affine ? x[wi + 1] : Tensor(),
-                             bc.running ? x[1] : Tensor(), bc.running ? x[2] : Tensor(),
-                             {.training = bc.training, .momentum = 0.1, .eps = 1e-5})};
+    const ops::BatchNormOptions o{.training = bc.training, .momentum = 0.1, .eps = 1e-5};
+    const Tensor w = bc.affine ? ops::mul(x[wi], bc.wscale) : Tensor(), b = bc.affine ? x[wi + 1] : Tensor();
+    const Tensor rm = bc.running ? x[1] : Tensor(), rv = bc.running ? x[2] : Tensor();
+    if (!bc.fused()) return V{ops::batch_norm(x0, w, b, rm, rv, o)};
+    return V{ops::batch_norm_act(x0, w, b, rm, rv, o, bc.act, bc.residual ? x.back() : Tensor())};
   };
   const auto ref = [bc, wi, C](const V& x) {
     const HostArray h(bc.nhwc ? x[0].permute({0, 3, 1, 2}) : x[0]);
@@ -72,23 +84,25 @@ void bn_case(std::vector<OpCase>& cases, const BnCase& bc) {
       rm = HostArray(x[1]).v;
       rv = HostArray(x[2]).v;
     }
-    const HostArray w = bc.affine ? HostArray(x[wi]) : HostArray(Shape{0});
+    const HostArray w = bc.affine ? HostArray(ops::mul(x[wi], bc.wscale)) : HostArray(Shape{0});
     const HostArray b = bc.affine ? HostArray(x[wi + 1]) : HostArray(Shape{0});
     const auto channel = [](const std::vector<int64_t>& i) { return i[1]; };
-    return V{ref_normalize(h, C, channel, channel, bc.training ? nullptr : &rm,
-                           bc.training ? nullptr : &rv, bc.affine ? &w : nullptr,
-                           bc.affine ? &b : nullptr, 1e-5)};
+    Tensor y = ref_normalize(h, C, channel, channel, bc.training ? nullptr : &rm, bc.training ? nullptr : &rv,
+                             bc.affine ? &w : nullptr, bc.affine ? &b : nullptr, 1e-5);
+    if (bc.residual) y = ops::add(y, x.back());
+    return V{ops::activate(y, bc.act)};
   };
   const std::string x0 = bc.nhwc ? "x0.permute(0, 3, 1, 2)" : "x0";
   const std::string r = bc.running ? "x1, x2" : "None, None";
-  const std::string a = !bc.affine ? "None, None" : bc.running ? "x3, x4" : "x1, x2";
-  cases.push_back({.op = "batch_norm",
-                   .name = "batch_norm/" + bc.tag,
-                   .inputs = in,
-                   .fn = fn,
-                   .reference = ref,
-                   .torch = "F.batch_norm(" + x0 + ", " + r + ", " + a +
-                            ", training=" + (bc.training ? "True" : "False") + ", eps=1e-5)"});
+  const std::string ws = bc.wscale == 1 ? "" : " * " + std::to_string(bc.wscale);
+  const std::string a = !bc.affine ? "None, None" : bc.running ? "x3" + ws + ", x4" : "x1" + ws + ", x2";
+  std::string torch = "F.batch_norm(" + x0 + ", " + r + ", " + a + ", training=" + (bc.training ? "True" : "False") +
+                      ", eps=1e-5)";
+  if (bc.residual) torch += " + x" + std::to_string(in.size() - 1);
+  if (bc.act == ops::Act::kReLU) torch = "torch.relu(" + torch + ")";
+  if (bc.act == ops::Act::kReLU6) torch = "F.relu6(" + torch + ")";
+  const std::string op = bc.fused() ? "batch_norm_act" : "batch_norm";
+  cases.push_back({.op = op, .name = op + "/" + bc.tag, .inputs = in, .fn = fn, .reference = ref, .torch = torch});
 }
 
 void ln_case(std::vector<OpCase>& cases, const std::string& tag, Shape s, Shape ns, bool affine,
@@ -138,6 +152,18 @@ NKD_OP_CASES(batch_norm) {
   bn_case(cases, {"eval_nchw_affine", {2, 3, 3, 3}, false, true, true});
   bn_case(cases, {"eval_nc_no_affine", {4, 3}, false, true, false});
   bn_case(cases, {"eval_batch1", {1, 2, 3, 3}, false, true, true, true});
+}
+
+// The fused training form (CPU F32 / F64) and the composed one (inference, BF16).
+NKD_OP_CASES(batch_norm_act) {
+  using ops::Act;
+  bn_case(cases, {"train_relu", {4, 3, 3, 3}, true, true, true, false, Act::kReLU});
+  bn_case(cases, {"train_residual_relu", {3, 4, 3, 2}, true, true, true, false, Act::kReLU, true});
+  bn_case(cases, {"train_nc_relu6_no_affine", {6, 3}, true, false, false, false, Act::kReLU6});
+  bn_case(cases, {"train_odd_c2_residual_relu6", {2, 3, 5, 2}, true, true, true, true, Act::kReLU6, true});
+  bn_case(cases, {"train_relu6_clamped", {4, 2, 3, 3}, true, true, true, false, Act::kReLU6, false, 6.0});
+  bn_case(cases, {"train_residual_no_act", {2, 3, 2, 2}, true, false, true, false, Act::kNone, true});
+  bn_case(cases, {"eval_residual_relu", {2, 3, 3, 3}, false, true, true, false, Act::kReLU, true});
 }
 
 NKD_OP_CASES(layer_norm) {
