@@ -8,8 +8,8 @@
 // 16-pixel vector zeroes the lanes that fall into the padding (and past the plane: masked lanes
 // are not read). Vectors of consecutive "slots" (image, 16-pixel vector) form a tile, so that 4x4
 // planes of several images fill one tile. Sums run in another order than the GEMM path's (last
-// bits differ), the same in every run for a given thread count. 4x4 and 7x7 planes with channel
-// counts that are multiples of 16 go to conv3x3_small_cpu.cpp (lanes over output channels, no
+// bits differ), the same in every run for a given thread count. 4x4, 7x7 and 14x14 planes with
+// channel counts that are multiples of 16 go to conv3x3_small_cpu.cpp (lanes over output channels, no
 // products with the padding) with the weights transposed here.
 
 // GCC 12's _mm512_reduce_add_ps passes an intentionally undefined vector (-Wuninitialized).

@@ -1,5 +1,5 @@
-// Direct F32 3x3 convolution (stride 1, padding 1) for the smallest planes, 4x4 and 7x7, with
-// AVX-512 (issue 17: the Fashion-MNIST nets' last two stages). The general direct kernel
+// Direct F32 3x3 convolution (stride 1, padding 1) for small planes, 4x4, 7x7 and 14x14, with
+// AVX-512 (issue 17: the Fashion-MNIST nets' last three stages; 14x14 also ResNets at 224 px). The general direct kernel
 // (conv3x3_cpu.cpp) puts output pixels in the lanes: a 7x7 plane fills 49 of 64 lanes, and every
 // lane multiplies all 9 taps, also those that fall into the padding (a 4x4 plane has 100 valid
 // products of 144, a 7x7 one 361 of 441). Here the lanes run over 16 output channels and the
@@ -9,9 +9,10 @@
 // to [N][P*Q][K] first), which also leaves no sums across lanes to reduce.
 //
 // Sums: forward / backward data per block of 16 input channels, the blocks' sums added in order
-// (the precision reason is in conv3x3_cpu.cpp); the weight gradient per kImageChunk images, the
-// chunks' sums added in order. Each output is summed by one thread in a fixed order: the results
-// do not depend on the thread count.
+// (the precision reason is in conv3x3_cpu.cpp); the weight gradient per chunk of images (about
+// 256 products a lane), the chunks' sums added in order. Each output is summed by one thread in a
+// fixed order: the results do not depend on the thread count. The forward and input gradient sum
+// in the same order as conv3x3_cpu.cpp's kernel (the same bits); the weight gradient does not.
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 
 #include <immintrin.h>
@@ -28,7 +29,8 @@ namespace {
 constexpr int kTaps = 9;
 constexpr int kLanes = 16;
 constexpr int64_t kChannelBlock = 16;
-constexpr int64_t kImageChunk = 4;
+// The weight gradient's lanes sum about this many products before they are added to the total.
+constexpr int64_t kChunkProducts = 256;
 
 #pragma GCC push_options
 #pragma GCC target("avx512f")
@@ -108,8 +110,9 @@ void conv_plane(int64_t cin, int64_t cout, const float* in, const float* wt, con
 template <int H, int W, int KV>
 [[gnu::noinline]] void weight_block(int64_t n, int64_t C, int64_t K, const float* dyt, const float* x, float* dwt) {
   using G = Grid<H, W>;
-  for (int64_t n0 = 0; n0 < n; n0 += kImageChunk) {
-    const int64_t n1 = std::min(n, n0 + kImageChunk);
+  constexpr int64_t chunk = std::max<int64_t>(1, kChunkProducts / G::kPixels);
+  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+    const int64_t n1 = std::min(n, n0 + chunk);
     __m512 acc[kTaps][KV];
     unroll<kTaps>([&](auto t) NKD_INLINE { unroll<KV>([&](auto v) NKD_INLINE { acc[t][v] = _mm512_setzero_ps(); }); });
     for (int64_t img = n0; img < n1; ++img) {
@@ -183,14 +186,15 @@ void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* d
 }  // namespace
 
 bool conv3x3_small_applicable(const ConvGeom& g) {
-  const bool plane = (g.h == 4 && g.w == 4) || (g.h == 7 && g.w == 7);
+  const bool plane = g.h == g.w && (g.h == 4 || g.h == 7 || g.h == 14);
   return plane && g.c % kLanes == 0 && g.k % kLanes == 0;
 }
 
-void conv3x3_small(int64_t h, int64_t w, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
+void conv3x3_small(int64_t h, [[maybe_unused]] int64_t w, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
                    const float* bias, float* out) {
-  if (h == 4 && w == 4) return conv_planes<4, 4>(n, cin, cout, in, wt, bias, out);
-  conv_planes<7, 7>(n, cin, cout, in, wt, bias, out);
+  if (h == 4) return conv_planes<4, 4>(n, cin, cout, in, wt, bias, out);
+  if (h == 7) return conv_planes<7, 7>(n, cin, cout, in, wt, bias, out);
+  conv_planes<14, 14>(n, cin, cout, in, wt, bias, out);
 }
 
 int64_t conv3x3_small_weight_workspace_elems(const ConvGeom& g) { return g.n * g.p * g.q * g.k + g.c * kTaps * g.k; }
@@ -205,7 +209,8 @@ void conv3x3_small_weight(const ConvGeom& g, const float* dy, const float* x, fl
         for (int64_t k = 0; k < g.k; ++k) dyt[(img * pixels + j) * g.k + k] = dy[(img * g.k + k) * pixels + j];
   });
   if (g.h == 4) weight_planes<4, 4>(g, dyt, x, dwt);
-  else weight_planes<7, 7>(g, dyt, x, dwt);
+  else if (g.h == 7) weight_planes<7, 7>(g, dyt, x, dwt);
+  else weight_planes<14, 14>(g, dyt, x, dwt);
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
       for (int t = 0; t < kTaps; ++t) dw[(k * g.c + c) * kTaps + t] = dwt[(c * kTaps + t) * g.k + k];

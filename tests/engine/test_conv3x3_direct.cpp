@@ -3,8 +3,8 @@
 // on shapes with channel counts off the kernel's blocks of 8 (output) and 3 (weight gradient),
 // planes that are not a multiple of 16 pixels, non-square planes and one input channel (the stem);
 // the precision at 128 channels; and the direct path is deterministic run to run. The small-plane
-// kernels (4x4 and 7x7 planes, channels a multiple of 16: engine/ops/conv3x3_small_cpu.cpp) the same
-// way, with one image, odd batches, 16 / 32 / 48-channel blocks, and on 1 and 2 threads.
+// kernels (4x4, 7x7 and 14x14 planes, channels a multiple of 16: engine/ops/conv3x3_small_cpu.cpp)
+// the same way, with one image, odd batches, 16 / 32 / 48-channel blocks, and on 1 and 2 threads.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -69,7 +69,7 @@ const std::vector<Shape> kShapes = {
 // Shapes of the small-plane kernels: output channels in blocks of 32 and 16 (48 = three of 16), in
 // both directions (the input gradient runs the kernel with C and K swapped).
 const std::vector<Shape> kSmallShapes = {
-    {1, 16, 32, 7, 7}, {3, 32, 16, 4, 4}, {5, 48, 48, 7, 7}, {2, 64, 64, 4, 4}, {3, 32, 64, 7, 7}, {1, 128, 16, 4, 4},
+    {1, 16, 32, 7, 7}, {3, 32, 16, 4, 4}, {5, 48, 48, 7, 7}, {2, 64, 64, 4, 4}, {3, 32, 64, 7, 7}, {1, 128, 16, 4, 4}, {3, 16, 32, 14, 14},
 };
 
 std::string describe(const Shape& s) {

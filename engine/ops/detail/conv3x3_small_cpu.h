@@ -1,5 +1,5 @@
-// The direct F32 3x3 convolution for the smallest planes (engine/ops/conv3x3_small_cpu.cpp): 4x4 and
-// 7x7, stride 1, padding 1, channel counts that are multiples of 16, AVX-512F. Called by the direct
+// The direct F32 3x3 convolution for small planes (engine/ops/conv3x3_small_cpu.cpp): 4x4, 7x7
+// and 14x14, stride 1, padding 1, channel counts that are multiples of 16, AVX-512F. Called by the direct
 // path (conv3x3_cpu.cpp), which transposes the weights and checks the CPU.
 #pragma once
 #include <cstdint>
