@@ -12,7 +12,7 @@ extern "C" {
  void P##bwd(long,long,long,long,long,const float*,const float*,const float*,float*,float*,float*);
 DECL(old_) DECL(new_)
 }
-static double cpu_ms(){timespec t;clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t);return t.tv_sec*1e3+t.tv_nsec*1e-6;}
+static double cpu_ms(){timespec t;clock_gettime(CLOCK_PROCESS_CPUTIME_ID,&t);return t.tv_sec*1e3+t.tv_nsec*1e-6;}
 int main(int argc,char**argv){
   long n=atol(argv[1]),c=atol(argv[2]),k=atol(argv[3]),h=atol(argv[4]),w=atol(argv[5]); int runs=argc>6?atoi(argv[6]):7;
   std::vector<float> x(n*c*h*w),wt(k*c*9),dy(n*k*h*w);

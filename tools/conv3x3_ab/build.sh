@@ -6,7 +6,7 @@
 #   /usr/bin/python3 tools/conv3x3_ab/torch_layer.py 128,64,64,7,7                # PyTorch channels_last
 set -e
 root=$(git rev-parse --show-toplevel); rev=${1:-HEAD~1}; out=/tmp/conv3x3_ab
-F="-O3 -DNDEBUG -std=c++20"
+F="-O3 -DNDEBUG -std=c++20 ${OPENMP:+-fopenmp}"
 rm -rf $out && mkdir -p $out/old/engine/ops/detail $out/old/engine/cpu
 for f in engine/ops/conv3x3_cpu.cpp engine/ops/conv3x3_small_cpu.cpp engine/ops/detail/conv3x3_small_cpu.h \
          engine/ops/detail/conv_cpu.h engine/cpu/parallel.h; do
