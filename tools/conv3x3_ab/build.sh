@@ -1,7 +1,8 @@
 #!/bin/sh
-# A/B timing of the direct 3x3 kernels (engine/ops/conv3x3_cpu.cpp + conv3x3_small_cpu.cpp), one
-# thread, CPU time, median of runs: the working tree's kernels ("new") against those of git revision
-# $1 ("old", default HEAD~1), both in one process, alternating. No OpenMP (1 thread).
+# A/B timing of the direct 3x3 kernels (engine/ops/conv3x3_cpu.cpp + conv3x3_small_cpu.cpp): the
+# working tree's kernels ("new") against those of git revision $1 ("old", default HEAD~1), both in
+# one process, alternating, median process CPU time of the runs. 1 thread, or with OPENMP=1 in the
+# environment OpenMP (OMP_NUM_THREADS threads, OMP_WAIT_POLICY=passive).
 #   tools/conv3x3_ab/build.sh [rev] && /tmp/conv3x3_ab/bench 128 64 64 7 7 7   # n c k h w runs
 #   /usr/bin/python3 tools/conv3x3_ab/torch_layer.py 128,64,64,7,7                # PyTorch channels_last
 set -e
