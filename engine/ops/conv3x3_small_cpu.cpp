@@ -142,7 +142,7 @@ template <int H, int W, int KV>
 #undef NKD_CONST
 #pragma GCC pop_options
 
-// Output channels per block: 32 (blocks of 8 pixels on 4x4 planes, 10 on 7x7: 16 and 20
+// Output channels per block: 32 (blocks of 8 pixels on 4x4 planes, 10 on 7x7 and 14x14: 16 and 20
 // accumulators), else 16 (24 pixels). Measured, 1 thread, batch 128, 128->128 4x4 / 64->64 7x7
 // forward ms: 64 channels x 6 pixels 5.0 / 3.7, x 4 pixels 5.6 / 4.4; 32 x 8 4.3 / 3.8, 32 x 10
 // - / 3.55, 32 x 12 5.0 / 4.05; 32 x 14 - / 4.5.
@@ -190,8 +190,8 @@ bool conv3x3_small_applicable(const ConvGeom& g) {
   return plane && g.c % kLanes == 0 && g.k % kLanes == 0;
 }
 
-void conv3x3_small(int64_t h, [[maybe_unused]] int64_t w, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
-                   const float* bias, float* out) {
+void conv3x3_small(int64_t h, [[maybe_unused]] int64_t w, int64_t n, int64_t cin, int64_t cout, const float* in,
+                   const float* wt, const float* bias, float* out) {
   if (h == 4) return conv_planes<4, 4>(n, cin, cout, in, wt, bias, out);
   if (h == 7) return conv_planes<7, 7>(n, cin, cout, in, wt, bias, out);
   conv_planes<14, 14>(n, cin, cout, in, wt, bias, out);
