@@ -8,7 +8,9 @@
 // 16-pixel vector zeroes the lanes that fall into the padding (and past the plane: masked lanes
 // are not read). Vectors of consecutive "slots" (image, 16-pixel vector) form a tile, so that 4x4
 // planes of several images fill one tile. Sums run in another order than the GEMM path's (last
-// bits differ), the same in every run for a given thread count.
+// bits differ), the same in every run for a given thread count. 4x4, 7x7 and 14x14 planes with
+// channel counts that are multiples of 16 go to conv3x3_small_cpu.cpp (lanes over output channels, no
+// products with the padding) with the weights transposed here.
 
 // GCC 12's _mm512_reduce_add_ps passes an intentionally undefined vector (-Wuninitialized).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "engine/cpu/parallel.h"
+#include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
@@ -242,7 +245,9 @@ bool conv3x3_direct_applicable(const ConvGeom& g) {
 }
 
 int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
-  return g.c * kTaps * g.k * (1 + weight_tasks(g));
+  const int64_t weights = g.c * kTaps * g.k;
+  if (conv3x3_small_applicable(g)) return weights + conv3x3_small_weight_workspace_elems(g);
+  return weights * (1 + weight_tasks(g));
 }
 
 void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws) {
@@ -250,6 +255,7 @@ void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, c
   for (int64_t k = 0; k < g.k; ++k)
     for (int64_t c = 0; c < g.c; ++c)
       for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
+  if (conv3x3_small_applicable(g)) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
   direct_conv(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y);
 }
 
@@ -258,14 +264,17 @@ void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, c
 void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x, const float* w, float* dx, float* dw,
                              float* ws) {
   const Plane pl(g.h, g.w);
+  const bool small = conv3x3_small_applicable(g);
   if (dx) {
     float* wt = ws;  // [K][9][C]
     for (int64_t k = 0; k < g.k; ++k)
       for (int64_t c = 0; c < g.c; ++c)
         for (int t = 0; t < kTaps; ++t) wt[(k * kTaps + t) * g.c + c] = w[(k * g.c + c) * kTaps + (kTaps - 1 - t)];
-    direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);
+    if (small) conv3x3_small(g.h, g.w, g.n, g.k, g.c, dy, wt, nullptr, dx);
+    else direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);
   }
   if (!dw) return;
+  if (small) return conv3x3_small_weight(g, dy, x, dw, ws + g.k * g.c * kTaps);
   // dw = sum of the tasks' partials (task 0 writes dw itself), added in task order in double.
   const int64_t tasks = weight_tasks(g), elems = g.k * g.c * kTaps;
   float* parts = ws + elems;  // tasks 1.. : [K][C][9] each
