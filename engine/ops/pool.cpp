@@ -1,6 +1,6 @@
 // Pooling ops (pool.h): argument checks, device and dtype dispatch, and the backward node. The
 // kernels are the NKD_HD functors of detail/pool_math.h. Backward: one functor per input element
-// (gathering) on either device (nkd::launch). Forwards: per output row on the CPU, per output cell
+// (gathering) on either device (nkd::launch), except max pooling on the CPU (a scatter per plane). Forwards: per output row on the CPU, per output cell
 // on the GPU (the launchers of detail/pool_cuda.h, called only in a CUDA build).
 #include "engine/ops/pool.h"
 
@@ -34,10 +34,30 @@ int64_t row_grain(const Geom& g, int64_t window) {
 
 // Backward of every pool (pool::PoolBwd): each input element gathers from the output cells whose
 // window holds it.
+// Max pooling on the CPU scatters instead: per plane, each output cell adds its gradient to the
+// input element its index names, in raster order, i.e. the same additions in the same order as
+// the gather (which walks the covering windows in raster order from 0): the same bits, with one
+// add per output cell instead of 9-16 index tests per input element (ShuffleNetV2's stem max pool
+// backward was 19% of its 224-px training step).
+template <typename T>
+void max_pool_backward_cpu(const Geom& g, const T* gy, const int64_t* idx, T* gx) {
+  cpu::parallel_for(g.planes, plane_grain(g), [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      T* gp = gx + plane * g.in_plane();
+      const T* yp = gy + plane * g.out_plane();
+      const int64_t* ip = idx + plane * g.out_plane();
+      std::fill(gp, gp + g.in_plane(), T(0));
+      for (int64_t k = 0; k < g.out_plane(); ++k) gp[ip[k]] += yp[k];
+    }
+  });
+}
+
 template <typename T>
 void pool_backward(Kind kind, const Geom& g, bool include_pad, const Tensor& gy, const Tensor& idx,
                    const Tensor& gx) {
   const int64_t* ip = idx.defined() ? idx.data<int64_t>() : nullptr;
+  if (kind == Kind::Max && !gy.device().is_cuda())
+    return max_pool_backward_cpu(g, gy.data<T>(), ip, gx.data<T>());
   const pool::PoolBwd<T> f{kind, g, include_pad, gy.data<T>(), ip, gx.data<T>()};
   const int64_t window = kind == Kind::Adaptive ? 9 : (g.R / g.sh + 2) * (g.S / g.sw + 2);
   launch(gy.device(), g.planes * g.in_plane(), f, std::max<int64_t>(1, cpu::kGrain / window));
