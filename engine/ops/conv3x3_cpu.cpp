@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/cpu/features.h"
 #include "engine/cpu/parallel.h"
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
@@ -231,17 +232,12 @@ int64_t weight_tasks(const ConvGeom& g) {
   return std::clamp<int64_t>(macs / (int64_t{1} << 21), 1, std::min<int64_t>(g.n, cpu::max_threads()));
 }
 
-bool cpu_has_avx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
-
 }  // namespace
 
 bool conv3x3_direct_applicable(const ConvGeom& g) {
   return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
          g.dil_h == 1 && g.dil_w == 1 && g.groups == 1 && g.p == g.h && g.q == g.w &&
-         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu_has_avx512();
+         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu::has_avx512f();
 }
 
 int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
