@@ -21,14 +21,15 @@
 
 #include "engine/cpu/features.h"
 #include "engine/cpu/parallel.h"
+#include "engine/ops/detail/conv3x3_direct_avx512.h"
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
 
-constexpr int64_t kLanes = 16;
-constexpr int kTaps = 9;
+using namespace direct3x3;  // the pieces shared with the stride-2 kernel
+
 // Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty, and at 512
 // channels the GEMM is as fast or faster. F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
 // (AVX-512), shared machine; direct / im2col + GEMM (forward, backward data, backward weight):
@@ -38,134 +39,45 @@ constexpr int kTaps = 9;
 //              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
 constexpr int64_t kMaxChannels = 256;
 constexpr int64_t kMinPixels = 16;
-// The forward and backward-data sums run over blocks of 16 input channels (144 products each), the
-// blocks' sums added in order: one running sum over all C * 9 products lost 2-5x more precision than
-// im2col + GEMM (measured against F64 at 128 and 256 channels), enough to fail the train-mode
+// The forward and backward-data sums run over blocks of 16 input channels (channel_block<9>(): 144
+// products each), the blocks' sums added in order: one running sum over all C * 9 products lost 2-5x
+// more precision than im2col + GEMM (measured against F64 at 128 and 256 channels), enough to fail the train-mode
 // ResNet-50 parity test (tests/nets/parity_torchvision.cpp, ill-conditioned at batch 2).
-constexpr int64_t kChannelBlock = 16;
+static_assert(channel_block<kTaps>() == 16);
 
-// The planes' geometry: masks [tap][vector] and the taps' flat offsets.
+// The planes' geometry: the plane as vectors, and tap t = 3 r + s at the flat offset (r - 1) W + (s - 1),
+// masked where it falls into the padding.
 struct Plane {
-  int64_t h, w, pq, nv;
-  int64_t off[kTaps];
-  std::vector<__mmask16> mask;
+  Grid gr;
+  Taps<kTaps> tp;
 
-  Plane(int64_t h_, int64_t w_) : h(h_), w(w_), pq(h_ * w_), nv((h_ * w_ + kLanes - 1) / kLanes) {
-    mask.assign(kTaps * nv, 0);
+  Plane(int64_t h, int64_t w) : gr(h, w), tp(taps(gr)) {}
+  static Taps<kTaps> taps(const Grid& gr) {
+    int plane[kTaps] = {}, dr[kTaps], ds[kTaps];
     for (int t = 0; t < kTaps; ++t) {
-      const int64_t dr = t / 3 - 1, ds = t % 3 - 1;
-      off[t] = dr * w + ds;
-      for (int64_t j = 0; j < pq; ++j) {
-        const int64_t ih = j / w + dr, iw = j % w + ds;
-        if (ih >= 0 && ih < h && iw >= 0 && iw < w)
-          mask[t * nv + j / kLanes] |= static_cast<__mmask16>(1u << (j % kLanes));
-      }
+      dr[t] = t / 3 - 1;
+      ds[t] = t % 3 - 1;
     }
-  }
-  __mmask16 tail(int64_t v) const {
-    const int64_t left = pq - v * kLanes;
-    return left >= kLanes ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+    return Taps<kTaps>(gr, plane, dr, ds);
   }
 };
 
-// out[ko][slot] for ko in [k0, k0 + KB) and the VB slots from s0 = bias[ko] +
-//   sum over ci < cin, taps t of wt[ci][t][ko] * in[image][ci][16 v + off[t]] (masked),
-// summed per block of kChannelBlock input channels.
-// in is [N, cin, P*Q], out [N, cout, P*Q], wt [cin][9][cout].
-template <int KB, int VB>
-[[gnu::target("avx512f")]] void tile(const Plane& pl, int64_t cin, int64_t cout, const float* in, const float* wt,
-                                     const float* bias, float* out, int64_t k0, int64_t s0) {
-  const float* src[VB];
-  int64_t vi[VB];
-  float* dst[VB];
-#pragma GCC unroll 4
-  for (int v = 0; v < VB; ++v) {
-    const int64_t n = (s0 + v) / pl.nv;
-    vi[v] = (s0 + v) % pl.nv;
-    src[v] = in + n * cin * pl.pq + vi[v] * kLanes;
-    dst[v] = out + (n * cout + k0) * pl.pq + vi[v] * kLanes;
-  }
-  for (int64_t c0 = 0; c0 < cin; c0 += kChannelBlock) {
-    const int64_t c1 = std::min(cin, c0 + kChannelBlock);
-    __m512 acc[KB][VB];
-#pragma GCC unroll 8
-    for (int k = 0; k < KB; ++k)
-#pragma GCC unroll 4
-      for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_setzero_ps();
-    for (int64_t ci = c0; ci < c1; ++ci) {
-      const float* wc = wt + ci * kTaps * cout + k0;
-      const int64_t plane = ci * pl.pq;
-#pragma GCC unroll 9
-      for (int t = 0; t < kTaps; ++t) {
-        __m512 xv[VB];
-#pragma GCC unroll 4
-        for (int v = 0; v < VB; ++v)
-          xv[v] = _mm512_maskz_loadu_ps(pl.mask[t * pl.nv + vi[v]], src[v] + plane + pl.off[t]);
-        const float* wk = wc + t * cout;
-#pragma GCC unroll 8
-        for (int k = 0; k < KB; ++k) {
-          const __m512 wb = _mm512_set1_ps(wk[k]);
-#pragma GCC unroll 4
-          for (int v = 0; v < VB; ++v) acc[k][v] = _mm512_fmadd_ps(wb, xv[v], acc[k][v]);
-        }
-      }
-    }
-    // The first block's sums are stored, the later ones added to them; the bias comes last.
-#pragma GCC unroll 8
-    for (int k = 0; k < KB; ++k) {
-#pragma GCC unroll 4
-      for (int v = 0; v < VB; ++v) {
-        float* d = dst[v] + k * pl.pq;
-        const __mmask16 tail = pl.tail(vi[v]);
-        __m512 r = acc[k][v];
-        if (c0 > 0) r = _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d), r);
-        if (c1 == cin && bias) r = _mm512_add_ps(r, _mm512_set1_ps(bias[k0 + k]));
-        _mm512_mask_storeu_ps(d, tail, r);
-      }
-    }
-  }
-}
-
-// All output channels of slots [s0, s0 + count), count <= 3.
-template <int VB>
-void tile_channels(const Plane& pl, int64_t cin, int64_t cout, const float* in, const float* wt, const float* bias,
-                   float* out, int64_t s0) {
-  int64_t k = 0;
-  for (; k + 8 <= cout; k += 8) tile<8, VB>(pl, cin, cout, in, wt, bias, out, k, s0);
-  for (; k < cout; ++k) tile<1, VB>(pl, cin, cout, in, wt, bias, out, k, s0);
-}
-
-// out [N, cout, P, Q] = the direct convolution of in [N, cin, P, Q] with wt [cin][9][cout] (+ bias).
+// out [N, cout, P, Q] = the direct convolution of in [N, cin, P, Q] with wt [cin][9][cout] (+ bias):
+// the shared tile (direct3x3::tile), three 16-pixel slots and up to 8 output channels at a time.
 void direct_conv(const Plane& pl, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
                  const float* bias, float* out) {
   constexpr int64_t kVb = 3;
-  const int64_t slots = n * pl.nv, groups = (slots + kVb - 1) / kVb;
+  const Operands op{in, cin, pl.gr.pq, wt, bias, out, cout, pl.gr.pq};
+  const int64_t slots = n * pl.gr.nv, groups = (slots + kVb - 1) / kVb;
   const int64_t work = cin * cout * kTaps * kVb * kLanes;  // multiply-adds per slot group
   cpu::parallel_for(groups, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t s0 = g * kVb, left = std::min(kVb, slots - s0);
-      if (left == 3) tile_channels<3>(pl, cin, cout, in, wt, bias, out, s0);
-      else if (left == 2) tile_channels<2>(pl, cin, cout, in, wt, bias, out, s0);
-      else tile_channels<1>(pl, cin, cout, in, wt, bias, out, s0);
+      if (left == 3) tile_channels<kTaps, 3>(pl.gr, pl.tp, op, s0);
+      else if (left == 2) tile_channels<kTaps, 2>(pl.gr, pl.tp, op, s0);
+      else tile_channels<kTaps, 1>(pl.gr, pl.tp, op, s0);
     }
   });
-}
-
-// acc[k][t] += dy vector k * the x vector at tap t (masked): one vector of the weight gradient.
-template <int KB>
-[[gnu::target("avx512f"), gnu::always_inline]] inline void weight_step(__m512 (&acc)[KB][kTaps], const float* gp,
-                                                                      int64_t pq, __mmask16 tail, const float* xp,
-                                                                      const __mmask16* m, int64_t m_stride,
-                                                                      const int64_t* off) {
-  __m512 g[KB];
-#pragma GCC unroll 4
-  for (int k = 0; k < KB; ++k) g[k] = _mm512_maskz_loadu_ps(tail, gp + k * pq);
-#pragma GCC unroll 9
-  for (int t = 0; t < kTaps; ++t) {
-    const __m512 xv = _mm512_maskz_loadu_ps(m[t * m_stride], xp + off[t]);
-#pragma GCC unroll 4
-    for (int k = 0; k < KB; ++k) acc[k][t] = _mm512_fmadd_ps(g[k], xv, acc[k][t]);
-  }
 }
 
 // part[k][c][t] += sum over images [n0, n1) and their vectors of dy[image][k][16 v ..] *
@@ -181,26 +93,26 @@ template <int KB>
   for (int k = 0; k < KB; ++k)
 #pragma GCC unroll 9
     for (int t = 0; t < kTaps; ++t) acc[k][t] = _mm512_setzero_ps();
-  const int64_t pq = pl.pq, dy_step = K * pq, x_step = C * pq;
+  const int64_t pq = pl.gr.pq, dy_step = K * pq, x_step = C * pq;
   const float* gp0 = dy + (n0 * K + k0) * pq;
   const float* xp0 = x + (n0 * C + c) * pq;
-  if (pl.nv <= 4) {
-    for (int64_t v = 0; v < pl.nv; ++v) {
+  if (pl.gr.nv <= 4) {
+    for (int64_t v = 0; v < pl.gr.nv; ++v) {
       __mmask16 m[kTaps];
       int64_t off[kTaps];
 #pragma GCC unroll 9
       for (int t = 0; t < kTaps; ++t) {
-        m[t] = pl.mask[t * pl.nv + v];
-        off[t] = pl.off[t] + v * kLanes;
+        m[t] = pl.tp.mask[t * pl.gr.nv + v];
+        off[t] = pl.tp.off[t] + v * kLanes;
       }
-      const __mmask16 tail = pl.tail(v);
+      const __mmask16 tail = pl.gr.tail(v);
       const float *gp = gp0 + v * kLanes, *xp = xp0;
       for (int64_t n = n0; n < n1; ++n, gp += dy_step, xp += x_step) weight_step<KB>(acc, gp, pq, tail, xp, m, 1, off);
     }
   } else {
     for (int64_t n = n0; n < n1; ++n, gp0 += dy_step, xp0 += x_step)
-      for (int64_t v = 0; v < pl.nv; ++v)
-        weight_step<KB>(acc, gp0 + v * kLanes, pq, pl.tail(v), xp0 + v * kLanes, pl.mask.data() + v, pl.nv, pl.off);
+      for (int64_t v = 0; v < pl.gr.nv; ++v)
+        weight_step<KB>(acc, gp0 + v * kLanes, pq, pl.gr.tail(v), xp0 + v * kLanes, pl.tp.mask.data() + v, pl.gr.nv, pl.tp.off);
   }
 #pragma GCC unroll 4
   for (int k = 0; k < KB; ++k)
@@ -214,7 +126,7 @@ template <int KB>
 void weight_grad_range(const Plane& pl, int64_t C, int64_t K, const float* dy, const float* x, int64_t n0, int64_t n1,
                        float* part) {
   std::fill(part, part + K * C * kTaps, 0.0f);
-  const int64_t chunk = std::max((int64_t{512} << 10) / ((K + C) * pl.nv * kLanes * 4), (96 + pl.nv - 1) / pl.nv);
+  const int64_t chunk = std::max((int64_t{512} << 10) / ((K + C) * pl.gr.nv * kLanes * 4), (96 + pl.gr.nv - 1) / pl.gr.nv);
   for (int64_t a = n0; a < n1; a += chunk) {
     const int64_t b = std::min(n1, a + chunk);
     for (int64_t c = 0; c < C; ++c) {

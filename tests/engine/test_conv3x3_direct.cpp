@@ -15,6 +15,7 @@
 #include "engine/ops/conv.h"
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
+#include "tests/support/conv3x3_check.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -23,43 +24,12 @@
 namespace nkd {
 namespace {
 
-struct Shape {
-  int64_t n, c, k, h, w;
-};
+using Shape = test::Conv3x3Shape;
+using Result = test::Conv3x3Result;
+using test::rel_err;
 
-struct Result {
-  std::vector<double> y, gx, gw, gb;
-};
-
-Result run(const Shape& s, DType dt, bool bias) {
-  Generator gen(11);
-  Tensor x = randn({s.n, s.c, s.h, s.w}, gen).to(dt);
-  Tensor w = randn({s.k, s.c, 3, 3}, gen).to(dt);
-  Tensor b = bias ? randn({s.k}, gen).to(dt) : Tensor();
-  const Tensor gy = randn({s.n, s.k, s.h, s.w}, gen).to(dt);
-  x.set_requires_grad();
-  w.set_requires_grad();
-  if (bias) b.set_requires_grad();
-  const Tensor y = ops::conv2d(x, w, b, {.padding = 1});
-  y.backward(gy);
-  auto f64 = [](const Tensor& t) { return to_vector<double>(t.to(DType::F64)); };
-  return {f64(y), f64(x.grad()), f64(w.grad()), bias ? f64(b.grad()) : std::vector<double>{}};
-}
-
-// max |a - b| / (max |b| + 1): the F32 result's error relative to the F64 one's scale.
-double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return err / (scale + 1);
-}
-
-ops::detail::ConvGeom geom(const Shape& s) {
-  return {.n = s.n, .c = s.c, .h = s.h, .w = s.w, .k = s.k, .r = 3, .s = 3, .p = s.h, .q = s.w, .stride_h = 1,
-          .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1};
-}
+Result run(const Shape& s, DType dt, bool bias) { return test::run_conv3x3(s, dt, bias, 1, 11); }
+ops::detail::ConvGeom geom(const Shape& s) { return test::conv3x3_geom(s, 1); }
 
 const std::vector<Shape> kShapes = {
     {3, 1, 16, 28, 28},  // the demo's stem
