@@ -19,6 +19,7 @@
 #include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
+#include "engine/cpu/blas_core.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/math_mode.h"
 #include "engine/ops/elementwise.h"
@@ -414,6 +415,7 @@ bool Trainer::run_epoch(int64_t epoch) {
 
 int Trainer::run() {
   log_.line(run_header(cfg_, opts_, iters_per_epoch_, cuda::detail::env_flag("NKD_CONV_EXACT")));
+  if (!opts_.device.is_cuda()) log_.line("OpenBLAS kernels: " + cpu::upgrade_blas_core());
   if (cfg_.tensorboard) log_.open_tensorboard(opts_.work_dir + "/tf_logs", iter_, cfg_.resolved);
   run_start_ = Clock::now();
   window_ = Window{};

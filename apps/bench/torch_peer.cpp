@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "engine/cpu/blas_core.h"
+
 namespace nkd::apps {
 
 namespace {
@@ -22,6 +24,8 @@ std::optional<nlohmann::json> run_torch_peer(const std::string& script, const nl
     std::cerr << modules << " not importable by " << python << ": no PyTorch column\n";
     return std::nullopt;
   }
+  // PyTorch's matrix products go through the same OpenBLAS: it gets the kernels nkd runs.
+  std::cerr << "OpenBLAS kernels (nkd and PyTorch): " << cpu::upgrade_blas_core() << "\n";
   std::string cmd = python + " " + env_or("NKD_SOURCE_DIR", NKD_SOURCE_DIR);
   cmd += "/tools/" + script + " '" + spec.dump() + "'";
   FILE* pipe = popen(cmd.c_str(), "r");

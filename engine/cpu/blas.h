@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "engine/check.h"
+#include "engine/cpu/blas_core.h"
 #include "engine/cpu/parallel.h"
 
 namespace nkd::cpu {
@@ -17,9 +18,10 @@ namespace detail {
 // Every call into OpenBLAS is single-threaded (set once, process-wide), so calls may come from
 // several OpenMP threads at once. OpenBLAS's own pthread pool would otherwise busy-wait after each
 // call (its default thread timeout, 2^28 cycles: ~0.1 s at 2.6 GHz) and compete with the OpenMP
-// threads of the surrounding loops for the cores.
+// threads of the surrounding loops for the cores. The kernel set is checked first
+// (upgrade_blas_core: OpenBLAS 0.3.21 runs SSE3 kernels on CPUs it does not know).
 inline void blas_single_thread_once() {
-  static const bool done = (openblas_set_num_threads(1), true);
+  static const bool done = (upgrade_blas_core(), openblas_set_num_threads(1), true);
   (void)done;
 }
 inline int blas_int(int64_t v) {
