@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "engine/cpu/blas_core.h"
@@ -10,6 +11,19 @@
 namespace nkd::apps {
 
 namespace {
+// "model name (family F model M)" of the first CPU in /proc/cpuinfo: PERF.md records it with each figure.
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, name, family, model;
+  auto value = [&] { return line.substr(line.find(':') + 2); };
+  while (std::getline(in, line) && (name.empty() || family.empty() || model.empty())) {
+    if (line.starts_with("model name")) name = value();
+    else if (line.starts_with("cpu family")) family = value();
+    else if (line.starts_with("model\t")) model = value();
+  }
+  return name.empty() ? "unknown CPU" : name + " (family " + family + " model " + model + ")";
+}
+
 std::string env_or(const char* name, const char* fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && v[0] != '\0' ? v : fallback;
@@ -25,7 +39,7 @@ std::optional<nlohmann::json> run_torch_peer(const std::string& script, const nl
     return std::nullopt;
   }
   // PyTorch's matrix products go through the same OpenBLAS: it gets the kernels nkd runs.
-  std::cerr << "OpenBLAS kernels (nkd and PyTorch): " << cpu::upgrade_blas_core() << "\n";
+  std::cerr << "CPU: " << cpu_model() << "; OpenBLAS kernels (nkd and PyTorch): " << cpu::upgrade_blas_core() << "\n";
   std::string cmd = python + " " + env_or("NKD_SOURCE_DIR", NKD_SOURCE_DIR);
   cmd += "/tools/" + script + " '" + spec.dump() + "'";
   FILE* pipe = popen(cmd.c_str(), "r");
