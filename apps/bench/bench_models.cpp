@@ -1,5 +1,6 @@
 // Model benchmark: per net, the median time of a training step (forward, log-softmax cross entropy,
-// backward, SGD update) and of an inference forward (eval mode, no grad) on random 224x224 images,
+// backward, SGD update) and of an inference forward (the inference form nkd_eval runs: eval mode, batch
+// norm folded, no grad; the net itself under bf16 autocast) on random 224x224 images,
 // as images/s, with the PyTorch torchvision model in the same run, same batch and threads. On a GPU
 // (--device cuda) each step is timed with CUDA events, the peak memory of the training step is
 // reported, and PyTorch runs twice: eager F32 (TF32 off, as nkd) and channels_last + bf16 autocast;
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@
 #include "engine/ops/softmax.h"
 #include "engine/optim/optimizer.h"
 #include "nets/classifier.h"
+#include "nets/inference.h"
 
 namespace nkd::apps {
 namespace {
@@ -116,8 +119,13 @@ Timing time_nkd(const std::string& name, const Settings& s) {
   net->eval();
   NoGradGuard no_grad;
   const PrecisionGuard precision(s.precision);  // inference: the weights converted once for all runs
-  const Median infer =
-      median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] { const Tensor logits = net->forward(x); });
+  // What nkd_eval runs (train/evaluate.cpp): the inference form (batch norm folded, ReLU and the
+  // residual fused), except under bf16 autocast, where the net itself runs.
+  std::optional<nets::InferenceNet> form;
+  if (!autocast_enabled()) form.emplace(net);
+  const Median infer = median_ms(s.runs, s.warmup, s.device, "nkd_inference", [&] {
+    const Tensor logits = form ? form->forward(x) : net->forward(x);
+  });
   t.infer_ms = infer.wall_ms;
   t.cpu_infer_ms = infer.cpu_ms;
   return t;
@@ -174,7 +182,8 @@ void print_cpu_tables(const Settings& s, const std::vector<Timing>& nkd, const s
               << (cpu_time ? "process CPU time (all threads)" : "wall time") << " of " << s.runs << " runs after "
               << s.warmup
               << " warm-up (ms in brackets); train step = forward + cross entropy + backward + SGD (momentum, "
-                 "weight decay); ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
+                 "weight decay); nkd inference = its inference form (batch norm folded, as nkd_eval runs it), PyTorch's = "
+                 "eval mode under no_grad; ratio = PyTorch ms / nkd ms (> 1: nkd faster)\n\n"
                  "| net | nkd train | PyTorch NCHW train | PyTorch channels_last train | ratio NCHW | ratio "
                  "channels_last | nkd inference | PyTorch NCHW inference | PyTorch channels_last inference | ratio "
                  "NCHW | ratio channels_last |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
