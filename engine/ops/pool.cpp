@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <memory>
+#include <type_traits>
 
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/launch.h"
 #include "engine/ops/dispatch.h"
+#include "engine/ops/detail/max_pool_cpu.h"
 #include "engine/ops/detail/pool_cuda.h"
 #include "engine/ops/detail/pool_math.h"
 #include "engine/trace.h"
@@ -197,6 +199,8 @@ static Tensor max_pool2d_untraced(const Tensor& x, const Pool2dOptions& options)
         return gpu::max_pool2d_forward<T>(x.device(), g, xc.data<T>(), y.data<T>(), ip);
       fail_without_cuda("max_pool2d", x.device());
     }
+    if constexpr (std::is_same_v<T, float>)
+      if (detail::max_pool3x3s2_applicable(g)) return detail::max_pool3x3s2_forward(g, xc.data<T>(), y.data<T>(), ip);
     const pool::MaxPoolFwd<T> f{g, xc.data<T>(), y.data<T>(), ip};
     cpu::launch(g.planes * g.P, f, row_grain(g, g.R * g.S));
   });
