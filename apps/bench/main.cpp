@@ -40,7 +40,8 @@ struct ConvShape {
 
 // Batch 8. ResNet-18: the 3x3 convolutions of layers 1-4, layer2's 1x1 stride-2 downsample and its
 // first 3x3 stride-2 convolution; MobileNetV2: the 3x3 depthwise convolution of the 56x56 stage (144
-// channels); the MobileNets' (and ShuffleNetV2's) 3x3 stride-2 stem on 3 channels.
+// channels); the MobileNets' (and ShuffleNetV2's) 3x3 stride-2 stem on 3 channels; the ResNets' 7x7
+// stride-2 stem (its backward data is not needed in training: the images take no gradient).
 const std::vector<ConvShape> kShapes = {
     {"resnet18 layer1 3x3 64->64 56x56", 8, 64, 56, 56, 64, 3, 3, 1, 1, 1},
     {"resnet18 layer2 3x3 128->128 28x28", 8, 128, 28, 28, 128, 3, 3, 1, 1, 1},
@@ -50,6 +51,7 @@ const std::vector<ConvShape> kShapes = {
     {"mobilenetv2 dw 3x3 144 56x56", 8, 144, 56, 56, 144, 3, 3, 1, 1, 144},
     {"resnet18 layer2 3x3/2 64->128 56x56", 8, 64, 56, 56, 128, 3, 3, 2, 1, 1},
     {"mobilenet stem 3x3/2 3->32 224x224", 8, 3, 224, 224, 32, 3, 3, 2, 1, 1},
+    {"resnet stem 7x7/2 3->64 224x224", 8, 3, 224, 224, 64, 7, 7, 2, 3, 1},
 };
 
 struct Timing {
