@@ -34,6 +34,7 @@ ops::detail::ConvGeom geom(const Shape& s) { return test::conv3x3_geom(s, 1); }
 const std::vector<Shape> kShapes = {
     {3, 1, 16, 28, 28},  // the demo's stem
     {4, 16, 16, 28, 28}, {5, 12, 10, 7, 7}, {2, 9, 17, 5, 13}, {3, 20, 3, 14, 14}, {6, 32, 24, 8, 8},
+    {2, 32, 20, 30, 18}, {3, 16, 5, 9, 13},  // weight gradient with input channels in the lanes
 };
 
 // Shapes of the small-plane kernels: output channels in blocks of 32 and 16 (48 = three of 16), in
