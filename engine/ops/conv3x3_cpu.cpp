@@ -10,7 +10,12 @@
 // planes of several images fill one tile. Sums run in another order than the GEMM path's (last
 // bits differ), the same in every run for a given thread count. 4x4, 7x7 and 14x14 planes with
 // channel counts that are multiples of 16 go to conv3x3_small_cpu.cpp (lanes over output channels, no
-// products with the padding) with the weights transposed here.
+// products with the padding) with the weights transposed here. On larger planes with wide channels
+// the forward and input gradient put output channels in the lanes (direct_conv_out_lanes, same
+// bits as the pixel-lanes tile), and the weight gradient input channels (weight_grad_blocked): on
+// the Xeon with two 512-bit FMA ports the pixel-lanes tiles' masked loads that split cache lines
+// and their horizontal sums cost more than the multiply-adds (1 thread, batch 8, 64->64 56x56:
+// forward 15.5 -> 13.9 ms, weight gradient 22.5 -> 14.0 ms; the FMA peak is 175 GFLOP/s).
 
 // GCC 12's _mm512_reduce_add_ps and unpack intrinsics pass an intentionally undefined vector.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -294,8 +299,8 @@ void weight_grad_range(const Plane& pl, int64_t C, int64_t K, const float* dy, c
 // every pixel is one 64-byte load with neither a mask nor a cache-line split, and dy is read as
 // broadcasts from its own planes. acc[k][t] (16 input channels) += dy[k][pixel] * xb[pixel + tap t]:
 // 27 multiply-adds per 9 vector loads and 3 broadcasts, and no sums across lanes (the lanes are
-// the gradient's own channels). On the 2-FMA-port Xeon the pixel-lanes tile above (masked, split
-// loads, a horizontal sum per output) ran at 80 GFLOP/s; see weight_grad_range.
+// the gradient's own channels). 1 thread, batch 8, 64->64 56x56: 134 GFLOP/s against 80 for
+// weight_grad_range (masked loads that split cache lines, a horizontal sum per output).
 constexpr int64_t kStripPixels = 256;  // each lane sums about this many products before the total
 
 // xb [C/16][(P+2)(Q+2)][16] = x [C][P][Q] zero-padded by one pixel, 16 channels a pixel.
