@@ -6,7 +6,7 @@
 #   tools/conv3x3_ab/build.sh [rev] && /tmp/conv3x3_ab/bench 128 64 64 7 7 7   # n c k h w runs
 #   /usr/bin/python3 tools/conv3x3_ab/torch_layer.py 128,64,64,7,7                # PyTorch channels_last
 set -e
-root=$(git rev-parse --show-toplevel); rev=${1:-HEAD~1}; out=/tmp/conv3x3_ab
+root=$(git rev-parse --show-toplevel); rev=${1:-HEAD~1}; out=${OUTDIR:-/tmp/conv3x3_ab}
 F="-O3 -DNDEBUG -std=c++20 ${OPENMP:+-fopenmp}"
 rm -rf $out && mkdir -p $out/old/engine/ops/detail $out/old/engine/cpu
 for f in engine/ops/conv3x3_cpu.cpp engine/ops/conv3x3_small_cpu.cpp engine/ops/detail/conv3x3_small_cpu.h \
