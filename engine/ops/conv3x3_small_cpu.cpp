@@ -104,38 +104,59 @@ void conv_plane(int64_t cin, int64_t cout, const float* in, const float* wt, con
   });
 }
 
-// dwt[t][k] for k < 16 KV (dwt = [C][9][K] at channel c and the block's first output channel) =
-// sum over images, pixels j and the valid taps t of dyt[n][j][k] * x[n][c][j + off(t)];
-// dyt is [N][H W][K] from the block's first channel, x [N][C][H W] at channel c. 9 x KV accumulators.
-template <int H, int W, int KV>
-[[gnu::noinline]] void weight_block(int64_t n, int64_t C, int64_t K, const float* dyt, const float* x, float* dwt) {
-  using G = Grid<H, W>;
-  constexpr int64_t chunk = std::max<int64_t>(1, kChunkProducts / G::kPixels);
-  for (int64_t n0 = 0; n0 < n; n0 += chunk) {
-    const int64_t n1 = std::min(n, n0 + chunk);
-    __m512 acc[kTaps][KV];
-    unroll<kTaps>([&](auto t) NKD_INLINE { unroll<KV>([&](auto v) NKD_INLINE { acc[t][v] = _mm512_setzero_ps(); }); });
-    for (int64_t img = n0; img < n1; ++img) {
-      const float* g = dyt + img * G::kPixels * K;
-      const float* xp = x + img * C * G::kPixels;
-      unroll<G::kPixels>([&](auto j) NKD_INLINE {
-        __m512 gv[KV];
-        unroll<KV>([&](auto v) NKD_INLINE { gv[v] = _mm512_loadu_ps(g + j * K + v * kLanes); });
-        unroll<kTaps>([&](auto t) NKD_INLINE {
-          if constexpr (G::valid(NKD_CONST(j), NKD_CONST(t))) {
-            const __m512 xb = _mm512_set1_ps(xp[j + G::off(t)]);
-            unroll<KV>([&](auto v) NKD_INLINE { acc[t][v] = _mm512_fmadd_ps(xb, gv[v], acc[t][v]); });
-          }
-        });
-      });
-    }
+// Which taps of a row's pixels are valid: the first row (Top) has none above, the last (Bottom) none
+// below; the rows between (Middle) lose only the columns past the edges.
+enum class Row { Top, Middle, Bottom };
+
+template <int W>
+constexpr bool row_valid(Row row, int col, int t) {
+  const int dr = t / 3 - 1, s = col + t % 3 - 1;
+  return !(row == Row::Top && dr < 0) && !(row == Row::Bottom && dr > 0) && s >= 0 && s < W;
+}
+
+// acc[t][v] += g[col][16 v ..] * x[col + off(t)] over the W pixels of one output row (g: [W][16 KV],
+// the row's dy block; x at the row's first pixel). Unrolled over a row, not the plane: a 14x14 plane
+// unrolled was 43 KB of code, more than the instruction cache holds.
+template <int W, Row R, int KV>
+NKD_INLINE inline void weight_row(__m512 (&acc)[kTaps][KV], const float* g, const float* xp) {
+  unroll<W>([&](auto col) NKD_INLINE {
+    // Pixels next to each other read the same x values: left to itself, GCC keeps those broadcasts
+    // in registers across pixels and spills the accumulators. An opaque pointer per pixel stops it.
+    asm("" : "+r"(xp));
+    __m512 gv[KV];
+    unroll<KV>([&](auto v) NKD_INLINE { gv[v] = _mm512_loadu_ps(g + (col * KV + v) * kLanes); });
     unroll<kTaps>([&](auto t) NKD_INLINE {
-      unroll<KV>([&](auto v) NKD_INLINE {
-        float* d = dwt + t * K + v * kLanes;
-        _mm512_storeu_ps(d, n0 == 0 ? acc[t][v] : _mm512_add_ps(_mm512_loadu_ps(d), acc[t][v]));
-      });
+      if constexpr (row_valid<W>(R, NKD_CONST(col), NKD_CONST(t))) {
+        const __m512 xb = _mm512_set1_ps(xp[col + (t / 3 - 1) * W + t % 3 - 1]);
+        unroll<KV>([&](auto v) NKD_INLINE { acc[t][v] = _mm512_fmadd_ps(xb, gv[v], acc[t][v]); });
+      }
     });
+  });
+}
+
+// dwt[t][k] for k < 16 KV (dwt = [C][9][K] at channel c and the block's first output channel) =
+// sum over images [n0, n1), pixels j and the valid taps t of dyt[n][j][k] * x[n][c][j + off(t)],
+// kept (first) or added to dwt; dyt is the block's [H W][16 KV] of image 0 (image n at n K H W),
+// x [N][C][H W] at channel c. 9 x KV accumulators.
+template <int H, int W, int KV>
+[[gnu::noinline]] void weight_block(int64_t n0, int64_t n1, int64_t C, int64_t K, const float* dyt, const float* x,
+                                    float* dwt, bool first) {
+  constexpr int row = W * KV * kLanes;  // floats of one output row's dy block
+  __m512 acc[kTaps][KV];
+  unroll<kTaps>([&](auto t) NKD_INLINE { unroll<KV>([&](auto v) NKD_INLINE { acc[t][v] = _mm512_setzero_ps(); }); });
+  for (int64_t img = n0; img < n1; ++img) {
+    const float* g = dyt + img * H * W * K;
+    const float* xp = x + img * C * H * W;
+    weight_row<W, Row::Top>(acc, g, xp);
+    for (int r = 1; r < H - 1; ++r) weight_row<W, Row::Middle>(acc, g + r * row, xp + r * W);
+    weight_row<W, Row::Bottom>(acc, g + (H - 1) * row, xp + (H - 1) * W);
   }
+  unroll<kTaps>([&](auto t) NKD_INLINE {
+    unroll<KV>([&](auto v) NKD_INLINE {
+      float* d = dwt + t * K + v * kLanes;
+      _mm512_storeu_ps(d, first ? acc[t][v] : _mm512_add_ps(_mm512_loadu_ps(d), acc[t][v]));
+    });
+  });
 }
 
 #undef NKD_INLINE
@@ -167,18 +188,30 @@ void conv_planes(int64_t n, int64_t cin, int64_t cout, const float* in, const fl
   });
 }
 
+// The weight gradient's units are (block of output channels, input channel), in that order; a
+// thread's consecutive units of one block walk the chunks of images outside the input channels,
+// so that the chunk's dyt columns (up to 16 KV x H W x chunk floats) stay in L1 for all of them.
+// Each output still sums its chunks in order (the same bits for any split).
 template <int H, int W>
 void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* dwt) {
   constexpr int64_t pixels = H * W;
+  constexpr int64_t chunk = std::max<int64_t>(1, kChunkProducts / pixels);  // images
   const int kv = g.k % 32 == 0 ? 2 : 1;
-  const int64_t block = kv * kLanes, blocks = g.k / block, units = g.c * blocks;
+  const int64_t block = kv * kLanes, units = g.k / block * g.c;
   const int64_t work = g.n * pixels * kTaps * block;
   cpu::parallel_for(units, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t u0, int64_t u1) {
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t c = u / blocks, k0 = u % blocks * block;
-      float* d = dwt + c * kTaps * g.k + k0;
-      if (kv == 2) weight_block<H, W, 2>(g.n, g.c, g.k, dyt + k0, x + c * pixels, d);
-      else weight_block<H, W, 1>(g.n, g.c, g.k, dyt + k0, x + c * pixels, d);
+    for (int64_t u = u0; u < u1;) {
+      const int64_t k0 = u / g.c * block, c0 = u % g.c, c1 = std::min(g.c, c0 + (u1 - u));
+      for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+        const int64_t n1 = std::min(g.n, n0 + chunk);
+        for (int64_t c = c0; c < c1; ++c) {
+          float* d = dwt + c * kTaps * g.k + k0;
+          const float* gk = dyt + k0 * pixels;
+          if (kv == 2) weight_block<H, W, 2>(n0, n1, g.c, g.k, gk, x + c * pixels, d, n0 == 0);
+          else weight_block<H, W, 1>(n0, n1, g.c, g.k, gk, x + c * pixels, d, n0 == 0);
+        }
+      }
+      u += c1 - c0;
     }
   });
 }
@@ -201,12 +234,18 @@ int64_t conv3x3_small_weight_workspace_elems(const ConvGeom& g) { return g.n * g
 
 void conv3x3_small_weight(const ConvGeom& g, const float* dy, const float* x, float* dw, float* ws) {
   const int64_t pixels = g.p * g.q;
-  float* dyt = ws;                      // [N][P Q][K]
+  // dyt [N][K / B][P Q][B] in blocks of B = 16 KV output channels: a block's row is at constant
+  // offsets (no strides computed at run time in the kernel).
+  const int64_t block = kLanes * (g.k % 32 == 0 ? 2 : 1);
+  float* dyt = ws;
   float* dwt = ws + g.n * pixels * g.k;  // [C][9][K]
-  cpu::parallel_for(g.n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t img = n0; img < n1; ++img)
-      for (int64_t j = 0; j < pixels; ++j)
-        for (int64_t k = 0; k < g.k; ++k) dyt[(img * pixels + j) * g.k + k] = dy[(img * g.k + k) * pixels + j];
+  cpu::parallel_for(g.n * g.k / block, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* src = dy + b * block * pixels;  // [B][P Q]
+      float* dst = dyt + b * block * pixels;
+      for (int64_t k = 0; k < block; ++k)
+        for (int64_t j = 0; j < pixels; ++j) dst[j * block + k] = src[k * pixels + j];
+    }
   });
   if (g.h == 4) weight_planes<4, 4>(g, dyt, x, dwt);
   else if (g.h == 7) weight_planes<7, 7>(g, dyt, x, dwt);
