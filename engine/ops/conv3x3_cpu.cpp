@@ -24,6 +24,7 @@
 #include "engine/ops/detail/conv3x3_direct_avx512.h"
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
+#include "engine/ops/detail/transpose_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -159,10 +160,11 @@ int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
 }
 
 void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws) {
-  float* wt = ws;  // [C][9][K]
-  for (int64_t k = 0; k < g.k; ++k)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
+  float* wt = ws;  // [C][9][K]: w [K][C 9] transposed, in blocks of 16 output channels
+  cpu::parallel_for((g.k + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
+    const int64_t k0 = b0 * 16, k1 = std::min(g.k, b1 * 16);
+    transpose_tiles(k1 - k0, g.c * kTaps, w + k0 * g.c * kTaps, g.c * kTaps, 1, wt + k0, g.k);
+  });
   if (conv3x3_small_applicable(g)) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
   direct_conv(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y);
 }
@@ -174,10 +176,11 @@ void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x,
   const Plane pl(g.h, g.w);
   const bool small = conv3x3_small_applicable(g);
   if (dx) {
-    float* wt = ws;  // [K][9][C]
-    for (int64_t k = 0; k < g.k; ++k)
-      for (int64_t c = 0; c < g.c; ++c)
-        for (int t = 0; t < kTaps; ++t) wt[(k * kTaps + t) * g.c + c] = w[(k * g.c + c) * kTaps + (kTaps - 1 - t)];
+    float* wt = ws;  // [K][9][C]: each w[k] [C][9] transposed, taps reversed
+    cpu::parallel_for(g.k, 16, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k)
+        transpose_tiles(g.c, kTaps, w + k * g.c * kTaps + kTaps - 1, kTaps, -1, wt + k * kTaps * g.c, g.c);
+    });
     if (small) conv3x3_small(g.h, g.w, g.n, g.k, g.c, dy, wt, nullptr, dx);
     else direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);
   }

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "engine/cpu/parallel.h"
+#include "engine/ops/detail/transpose_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -193,7 +194,7 @@ void conv_planes(int64_t n, int64_t cin, int64_t cout, const float* in, const fl
 // so that the chunk's dyt columns (up to 16 KV x H W x chunk floats) stay in L1 for all of them.
 // Each output still sums its chunks in order (the same bits for any split).
 template <int H, int W>
-void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* dwt) {
+void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* dwt, float* dw) {
   constexpr int64_t pixels = H * W;
   constexpr int64_t chunk = std::max<int64_t>(1, kChunkProducts / pixels);  // images
   const int kv = g.k % 32 == 0 ? 2 : 1;
@@ -211,6 +212,9 @@ void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* d
           else weight_block<H, W, 1>(n0, n1, g.c, g.k, gk, x + c * pixels, d, n0 == 0);
         }
       }
+      // The group's sums are complete: to dw [K][C 9] while they are in cache.
+      transpose_tiles((c1 - c0) * kTaps, block, dwt + c0 * kTaps * g.k + k0, g.k, 1, dw + (k0 * g.c + c0) * kTaps,
+                      g.c * kTaps);
       u += c1 - c0;
     }
   });
@@ -240,19 +244,12 @@ void conv3x3_small_weight(const ConvGeom& g, const float* dy, const float* x, fl
   float* dyt = ws;
   float* dwt = ws + g.n * pixels * g.k;  // [C][9][K]
   cpu::parallel_for(g.n * g.k / block, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const float* src = dy + b * block * pixels;  // [B][P Q]
-      float* dst = dyt + b * block * pixels;
-      for (int64_t k = 0; k < block; ++k)
-        for (int64_t j = 0; j < pixels; ++j) dst[j * block + k] = src[k * pixels + j];
-    }
+    for (int64_t b = b0; b < b1; ++b)
+      transpose_tiles(block, pixels, dy + b * block * pixels, pixels, 1, dyt + b * block * pixels, block);
   });
-  if (g.h == 4) weight_planes<4, 4>(g, dyt, x, dwt);
-  else if (g.h == 7) weight_planes<7, 7>(g, dyt, x, dwt);
-  else weight_planes<14, 14>(g, dyt, x, dwt);
-  for (int64_t k = 0; k < g.k; ++k)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int t = 0; t < kTaps; ++t) dw[(k * g.c + c) * kTaps + t] = dwt[(c * kTaps + t) * g.k + k];
+  if (g.h == 4) weight_planes<4, 4>(g, dyt, x, dwt, dw);
+  else if (g.h == 7) weight_planes<7, 7>(g, dyt, x, dwt, dw);
+  else weight_planes<14, 14>(g, dyt, x, dwt, dw);
 }
 
 }  // namespace nkd::ops::detail
