@@ -160,12 +160,18 @@ int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
 }
 
 void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws) {
-  float* wt = ws;  // [C][9][K]: w [K][C 9] transposed, in blocks of 16 output channels
-  cpu::parallel_for((g.k + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
-    const int64_t k0 = b0 * 16, k1 = std::min(g.k, b1 * 16);
-    transpose_tiles(k1 - k0, g.c * kTaps, w + k0 * g.c * kTaps, g.c * kTaps, 1, wt + k0, g.k);
+  // wt [K / B][C][9][B]: w [K][C 9] transposed per block of B output channels (the small kernel's
+  // block, else all K), 16 rows of w at a time.
+  const bool small = conv3x3_small_applicable(g);
+  const int64_t block = small ? conv3x3_small_block(g.k) : g.k, row = g.c * kTaps;
+  float* wt = ws;
+  cpu::parallel_for((g.k + 15) / 16, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t k = r0 * 16; k < std::min(g.k, r1 * 16); k += 16) {
+      const int64_t first = k / block * block;
+      transpose_tiles(std::min<int64_t>(16, g.k - k), row, w + k * row, row, 1, wt + first * row + k - first, block);
+    }
   });
-  if (conv3x3_small_applicable(g)) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
+  if (small) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
   direct_conv(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y);
 }
 
@@ -176,10 +182,14 @@ void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x,
   const Plane pl(g.h, g.w);
   const bool small = conv3x3_small_applicable(g);
   if (dx) {
-    float* wt = ws;  // [K][9][C]: each w[k] [C][9] transposed, taps reversed
+    // wt [C / B][K][9][B]: each w[k] [C][9] transposed, taps reversed, per block of B input channels.
+    const int64_t block = small ? conv3x3_small_block(g.c) : g.c;
+    float* wt = ws;
     cpu::parallel_for(g.k, 16, [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k)
-        transpose_tiles(g.c, kTaps, w + k * g.c * kTaps + kTaps - 1, kTaps, -1, wt + k * kTaps * g.c, g.c);
+        for (int64_t c = 0; c < g.c; c += block)
+          transpose_tiles(block, kTaps, w + (k * g.c + c) * kTaps + kTaps - 1, kTaps, -1,
+                          wt + (c * g.k + k * block) * kTaps, block);
     });
     if (small) conv3x3_small(g.h, g.w, g.n, g.k, g.c, dy, wt, nullptr, dx);
     else direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);

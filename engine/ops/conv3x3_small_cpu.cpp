@@ -59,10 +59,10 @@ struct Grid {
 
 // out[k][P0 + p] for k < 16 KV and p < PB = bias[k] + sum over ci < cin and the valid taps t of
 // wt[ci][t][k] * in[ci][P0 + p + off(t)]; in is one image's [cin][H W], out its [cout][H W] from
-// the block's first channel, wt [cin][9][cout] from it too. PB x KV accumulators.
+// the block's first channel, wt the block's [cin][9][16 KV]. PB x KV accumulators.
 template <int H, int W, int P0, int PB, int KV>
-[[gnu::noinline]] void conv_block(int64_t cin, int64_t cout, const float* in, const float* wt, const float* bias,
-                                  float* out) {
+[[gnu::noinline]] void conv_block(int64_t cin, const float* in, const float* wt, const float* bias, float* out) {
+  constexpr int B = KV * kLanes;
   using G = Grid<H, W>;
   alignas(64) float total[PB][KV * kLanes];
   for (int64_t c0 = 0; c0 < cin; c0 += kChannelBlock) {
@@ -71,10 +71,10 @@ template <int H, int W, int P0, int PB, int KV>
     unroll<PB>([&](auto p) NKD_INLINE { unroll<KV>([&](auto v) NKD_INLINE { acc[p][v] = _mm512_setzero_ps(); }); });
     for (int64_t ci = c0; ci < c1; ++ci) {
       const float* x = in + ci * G::kPixels;
-      const float* w = wt + ci * kTaps * cout;
+      const float* w = wt + ci * kTaps * B;
       unroll<kTaps>([&](auto t) NKD_INLINE {
         __m512 wv[KV];
-        unroll<KV>([&](auto v) NKD_INLINE { wv[v] = _mm512_loadu_ps(w + t * cout + v * kLanes); });
+        unroll<KV>([&](auto v) NKD_INLINE { wv[v] = _mm512_loadu_ps(w + t * B + v * kLanes); });
         unroll<PB>([&](auto p) NKD_INLINE {
           if constexpr (G::valid(P0 + NKD_CONST(p), NKD_CONST(t))) {
             const __m512 xb = _mm512_set1_ps(x[P0 + p + G::off(t)]);
@@ -97,11 +97,11 @@ template <int H, int W, int P0, int PB, int KV>
 
 // One image's plane and output channels [0, 16 KV) (pointers as conv_block's), in blocks of PB pixels.
 template <int H, int W, int PB, int KV>
-void conv_plane(int64_t cin, int64_t cout, const float* in, const float* wt, const float* bias, float* out) {
+void conv_plane(int64_t cin, const float* in, const float* wt, const float* bias, float* out) {
   constexpr int pixels = H * W;
   unroll<(pixels + PB - 1) / PB>([&](auto b) {
     constexpr int p0 = NKD_CONST(b) * PB;
-    conv_block<H, W, p0, std::min(PB, pixels - p0), KV>(cin, cout, in, wt, bias, out);
+    conv_block<H, W, p0, std::min(PB, pixels - p0), KV>(cin, in, wt, bias, out);
   });
 }
 
@@ -183,8 +183,9 @@ void conv_planes(int64_t n, int64_t cin, int64_t cout, const float* in, const fl
       const float* src = in + img * cin * pixels;
       float* dst = out + (img * cout + k0) * pixels;
       const float* b = bias ? bias + k0 : nullptr;
-      if (kv == 2) conv_plane<H, W, H == 4 ? 8 : 10, 2>(cin, cout, src, wt + k0, b, dst);
-      else conv_plane<H, W, 24, 1>(cin, cout, src, wt + k0, b, dst);
+      const float* w = wt + k0 * cin * kTaps;  // the block's [cin][9][16 kv]
+      if (kv == 2) conv_plane<H, W, H == 4 ? 8 : 10, 2>(cin, src, w, b, dst);
+      else conv_plane<H, W, 24, 1>(cin, src, w, b, dst);
     }
   });
 }
@@ -197,7 +198,7 @@ template <int H, int W>
 void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* dwt, float* dw) {
   constexpr int64_t pixels = H * W;
   constexpr int64_t chunk = std::max<int64_t>(1, kChunkProducts / pixels);  // images
-  const int kv = g.k % 32 == 0 ? 2 : 1;
+  const int kv = lane_vectors(g.k);
   const int64_t block = kv * kLanes, units = g.k / block * g.c;
   const int64_t work = g.n * pixels * kTaps * block;
   cpu::parallel_for(units, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t u0, int64_t u1) {
@@ -222,6 +223,8 @@ void weight_planes(const ConvGeom& g, const float* dyt, const float* x, float* d
 
 }  // namespace
 
+int64_t conv3x3_small_block(int64_t cout) { return kLanes * lane_vectors(cout); }
+
 bool conv3x3_small_applicable(const ConvGeom& g) {
   const bool plane = g.h == g.w && (g.h == 4 || g.h == 7 || g.h == 14);
   return plane && g.c % kLanes == 0 && g.k % kLanes == 0;
@@ -240,7 +243,7 @@ void conv3x3_small_weight(const ConvGeom& g, const float* dy, const float* x, fl
   const int64_t pixels = g.p * g.q;
   // dyt [N][K / B][P Q][B] in blocks of B = 16 KV output channels: a block's row is at constant
   // offsets (no strides computed at run time in the kernel).
-  const int64_t block = kLanes * (g.k % 32 == 0 ? 2 : 1);
+  const int64_t block = conv3x3_small_block(g.k);
   float* dyt = ws;
   float* dwt = ws + g.n * pixels * g.k;  // [C][9][K]
   cpu::parallel_for(g.n * g.k / block, 1, [&](int64_t b0, int64_t b1) {
