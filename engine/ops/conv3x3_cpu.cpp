@@ -39,6 +39,9 @@ using namespace direct3x3;  // the pieces shared with the stride-2 kernel
 //   batch 8:   64->64 56x56 100/83/87 vs 70/72/71    128->128 28x28 99/97/86 vs 87/84/83
 //              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
 constexpr int64_t kMaxChannels = 256;
+// The small-plane kernel keeps a block's weights in one run of memory and stays ahead of the GEMM at
+// 512 channels too (ResNet layer4, 7x7; measured on a 2-core Xeon, issue 17).
+constexpr int64_t kMaxSmallChannels = 512;
 constexpr int64_t kMinPixels = 16;
 // The forward and backward-data sums run over blocks of 16 input channels (channel_block<9>(): 144
 // products each), the blocks' sums added in order: one running sum over all C * 9 products lost 2-5x
@@ -150,7 +153,9 @@ int64_t weight_tasks(const ConvGeom& g) {
 bool conv3x3_direct_applicable(const ConvGeom& g) {
   return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
          g.dil_h == 1 && g.dil_w == 1 && g.groups == 1 && g.p == g.h && g.q == g.w &&
-         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu::has_avx512f();
+         g.p * g.q >= kMinPixels && cpu::has_avx512f() &&
+         ((g.c <= kMaxChannels && g.k <= kMaxChannels) ||
+          (conv3x3_small_applicable(g) && g.c <= kMaxSmallChannels && g.k <= kMaxSmallChannels));
 }
 
 int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
