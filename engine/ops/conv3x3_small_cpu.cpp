@@ -178,7 +178,8 @@ void conv_planes(int64_t n, int64_t cin, int64_t cout, const float* in, const fl
   const int64_t work = cin * kTaps * pixels * block;  // multiply-adds per unit
   cpu::parallel_for(units, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
-      const int64_t img = u / blocks, k0 = u % blocks * block;
+      // Block-major: a block's weights (cin x 9 x 16 kv floats) are read from L2 for all the images.
+      const int64_t img = u % n, k0 = u / n * block;
       const float* src = in + img * cin * pixels;
       float* dst = out + (img * cout + k0) * pixels;
       const float* b = bias ? bias + k0 : nullptr;
