@@ -32,15 +32,16 @@ namespace {
 using namespace direct3x3;  // the pieces shared with the stride-2 kernel
 
 // Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty, and at 512
-// channels the GEMM is as fast or faster. F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
+// channels the GEMM is as fast or faster (except on the small-plane kernel's planes, below). F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
 // (AVX-512), shared machine; direct / im2col + GEMM (forward, backward data, backward weight):
 //   batch 128: 16->16 28x28 80/75/77 vs 38/34/45     32->32 14x14 84/82/75 vs 63/56/57
 //              64->64 7x7   78/76/63 vs 63/59/62     128->128 4x4 98/97/81 vs 56/56/57
 //   batch 8:   64->64 56x56 100/83/87 vs 70/72/71    128->128 28x28 99/97/86 vs 87/84/83
 //              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
 constexpr int64_t kMaxChannels = 256;
-// The small-plane kernel keeps a block's weights in one run of memory and stays ahead of the GEMM at
-// 512 channels too (ResNet layer4, 7x7; measured on a 2-core Xeon, issue 17).
+// The small-plane kernel stays ahead of the GEMM at 512 channels too (ResNet layer4, 7x7). CPU ms,
+// batch 8, one thread, 2-core Xeon (family 6 model 207), OpenBLAS SkylakeX kernels; forward, backward
+// data, backward weight: small 12.5 / 12.4 / 11.5, im2col + GEMM 15.8 / 15.5 / 14.9.
 constexpr int64_t kMaxSmallChannels = 512;
 constexpr int64_t kMinPixels = 16;
 // The forward and backward-data sums run over blocks of 16 input channels (channel_block<9>(): 144
