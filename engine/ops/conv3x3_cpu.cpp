@@ -30,6 +30,7 @@
 #include "engine/ops/detail/conv3x3_direct_avx512.h"
 #include "engine/ops/detail/conv3x3_small_cpu.h"
 #include "engine/ops/detail/conv_cpu.h"
+#include "engine/ops/detail/transpose_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -37,13 +38,17 @@ namespace {
 using namespace direct3x3;  // the pieces shared with the stride-2 kernel
 
 // Planes below 16 pixels (3x3 and smaller) would leave most lanes of a vector empty, and at 512
-// channels the GEMM is as fast or faster. F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
+// channels the GEMM is as fast or faster (except on the small-plane kernel's planes, below). F32 GFLOP/s, one thread, CPU time, 2-core AMD EPYC
 // (AVX-512), shared machine; direct / im2col + GEMM (forward, backward data, backward weight):
 //   batch 128: 16->16 28x28 80/75/77 vs 38/34/45     32->32 14x14 84/82/75 vs 63/56/57
 //              64->64 7x7   78/76/63 vs 63/59/62     128->128 4x4 98/97/81 vs 56/56/57
 //   batch 8:   64->64 56x56 100/83/87 vs 70/72/71    128->128 28x28 99/97/86 vs 87/84/83
 //              256->256 14x14 85/89/79 vs 85/83/90   512->512 7x7 53/70/59 vs 78/75/78
 constexpr int64_t kMaxChannels = 256;
+// The small-plane kernel stays ahead of the GEMM at 512 channels too (ResNet layer4, 7x7). CPU ms,
+// batch 8, one thread, 2-core Xeon (family 6 model 207), OpenBLAS SkylakeX kernels; forward, backward
+// data, backward weight: small 12.5 / 12.4 / 11.5, im2col + GEMM 15.8 / 15.5 / 14.9.
+constexpr int64_t kMaxSmallChannels = 512;
 constexpr int64_t kMinPixels = 16;
 // The forward and backward-data sums run over blocks of 16 input channels (channel_block<9>(): 144
 // products each), the blocks' sums added in order: one running sum over all C * 9 products lost 2-5x
@@ -405,7 +410,9 @@ int64_t weight_tasks(const ConvGeom& g) {
 bool conv3x3_direct_applicable(const ConvGeom& g) {
   return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
          g.dil_h == 1 && g.dil_w == 1 && g.groups == 1 && g.p == g.h && g.q == g.w &&
-         g.p * g.q >= kMinPixels && g.c <= kMaxChannels && g.k <= kMaxChannels && cpu::has_avx512f();
+         g.p * g.q >= kMinPixels && cpu::has_avx512f() &&
+         ((g.c <= kMaxChannels && g.k <= kMaxChannels) ||
+          (conv3x3_small_applicable(g) && g.c <= kMaxSmallChannels && g.k <= kMaxSmallChannels));
 }
 
 int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
@@ -417,11 +424,18 @@ int64_t conv3x3_direct_workspace_elems(const ConvGeom& g) {
 }
 
 void conv3x3_direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, float* ws) {
-  float* wt = ws;  // [C][9][K]
-  for (int64_t k = 0; k < g.k; ++k)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
-  if (conv3x3_small_applicable(g)) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
+  // wt [K / B][C][9][B]: w [K][C 9] transposed per block of B output channels (the small kernel's
+  // block, else all K), 16 rows of w at a time.
+  const bool small = conv3x3_small_applicable(g);
+  const int64_t block = small ? conv3x3_small_block(g.k) : g.k, row = g.c * kTaps;
+  float* wt = ws;
+  cpu::parallel_for((g.k + 15) / 16, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t k = r0 * 16; k < std::min(g.k, r1 * 16); k += 16) {
+      const int64_t first = k / block * block;
+      transpose_tiles(std::min<int64_t>(16, g.k - k), row, w + k * row, row, 1, wt + first * row + k - first, block);
+    }
+  });
+  if (small) return conv3x3_small(g.h, g.w, g.n, g.c, g.k, x, wt, b, y);
   if (out_lanes(g.c, g.k)) return direct_conv_out_lanes(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y, ws + g.c * kTaps * g.k);
   direct_conv(Plane(g.h, g.w), g.n, g.c, g.k, x, wt, b, y);
 }
@@ -433,10 +447,15 @@ void conv3x3_direct_backward(const ConvGeom& g, const float* dy, const float* x,
   const Plane pl(g.h, g.w);
   const bool small = conv3x3_small_applicable(g);
   if (dx) {
-    float* wt = ws;  // [K][9][C]
-    for (int64_t k = 0; k < g.k; ++k)
-      for (int64_t c = 0; c < g.c; ++c)
-        for (int t = 0; t < kTaps; ++t) wt[(k * kTaps + t) * g.c + c] = w[(k * g.c + c) * kTaps + (kTaps - 1 - t)];
+    // wt [C / B][K][9][B]: each w[k] [C][9] transposed, taps reversed, per block of B input channels.
+    const int64_t block = small ? conv3x3_small_block(g.c) : g.c;
+    float* wt = ws;
+    cpu::parallel_for(g.k, 16, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k)
+        for (int64_t c = 0; c < g.c; c += block)
+          transpose_tiles(block, kTaps, w + (k * g.c + c) * kTaps + kTaps - 1, kTaps, -1,
+                          wt + (c * g.k + k * block) * kTaps, block);
+    });
     if (small) conv3x3_small(g.h, g.w, g.n, g.k, g.c, dy, wt, nullptr, dx);
     else if (out_lanes(g.k, g.c)) direct_conv_out_lanes(pl, g.n, g.k, g.c, dy, wt, nullptr, dx, ws + g.k * kTaps * g.c);
     else direct_conv(pl, g.n, g.k, g.c, dy, wt, nullptr, dx);

@@ -79,6 +79,18 @@ TEST(Conv3x3Direct, WideChannelsKeepGemmPrecision) {
   EXPECT_LT(rel_err(f.gx, d.gx), 5e-7) << "input gradient";
 }
 
+// ResNet layer4's 512 channels on 7x7 planes take the small-plane kernel (32 blocks of 16 input
+// channels per sum) and keep the precision of the 128-channel case.
+TEST(Conv3x3Direct, SmallPlanes512ChannelsKeepGemmPrecision) {
+  const Shape s{2, 512, 512, 7, 7};
+  if (!ops::detail::conv3x3_direct_applicable(geom(s))) GTEST_SKIP() << "no AVX-512: the direct path is not taken";
+  EXPECT_TRUE(ops::detail::conv3x3_small_applicable(geom(s)));
+  const Result f = run(s, DType::F32, false), d = run(s, DType::F64, false);
+  EXPECT_LT(rel_err(f.y, d.y), 5e-7) << "forward";
+  EXPECT_LT(rel_err(f.gx, d.gx), 5e-7) << "input gradient";
+  EXPECT_LT(rel_err(f.gw, d.gw), 5e-7) << "weight gradient";
+}
+
 TEST(Conv3x3Direct, SmallPlanesMatchF64) {
   for (const Shape& s : kSmallShapes) {
     EXPECT_TRUE(ops::detail::conv3x3_small_applicable(geom(s))) << describe(s);

@@ -11,8 +11,12 @@ namespace nkd::ops::detail {
 // The plane and channel counts have a small-plane kernel (the CPU is checked by the caller).
 bool conv3x3_small_applicable(const ConvGeom& g);
 
+// The kernel's block of output channels (16 or 32).
+int64_t conv3x3_small_block(int64_t cout);
+
 // out [n, cout, h, w] = bias[k] (if any) + the stride-1 padding-1 3x3 convolution of in [n, cin, h, w]
-// with wt [cin][9][cout] (tap t = 3 r + s reads in at (row + r - 1, column + s - 1)).
+// with wt [cout / B][cin][9][B], B = conv3x3_small_block(cout) (tap t = 3 r + s reads in at (row + r - 1,
+// column + s - 1)): each block's weights in one run of memory, at offsets known at compile time.
 void conv3x3_small(int64_t h, int64_t w, int64_t n, int64_t cin, int64_t cout, const float* in, const float* wt,
                    const float* bias, float* out);
 
