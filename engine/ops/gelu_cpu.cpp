@@ -43,8 +43,8 @@ constexpr double kErfcScaled[] = {
   for (int k = 1; k < 9; ++k) p = _mm512_fmadd_pd(p, z2, _mm512_set1_pd(kErfTaylor[k]));
   const __m512d near = _mm512_fmadd_pd(_mm512_mul_pd(z, p), _mm512_set1_pd(0.5), _mm512_set1_pd(0.5));
   // The tails: q = Phi(-|x|).
-  const __m512d t = _mm512_div_pd(_mm512_set1_pd(1.0),
-                                  _mm512_add_pd(_mm512_set1_pd(1.0), _mm512_min_pd(az, _mm512_set1_pd(10.0))));
+  const __m512d one = _mm512_set1_pd(1.0);
+  const __m512d t = _mm512_div_pd(one, _mm512_add_pd(one, _mm512_min_pd(az, _mm512_set1_pd(10.0))));
   const __m512d u = _mm512_mul_pd(_mm512_sub_pd(t, _mm512_set1_pd(kMid)), _mm512_set1_pd(1.0 / kHalf));
   __m512d r = _mm512_set1_pd(kErfcScaled[0]);
   for (int k = 1; k < 13; ++k) r = _mm512_fmadd_pd(r, u, _mm512_set1_pd(kErfcScaled[k]));
@@ -66,7 +66,9 @@ constexpr double kErfcScaled[] = {
   return backward ? _mm512_mul_pd(g, _mm512_fmadd_pd(x, pdf, cdf)) : _mm512_mul_pd(x, cdf);
 }
 
-[[gnu::target("avx512f")]] inline __m512d low_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+[[gnu::target("avx512f")]] inline __m512d low_pd(__m512 v) {
+  return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
 [[gnu::target("avx512f")]] inline __m512d high_pd(__m512 v) {
   return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }

@@ -53,9 +53,10 @@ namespace {
       s = _mm512_add_pd(s, ev);
     }
     const __m512d inv = _mm512_set1_pd(1.0 / _mm512_reduce_add_pd(s));
-    for (int64_t j = 0; j < d; j += 8)
-      _mm512_mask_storeu_ps(yr + j, lanes8(d - j),
-                            _mm512_castps256_ps512(_mm512_cvtpd_ps(_mm512_mul_pd(_mm512_loadu_pd(e + j), inv))));
+    for (int64_t j = 0; j < d; j += 8) {
+      const __m256 yv = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_loadu_pd(e + j), inv));
+      _mm512_mask_storeu_ps(yr + j, lanes8(d - j), _mm512_castps256_ps512(yv));
+    }
   }
 }
 

@@ -35,8 +35,9 @@ void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, 
                            int64_t n) {
   if constexpr (std::is_same_v<Op, math::Gelu> && std::is_same_v<T, float>) {
     if (device.is_cpu() && cpu::has_avx512f())
-      return cpu::parallel_for(n, cpu::kGrain,
-                               [=](int64_t b, int64_t e) { gelu_backward_avx512(g + b, x + b, gx + b, e - b); });
+      return cpu::parallel_for(n, cpu::kGrain, [=](int64_t b, int64_t e) {
+        gelu_backward_avx512(g + b, x + b, gx + b, e - b);
+      });
   }
   const bool aligned = aligned16(g) && aligned16(x) && aligned16(y) && aligned16(gx);
   launch_vec<T>(device, n, UnaryBwdKernel<Op, T>{op, g, x, y, gx}, aligned);
