@@ -1,5 +1,8 @@
 // Reductions. Every reduction permutes the reduced dims to the end and works on a contiguous
-// [outer, inner] matrix of rows, so one row kernel serves any set of dims.
+// [outer, inner] matrix of rows, so one row kernel serves any set of dims. On the CPU, a sum over
+// the leading dims of a contiguous tensor (a bias gradient: [rows, out] summed over rows) reads
+// x in place as [inner, outer] columns instead of copying it transposed; each output still adds
+// its inputs in the same order, so the result is the same.
 #include "engine/ops/reduce.h"
 
 #include <algorithm>
@@ -107,6 +110,42 @@ class MaxBackward final : public Node {
 template <typename T>
 using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
+// True when p reduces a leading block of dims 0..k-1 of a contiguous CPU x (perm = [k..n-1,
+// 0..k-1]): x is then [inner, outer] and its columns are summed in place (sum_columns).
+bool leading_reduction(const Tensor& x, const Plan& p) {
+  if (x.is_cuda() || !x.is_contiguous() || p.inner <= 1 || p.outer <= 1) return false;
+  const int64_t n = x.ndim(), k = p.perm[0];
+  if (k == 0) return false;  // the reduced dims are already last: rows
+  for (int64_t i = 0; i < n; ++i)
+    if (p.perm[i] != (i + k) % n) return false;
+  return true;
+}
+
+// y[o] = scale * sum_r x[r, o] for x [inner, outer]; each thread owns a block of columns and adds
+// the rows in order (the order of sum_rows on the transposed copy, whatever the thread count).
+Tensor sum_columns(const Tensor& x, const Plan& p, const Shape& out_shape, double scale) {
+  Tensor out = empty(out_shape, x.options());
+  dispatch_float(x.dtype(), "sum", [&]<typename T>() {
+    const T* xp = x.data<T>();
+    T* y = out.data<T>();
+    const int64_t inner = p.inner, outer = p.outer;
+    constexpr int64_t kBlock = 256;  // columns per accumulator block (2 KiB of doubles)
+    cpu::parallel_for(outer, std::max<int64_t>(16, cpu::kGrain / inner), [=](int64_t b, int64_t e) {
+      Acc<T> acc[kBlock];
+      for (int64_t o0 = b; o0 < e; o0 += kBlock) {
+        const int64_t w = std::min(kBlock, e - o0);
+        std::fill(acc, acc + w, Acc<T>(0));
+        for (int64_t r = 0; r < inner; ++r) {
+          const T* row = xp + r * outer + o0;
+          for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+        }
+        for (int64_t j = 0; j < w; ++j) y[o0 + j] = static_cast<T>(acc[j] * scale);
+      }
+    });
+  });
+  return out;
+}
+
 Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double scale) {
   Tensor out = empty(out_shape, r.options());
   dispatch_float(r.dtype(), "sum", [&]<typename T>() {
@@ -136,7 +175,9 @@ Tensor sum_rows(const Tensor& r, const Plan& p, const Shape& out_shape, double s
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   if (is_half(x.dtype())) return sum(x.to(DType::F32), dims, keepdim).to(x.dtype());
   const Plan p = make_plan(x, dims, keepdim, "sum");
-  Tensor out = sum_rows(rows(x, p), p, p.out_shape, 1.0);
+  const Tensor xd = x.detach();
+  Tensor out = leading_reduction(xd, p) ? sum_columns(xd, p, p.out_shape, 1.0)
+                                        : sum_rows(rows(xd, p), p, p.out_shape, 1.0);
   if (any_requires_grad({x}))
     record(std::make_shared<SumBackward>(x.shape(), p.keep_shape, 1.0, "SumBackward"), {x}, {out});
   return out;
@@ -147,7 +188,9 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   const Plan p = make_plan(x, dims, keepdim, "mean");
   NKD_CHECK(p.inner > 0, "mean: reducing ", describe(x), " over an empty set of elements");
   const double scale = 1.0 / static_cast<double>(p.inner);
-  Tensor out = sum_rows(rows(x, p), p, p.out_shape, scale);
+  const Tensor xd = x.detach();
+  Tensor out = leading_reduction(xd, p) ? sum_columns(xd, p, p.out_shape, scale)
+                                        : sum_rows(rows(xd, p), p, p.out_shape, scale);
   if (any_requires_grad({x}))
     record(std::make_shared<SumBackward>(x.shape(), p.keep_shape, scale, "MeanBackward"), {x}, {out});
   return out;

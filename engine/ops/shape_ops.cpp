@@ -3,9 +3,11 @@
 // ops are in shape_index.cpp. concat copies each input into a view of the output (copy_ runs on
 // either device); split, chunk and channel_shuffle are view ops and run wherever their input is.
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "engine/autograd/node.h"
+#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/ops/copy.h"
 #include "engine/ops/dispatch.h"
@@ -169,6 +171,45 @@ math::ShiftGeometry shift_geometry(const Tensor& x, const char* op) {
   return geo;
 }
 
+// roll of a CPU tensor as whole runs: for each index of the dims before the last shifted dim
+// (`last`, size n, shift s), y[..., s:n, ...] = x[..., 0:n-s, ...] and y[..., 0:s, ...] =
+// x[..., n-s:n, ...] are two contiguous blocks (memcpy), where RollKernel computed the source of
+// every element. The same data movement, so the same bytes.
+Tensor roll_cpu(const Tensor& x, const math::ShiftGeometry& geo) {
+  const Tensor xc = x.detach().contiguous();
+  Tensor y = empty(xc.shape(), xc.options());
+  int last = -1;
+  for (int d = 0; d < geo.ndim; ++d)
+    if (geo.shift[d] != 0) last = d;
+  if (last < 0 || xc.numel() == 0) {
+    copy_(y, xc);
+    return y;
+  }
+  const auto es = static_cast<int64_t>(size_of(xc.dtype()));
+  int64_t inner = 1, outer = 1;
+  for (int d = last + 1; d < geo.ndim; ++d) inner *= geo.in_size[d];
+  for (int d = 0; d < last; ++d) outer *= geo.in_size[d];
+  const int64_t n = geo.in_size[last], s = geo.shift[last], row = n * inner * es;
+  const char* src = static_cast<const char*>(xc.raw_data());
+  char* dst = static_cast<char*>(y.raw_data());
+  cpu::parallel_for(outer, std::max<int64_t>(1, cpu::kGrain / (n * inner)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      int64_t rest = o, from = 0, stride = 1;  // the source row of output row o, in rows
+      for (int d = last - 1; d >= 0; --d) {
+        const int64_t size = geo.in_size[d], k = rest % size;
+        rest /= size;
+        from += (k >= geo.shift[d] ? k - geo.shift[d] : k - geo.shift[d] + size) * stride;
+        stride *= size;
+      }
+      const char* xr = src + from * row;
+      char* yr = dst + o * row;
+      std::memcpy(yr + s * inner * es, xr, static_cast<size_t>((n - s) * inner * es));
+      std::memcpy(yr, xr + (n - s) * inner * es, static_cast<size_t>(s * inner * es));
+    }
+  });
+  return y;
+}
+
 }  // namespace
 
 static Tensor roll_untraced(const Tensor& x, const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) {
@@ -185,7 +226,7 @@ static Tensor roll_untraced(const Tensor& x, const std::vector<int64_t>& shifts,
     if (x.size(d) == 0) continue;
     geo.shift[d] = ((geo.shift[d] + shifts[i]) % x.size(d) + x.size(d)) % x.size(d);
   }
-  Tensor y = shift_copy<math::RollKernel>(x, geo, x.shape(), "roll");
+  Tensor y = x.is_cuda() ? shift_copy<math::RollKernel>(x, geo, x.shape(), "roll") : roll_cpu(x, geo);
   if (any_requires_grad({x})) record(std::make_shared<RollBackward>(shifts, dims), {x}, {y});
   return y;
 }

@@ -1,15 +1,18 @@
 // Softmax / log-softmax: x viewed as [outer, D, inner] (D the softmax dim), one row per
 // (outer, inner) pair with stride inner, so no permute is needed for a dim that is not last.
 // The row math and the per-row NKD_HD functors are detail/softmax_math.h, run by cpu::launch on the
-// CPU; CUDA tensors go to the launchers of detail/softmax_cuda.h (only in a CUDA build).
+// CPU; CUDA tensors go to the launchers of detail/softmax_cuda.h (only in a CUDA build). F32 rows
+// along the last dim take the AVX-512 form of the same math (softmax_cpu.cpp) where the CPU has it.
 #include "engine/ops/softmax.h"
 
 #include <algorithm>
 
 #include "engine/autograd/node.h"
+#include "engine/cpu/features.h"
 #include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/launch.h"
+#include "engine/ops/detail/act_avx512.h"
 #include "engine/ops/dispatch.h"
 #include "engine/ops/detail/softmax_cuda.h"
 #include "engine/ops/detail/softmax_math.h"
@@ -75,6 +78,14 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, const char* op) {
     if (xc.is_cuda()) {
       if constexpr (kBuiltWithCuda) return gpu::softmax_forward<T, kLog>(xc.device(), geo, xp, y.data<T>());
       fail_without_cuda(op, xc.device());
+    }
+    if constexpr (std::is_same_v<T, float> && !kLog) {
+      if (geo.inner == 1 && cpu::has_avx512f()) {
+        T* yp = y.data<T>();
+        return cpu::parallel_for(geo.rows(), row_grain(geo), [=](int64_t b, int64_t e) {
+          detail::softmax_rows_avx512(xp, yp, geo.dim, b, e);
+        });
+      }
     }
     cpu::launch(geo.rows(), math::SoftmaxFwdKernel<T, kLog>{geo, xp, y.data<T>()}, row_grain(geo));
   });

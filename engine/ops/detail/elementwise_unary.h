@@ -1,13 +1,17 @@
 // Internal: the machinery shared by every pointwise unary op (elementwise.cpp, activation.cpp).
 // unary_op<Op>(x, op) evaluates Op::fwd per element and records UnaryBackward<Op>, which applies
 // Op::bwd(g, x, y). The kernels are the functors of elementwise_math.h, run on either device by
-// nkd::launch_vec (engine/launch.h).
+// nkd::launch_vec (engine/launch.h); F32 GELU on an AVX-512 CPU runs gelu_cpu.cpp's kernels instead.
 #pragma once
 #include <memory>
+#include <type_traits>
 
 #include "engine/autograd/node.h"
+#include "engine/cpu/features.h"
+#include "engine/cpu/parallel.h"
 #include "engine/factory.h"
 #include "engine/launch.h"
+#include "engine/ops/detail/act_avx512.h"
 #include "engine/ops/detail/elementwise_math.h"
 #include "engine/ops/dispatch.h"
 #include "engine/trace.h"
@@ -17,6 +21,11 @@ namespace nkd::ops::detail {
 // y = Op::fwd(x) over n contiguous elements on `device`.
 template <typename Op, typename T>
 void launch_unary_forward(Device device, const Op& op, const T* x, T* y, int64_t n) {
+  if constexpr (std::is_same_v<Op, math::Gelu> && std::is_same_v<T, float>) {
+    if (device.is_cpu() && cpu::has_avx512f())
+      return cpu::parallel_for(n, cpu::kGrain,
+                               [=](int64_t b, int64_t e) { gelu_forward_avx512(x + b, y + b, e - b); });
+  }
   launch_vec<T>(device, n, UnaryFwdKernel<Op, T>{op, x, y}, aligned16(x) && aligned16(y));
 }
 
@@ -24,6 +33,12 @@ void launch_unary_forward(Device device, const Op& op, const T* x, T* y, int64_t
 template <typename Op, typename T>
 void launch_unary_backward(Device device, const Op& op, const T* g, const T* x, const T* y, T* gx,
                            int64_t n) {
+  if constexpr (std::is_same_v<Op, math::Gelu> && std::is_same_v<T, float>) {
+    if (device.is_cpu() && cpu::has_avx512f())
+      return cpu::parallel_for(n, cpu::kGrain, [=](int64_t b, int64_t e) {
+        gelu_backward_avx512(g + b, x + b, gx + b, e - b);
+      });
+  }
   const bool aligned = aligned16(g) && aligned16(x) && aligned16(y) && aligned16(gx);
   launch_vec<T>(device, n, UnaryBwdKernel<Op, T>{op, g, x, y, gx}, aligned);
 }
