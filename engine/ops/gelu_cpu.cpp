@@ -7,6 +7,9 @@
 // Phi(x) for x < 0 is that tail itself, not 1 minus something, so GELU's negative side keeps its
 // relative precision (the scalar erf form rounds erf(z) to -1 first). phi(x) = exp(-z^2) / sqrt(2 pi)
 // reuses the exponential.
+// GCC 12 reports the _mm512_undefined_* operands inside its own AVX-512 intrinsics as maybe
+// uninitialised once they are inlined here (a known false positive of the headers).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <cmath>
