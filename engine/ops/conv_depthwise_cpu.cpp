@@ -1,9 +1,13 @@
 // Direct CPU kernels for depthwise convolution (groups == C, K = m * C: output channel k reads
 // input channel k / m only). One plane per task; each output row takes all taps of one filter row
 // in one pass (row_taps), the inner loop running along contiguous memory.
+#include <immintrin.h>
+
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
+#include "engine/cpu/features.h"
 #include "engine/cpu/parallel.h"
 #include "engine/dtype.h"
 #include "engine/ops/detail/conv_cpu.h"
@@ -187,6 +191,42 @@ void depthwise_backward_data_cpu(const ConvGeom& g, const T* dy, const T* w, T* 
   });
 }
 
+// The 3x3 stride-1 padding-1 case (the MobileNets' depthwise layers) of weight_taps for F32 with
+// AVX-512: rows [9, W] += per-tap products, with 16 output columns q in the lanes and the output
+// rows o in the loop, the nine sums in registers (weight_taps reads and writes rows[t] once per
+// output row and tap: three memory accesses per multiply-add). Each rows[t][q] still adds its
+// products in the order of o, and only where the tap is inside the plane (masked FMAs).
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+void weight_rows_3x3s1(float* rows, const float* gy, const float* in, int64_t H, int64_t W) {
+  for (int64_t q0 = 0; q0 < W; q0 += 16) {
+    const int64_t n = std::min<int64_t>(16, W - q0);
+    const uint32_t live = n == 16 ? 0xFFFFu : (1u << n) - 1;
+    // Tap s reads column q + s - 1: not column -1 (lane 0 of the first block), not column W.
+    const __mmask16 m[3] = {static_cast<__mmask16>(live & (q0 == 0 ? ~1u : ~0u)), static_cast<__mmask16>(live),
+                            static_cast<__mmask16>(live & (q0 + n == W ? ~(1u << (n - 1)) : ~0u))};
+    __m512 acc[9];
+    for (__m512& a : acc) a = _mm512_setzero_ps();
+    for (int64_t o = 0; o < H; ++o) {
+      const __m512 g = _mm512_maskz_loadu_ps(static_cast<__mmask16>(live), gy + o * W + q0);
+      for (int r = 0; r < 3; ++r) {
+        const int64_t i = o + r - 1;
+        if (i < 0 || i >= H) continue;
+        const float* xr = in + i * W + q0 - 1;  // column q0 - 1: lane 0 of tap 0 (masked at the edge)
+        for (int t = 0; t < 3; ++t)
+          acc[r * 3 + t] = _mm512_mask3_fmadd_ps(g, _mm512_maskz_loadu_ps(m[t], xr + t), acc[r * 3 + t], m[t]);
+      }
+    }
+    for (int t = 0; t < 9; ++t) _mm512_mask_storeu_ps(rows + t * W + q0, static_cast<__mmask16>(live), acc[t]);
+  }
+}
+#pragma GCC pop_options
+
+bool weight_rows_3x3s1_applicable(const ConvGeom& g) {
+  return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
+         g.dil_h == 1 && g.dil_w == 1 && g.p == g.h && g.q == g.w && cpu::has_avx512f();
+}
+
 // dw[k, 0, r, s] = sum over n, p, q of dy[n, k, p, q] * x[n, k / m] at tap (r, s). Per image, each
 // tap sums into a row of per-q partials (vectorises, unlike one scalar sum); the rows are added up
 // in double per image.
@@ -194,12 +234,22 @@ template <typename T>
 void depthwise_backward_weight_cpu(const ConvGeom& g, const T* dy, const T* x, T* dw) {
   const int64_t m = g.k / g.c, pq = g.p * g.q, hw = g.h * g.w, rs = g.r * g.s;
   const PlaneGeom pg = forward_plane(g);
+  const bool fast = weight_rows_3x3s1_applicable(g);
   for_each_plane(g.k, g.n * pq * rs, [&](int64_t k) {
     std::vector<T> rows(rs * g.q);     // [R*S, Q] partial sums of one image
     std::vector<double> acc(rs, 0.0);  // [R*S]
     for (int64_t n = 0; n < g.n; ++n) {
+      const T* gy = dy + (n * g.k + k) * pq;
+      const T* in = x + (n * g.c + k / m) * hw;
+      if constexpr (std::is_same_v<T, float>)
+        if (fast) {
+          weight_rows_3x3s1(rows.data(), gy, in, g.h, g.w);
+          for (int64_t t = 0; t < rs; ++t)
+            for (int64_t q = 0; q < g.q; ++q) acc[t] += rows[t * g.q + q];
+          continue;
+        }
       std::fill(rows.begin(), rows.end(), T(0));
-      weight_taps(rows.data(), dy + (n * g.k + k) * pq, x + (n * g.c + k / m) * hw, pg);
+      weight_taps(rows.data(), gy, in, pg);
       for (int64_t t = 0; t < rs; ++t)
         for (int64_t q = 0; q < g.q; ++q) acc[t] += rows[t * g.q + q];
     }

@@ -92,6 +92,9 @@ NKD_OP_CASES(conv) {
   add_conv(cases, "batch1_groups2", {1, 4, 5, 5}, {6, 2, 3, 3}, true, {.padding = 1, .groups = 2});
   add_conv(cases, "stride2_groups2", {2, 4, 6, 6}, {4, 2, 3, 3}, true, {.stride = 2, .padding = 1, .groups = 2});
   add_conv(cases, "depthwise", {2, 3, 6, 5}, {3, 1, 3, 3}, true, {.padding = 1, .groups = 3});
+  // 19 and 33 columns: the AVX-512 weight gradient's second and third 16-column blocks, edge masks.
+  add_conv(cases, "depthwise_wide", {2, 2, 4, 19}, {2, 1, 3, 3}, true, {.padding = 1, .groups = 2});
+  add_conv(cases, "depthwise_mult2_wide", {1, 2, 3, 33}, {4, 1, 3, 3}, false, {.padding = 1, .groups = 2});
   add_conv(cases, "depthwise_mult2_stride2_nobias", {1, 3, 7, 7}, {6, 1, 3, 3}, false,
            {.stride = 2, .padding = 1, .groups = 3});
   add_conv(cases, "depthwise_dilation2_rect_pad", {1, 4, 6, 7}, {4, 1, 3, 3}, true,
