@@ -25,6 +25,19 @@ std::shared_ptr<layers::Sequential> conv_dw(int64_t in, int64_t out, int64_t str
   return s;
 }
 
+// The blocks of `stack` (conv_bn / conv_dw Sequentials of conv, BN, ReLU triples, built above) with
+// each BN and its ReLU as one BatchNorm2d::forward_act (one pass in CPU training; the same bits as
+// BN then ReLU). The ReLU modules stay children: the parameter names and the inference form
+// (fuse_module) are unchanged.
+Tensor run_blocks(layers::Sequential& stack, Tensor x) {
+  for (size_t b = 0; b < stack.size(); ++b) {
+    auto& block = static_cast<layers::Sequential&>(stack[b]);
+    for (size_t i = 0; i + 2 < block.size(); i += 3)
+      x = static_cast<BatchNorm2d&>(block[i + 1]).forward_act(block[i].forward(x), ops::Act::kReLU);
+  }
+  return x;
+}
+
 }  // namespace
 
 MobileNetV1::MobileNetV1(const NetOptions& o) {
@@ -48,8 +61,8 @@ MobileNetV1::MobileNetV1(const NetOptions& o) {
 }
 
 std::vector<Tensor> MobileNetV1::forward_stages(const Tensor& x) {
-  Tensor mid = model_->forward(x);
-  return {mid, s4_->forward(mid)};
+  Tensor mid = run_blocks(*model_, x);
+  return {mid, run_blocks(*s4_, mid)};
 }
 
 InferenceFn MobileNetV1::fused() {  // conv_bn / conv_dw: Sequentials of conv, BN, ReLU
