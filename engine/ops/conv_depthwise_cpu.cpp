@@ -198,7 +198,7 @@ void depthwise_backward_data_cpu(const ConvGeom& g, const T* dy, const T* w, T* 
 // products in the order of o, and only where the tap is inside the plane (masked FMAs).
 #pragma GCC push_options
 #pragma GCC target("avx512f")
-void weight_rows_3x3s1(float* rows, const float* gy, const float* in, int64_t H, int64_t W) {
+static void weight_rows_3x3s1(float* rows, const float* gy, const float* in, int64_t H, int64_t W) {
   for (int64_t q0 = 0; q0 < W; q0 += 16) {
     const int64_t n = std::min<int64_t>(16, W - q0);
     const uint32_t live = n == 16 ? 0xFFFFu : (1u << n) - 1;
@@ -222,7 +222,7 @@ void weight_rows_3x3s1(float* rows, const float* gy, const float* in, int64_t H,
 }
 #pragma GCC pop_options
 
-bool weight_rows_3x3s1_applicable(const ConvGeom& g) {
+static bool weight_rows_3x3s1_applicable(const ConvGeom& g) {
   return g.r == 3 && g.s == 3 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 1 && g.pad_w == 1 &&
          g.dil_h == 1 && g.dil_w == 1 && g.p == g.h && g.q == g.w && cpu::has_avx512f();
 }
