@@ -24,6 +24,7 @@
 #include "engine/cpu/parallel.h"
 #include "engine/ops/detail/conv3x3_direct_avx512.h"
 #include "engine/ops/detail/conv_cpu.h"
+#include "engine/ops/detail/transpose_cpu.h"
 
 namespace nkd::ops::detail {
 namespace {
@@ -279,10 +280,8 @@ void conv3x3s2_direct_forward(const ConvGeom& g, const float* x, const float* w,
                               float* ws) {
   const Grid gr(g.p, g.q);
   const Taps<kTaps> tp = forward_taps(gr);
-  float* wt = ws;  // [C][9][K]
-  for (int64_t k = 0; k < g.k; ++k)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int t = 0; t < kTaps; ++t) wt[(c * kTaps + t) * g.k + k] = w[(k * g.c + c) * kTaps + t];
+  float* wt = ws;  // [C][9][K]: w [K][C 9] transposed, as the stride-1 kernel does
+  transpose_tiles(g.k, g.c * kTaps, w, g.c * kTaps, 1, wt, g.k);
   const int64_t chunk = conv_chunk(g, gr);
   for_tasks(g, ws + tasks(g) * g.c * kTaps * g.k, [&](int64_t, int64_t n0, int64_t n1, float* xp) {
     for (int64_t a = n0; a < n1; a += chunk) {
