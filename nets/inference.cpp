@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/pool.h"
@@ -25,6 +26,11 @@ FusedConv::FusedConv(const layers::Conv2d& conv, const layers::BatchNorm2d* bn, 
 }
 
 Tensor FusedConv::operator()(const Tensor& x, const Tensor& residual) const {
+  // A bf16 run (autocast on): BF16 operands as autocast's convolutions, F32 accumulation; the folded
+  // weights' BF16 copies are made once per autocast scope (a training step), as a parameter's.
+  if (autocast_enabled())
+    return ops::conv2d_fused(autocast(x), autocast_weight(weight_), autocast_weight(bias_), autocast(residual), act_,
+                             options_);
   return ops::conv2d_fused(x, weight_, bias_, residual, act_, options_);
 }
 
@@ -87,7 +93,8 @@ Tensor InferenceNet::forward(const Tensor& x) const {
   Tensor logits;
   if (features_) {
     const layers::Linear& fc = *net_->head().fc;
-    logits = ops::linear(ops::global_avg_pool(features_(x)), fc.weight, fc.bias);
+    // The head in F32 (its features widened under bf16 autocast): a small GEMM, and F32 logits.
+    logits = ops::linear(widen_to_f32(ops::global_avg_pool(features_(x))), fc.weight, fc.bias);
   } else {
     NKD_CHECK(!net_->is_training(), "InferenceNet: the net was put back in train mode");
     logits = net_->forward(x);

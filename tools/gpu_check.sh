@@ -172,10 +172,13 @@ sanitizer() {
 bench_distill() {
   local b="$BUILD/apps/nkd_bench" batch=${NKD_BENCH_DISTILL_BATCH:-64} rc=0
   local opts=(--device cuda --batch "$batch" --runs 5 --iters 5 --warmup 3)
-  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" || rc=$?
-  "$b" distill --teacher resnet50 --student mobilenet_v1 "${opts[@]}" || rc=$?
-  "$b" distill --teacher none --student resnet18 --loss tf_nkd "${opts[@]}" || rc=$?
-  "$b" distill --teacher none --student resnet18 --loss uskd "${opts[@]}" || rc=$?
+  # nkd in bf16 (autocast's policy, the teacher's form in BF16) against PyTorch's AMP row, as the
+  # issue compares; one pair in F32 too (against PyTorch F32).
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" --precision bf16 || rc=$?
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" --precision fp32 --no-torch || rc=$?
+  "$b" distill --teacher resnet50 --student mobilenet_v1 "${opts[@]}" --precision bf16 || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss tf_nkd "${opts[@]}" --precision bf16 || rc=$?
+  "$b" distill --teacher none --student resnet18 --loss uskd "${opts[@]}" --precision bf16 || rc=$?
   return $rc
 }
 

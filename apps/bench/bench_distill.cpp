@@ -1,7 +1,8 @@
 // `nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [--batch N]
-// [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--no-torch]
-// [--profile-teacher N [--plain]] [--demo]`:
-// the distillation step of the paper's ImageNet recipes on random images (1000 classes, F32): the
+// [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16]
+// [--no-torch] [--profile-teacher N [--plain]] [--demo]`:
+// the distillation step of the paper's ImageNet recipes on random images (1000 classes; nkd at
+// --precision, default fp32, bf16 being autocast's policy with the teacher's form in BF16 too): the
 // student's training step (forward, CE + the loss, backward, SGD momentum 0.9 / weight decay 1e-4)
 // plus the teacher's forward, and the teacher's forward alone, as images/s and the teacher's share
 // of the step (teacher alone / step). nkd runs the teacher two ways: its inference form
@@ -35,6 +36,7 @@
 
 #include "apps/bench/bench_clock.h"
 #include "apps/bench/torch_peer.h"
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/timer.h"
@@ -59,6 +61,7 @@ struct Settings {
   int profile_teacher = 0;
   bool plain = false, demo = false;
   Device device = kCPU;
+  Precision precision = Precision::kFp32;
   bool has_teacher() const { return teacher != "none"; }
   int64_t classes() const { return demo ? 10 : 1000; }
   nets::NetOptions options(double width) const {
@@ -120,8 +123,11 @@ class NkdDistill {
   // fused: the teacher's inference form, else its eval-mode forward.
   void step(bool fused) {
     sgd_->zero_grad();
-    const nets::ClassifierOutput out =
+    const PrecisionGuard precision(s_.precision);  // as the trainer's step: forward and backward
+    nets::ClassifierOutput out =
         s_.loss == "uskd" ? student_->forward_with_mid(x_) : nets::ClassifierOutput{student_->forward(x_), Tensor()};
+    out.logits = widen_to_f32(out.logits);  // the losses in F32 (bf16: autocast's policy)
+    out.mid_feature = widen_to_f32(out.mid_feature);
     Tensor loss = losses::cross_entropy(out.logits, labels_);
     if (s_.loss == "kd") {
       loss = ops::add(ops::mul(loss, 0.1), losses::kd_loss(out.logits, teacher(fused), {.temperature = 4, .alpha = 0.9}));
@@ -135,7 +141,10 @@ class NkdDistill {
     loss.backward();
     sgd_->step(0.01);
   }
-  Tensor teacher(bool fused) const { return fused ? fused_->forward(x_) : plain_->forward(x_); }
+  Tensor teacher(bool fused) const {
+    const PrecisionGuard precision(s_.precision);  // nested in step()'s: the same scope's weight copies
+    return fused ? fused_->forward(x_) : plain_->forward(x_);
+  }
 
  private:
   Settings s_;
@@ -168,7 +177,7 @@ void print_table(const Settings& s, const std::vector<Row>& rows) {
   const std::string what = s.demo ? std::string("of the Fashion-MNIST demo (ResNet-18 small_input x0.25 -> x0.125, 1x28x28)")
                             : s.has_teacher() ? s.teacher + " -> " + s.student : s.student + " (no teacher)";
   const bool cpu = !s.device.is_cuda();
-  std::cout << "Distillation step " << what << ", loss " << s.loss << ", F32, "
+  std::cout << "Distillation step " << what << ", loss " << s.loss << ", nkd " << precision_name(s.precision) << ", "
             << (cpu ? "CPU, " + std::to_string(s.threads) + " threads" : std::string("GPU")) << ", batch " << s.batch
             << ", " << s.size << "x" << s.size << ", " << s.classes() << " classes: median over " << s.runs << " alternating runs of "
             << s.iters
@@ -206,6 +215,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--warmup" && has_value) s.warmup = std::max(0, std::atoi(argv[++i]));
     else if (a == "--threads" && has_value) s.threads = std::max(1, std::atoi(argv[++i]));
     else if (a == "--device" && has_value) s.device = std::string(argv[++i]) == "cuda" ? cuda_device(0) : kCPU;
+    else if (a == "--precision" && has_value) s.precision = parse_precision(argv[++i], "--precision");
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--plain") s.plain = true;
     else if (a == "--demo") s.demo = true;
@@ -235,7 +245,7 @@ int bench_distill(int argc, char** argv) {
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] "
                  "[--batch N] [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] "
-                 "[--no-torch] [--profile-teacher N [--plain]] [--demo]\n";
+                 "[--precision fp32|tf32|bf16] [--no-torch] [--profile-teacher N [--plain]] [--demo]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {

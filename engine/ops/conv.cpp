@@ -165,11 +165,13 @@ Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Ten
                     const Conv2dOptions& options) {
   NKD_CHECK(!grad_enabled() || !any_requires_grad({x, w, b, residual}),
             "conv2d_fused: inference only (no gradient); run it under NoGradGuard");
-  if (is_half(x.dtype())) {  // a 16-bit input runs on F32 copies, rounded back once
+  check_conv_args(x, w, b, options);
+  // A 16-bit input on the CPU runs on F32 copies, rounded back once (the GPU's BF16 runs in cuDNN
+  // below, F32 accumulation, as conv2d's).
+  if (is_half(x.dtype()) && !x.is_cuda()) {
     auto f32 = [](const Tensor& t) { return t.defined() ? t.to(DType::F32) : Tensor(); };
     return conv2d_fused(f32(x), f32(w), f32(b), f32(residual), act, options).to(x.dtype());
   }
-  check_conv_args(x, w, b, options);
   const ConvGeom g = make_geom(x, w, options);
   if (residual.defined()) {
     common_device("conv2d_fused", {&x, &residual});

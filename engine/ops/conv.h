@@ -31,7 +31,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), cons
 // Inference only (no gradient: throws if grad mode is on and an argument requires grad):
 //   y = act(conv2d(x, w, b) + residual), residual [N, K, P, Q] or undefined, b may be undefined.
 // On the CPU the bias, the residual and the activation are applied in the convolution's output
-// pass (one write of y); on the GPU it is conv2d (cuDNN + bias), then add and the activation.
+// pass (one write of y); on the GPU it is conv2d (cuDNN + bias; BF16 operands run in cuDNN's BF16),
+// then add and the activation.
 // (Op-table rows with no differentiable input; tests/engine/test_conv_fused.cpp also checks it
 // against conv2d, add and the activation, bit for bit.)
 Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,

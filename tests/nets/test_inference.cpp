@@ -4,6 +4,7 @@
 // equals it exactly), and building and running it leaves the net's state dict untouched.
 #include <gtest/gtest.h>
 
+#include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/ops/view.h"
 #include "layers/basic.h"
@@ -59,6 +60,42 @@ TEST(InferenceNet, NeedsAnEvalModeNet) {
   net->eval();
   const nets::InferenceNet form(net);
   EXPECT_NO_THROW(form(randn({2, 1, 28, 28}, gen)));
+}
+
+// Under bf16 autocast (a bf16 run's teacher) the form's convolutions take BF16 operands (the folded
+// weights rounded once per autocast scope) and the head runs in F32: the logits are F32 and stay
+// within kBf16Tolerance of the largest F32 logit (bf16 keeps 8 significant bits, relative rounding
+// 2^-9 per operand and per layer output; measured up to 1.9e-2 over these depths, Swin the largest). Every net runs
+// its whole form with BF16 activations (residual adds, shuffles, pools, Swin's own forward).
+TEST(InferenceNet, Bf16AutocastKeepsF32LogitsNearTheF32Form) {
+  constexpr double kBf16Tolerance = 4e-2;
+  Generator gen(13);
+  for (const InferenceCase& c : inference_cases()) {
+    SCOPED_TRACE(c.net + " " + std::to_string(c.size) + " px");
+    const auto net = net_with_bn_statistics(c, gen);
+    const Tensor x = randn({2, c.options.in_channels, c.size, c.size}, gen);
+    const nets::InferenceNet form(net);
+    const Tensor f32 = form(x);
+    Tensor bf16, again;
+    int64_t conversions = 0;
+    {
+      const AutocastGuard autocast(true);
+      const int64_t before = autocast_weight_conversions();
+      bf16 = form(x);
+      conversions = autocast_weight_conversions() - before;
+      again = form(x);  // the same scope: no new weight copies
+      EXPECT_EQ(autocast_weight_conversions() - before, conversions);
+    }
+    EXPECT_GT(conversions, 0) << "the form's convolutions did not run in BF16";
+    EXPECT_EQ(bf16.dtype(), DType::F32);
+    EXPECT_FALSE(bf16.requires_grad());
+    EXPECT_EQ(relative_max_diff(again, bf16), 0.0);
+    const double diff = relative_max_diff(bf16, f32);
+    EXPECT_GT(diff, 0.0) << "bf16 logits equal the F32 ones: BF16 was not used";
+    EXPECT_LE(diff, kBf16Tolerance);
+    std::cout << c.net << " " << c.size << " px bf16: relative max diff " << diff << " from F32, " << conversions
+              << " BF16 copies\n";
+  }
 }
 
 // A Sequential is fused conv by conv, each taking the batch norm and the activation after it.
