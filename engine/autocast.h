@@ -2,8 +2,9 @@
 // PyTorch's torch.autocast. While an AutocastGuard is on (a thread-local switch, like grad mode),
 // the compute-bound layers - convolutions, linear layers and attention's matrix products - call
 // autocast() on their inputs and autocast_weight() on their parameters and run in BF16 (F32
-// accumulation, one rounding per output). Everything else keeps its F32 arithmetic: batch-norm and
-// layer-norm statistics, softmax / log-softmax, reductions and pools run a BF16 input on an F32
+// accumulation, one rounding per output). Everything else keeps its F32 arithmetic: batch norm,
+// layer norm and the pools take a BF16 input natively (BF16 in memory, F32 parameters and
+// statistics, F32 / double arithmetic); softmax / log-softmax and reductions run it on an F32
 // copy (engine/ops/dispatch.h); a BF16 operand meeting an F32 one in add / mul widens to F32; the
 // logits are widened to F32 before every loss (widen_to_f32). Parameters, their gradients and the
 // optimizer state stay F32 (master weights): a parameter's BF16 copy is made once per guard scope

@@ -239,7 +239,7 @@ main() {
   # in BF16 against the CPU, cuDNN / cuBLASLt BF16 at net shapes), then nkd --precision bf16 next to
   # PyTorch's channels_last + bf16 autocast on the seven nets (needs NKD_GPU_CHECK_BUDGET_S ~ 800
   # with every other step, or NKD_GPU_SKIP="bench_gpu_ops bench_models memcheck racecheck").
-  step bf16_tests 90 "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='Ops/CudaBf16.*:CudaBf16Libraries.*'
+  step bf16_tests 90 "$BUILD/tests/test_cuda" --gtest_brief=1 --gtest_filter='Ops/CudaBf16.*:CudaBf16Libraries.*:CudaBf16Native.*'
   [[ -f "$OUT/bf16_tests.log" ]] && note "bf16 tests: $(grep -hE '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/bf16_tests.log" | paste -sd' ')"
   step bench_models_bf16 300 "$BUILD/apps/nkd_bench" model \
     ${NKD_BENCH_BF16_NETS:-resnet18 resnet34 resnet50 mobilenet_v1 mobilenet_v2 shufflenet_v2 swin_tiny} \

@@ -7,6 +7,7 @@
 #include <memory>
 #include <type_traits>
 
+#include "engine/dtype.h"
 #include "engine/ops/detail/batch_norm_math.h"
 #include "engine/ops/detail/elementwise_math.h"
 
@@ -21,11 +22,12 @@ struct NoAct {
 
 // Per channel: statistics, saved as mean and invstd, then bn(x) = x * scale + shift with
 // scale = weight * invstd, shift = bias - mean * scale, each value rounded to T and handed to
-// out(index, value).
-template <typename T, typename Out>
+// out(index, value). For a BF16 T the double rounds to F32 first, then to BF16: the F32 path's
+// value rounded back, bit for bit (static_cast<bf16>(double) goes through float).
+template <typename T, typename P, typename Out>
 [[gnu::always_inline]] inline void bn_forward_channel(const T* x, const NCL& s, int64_t c, bool training, double eps,
-                                                      const T* rm, const T* rv, const T* w, const T* b, T* mean,
-                                                      T* invstd, double* batch, Out out) {
+                                                      const P* rm, const P* rv, const P* w, const P* b, P* mean,
+                                                      P* invstd, double* batch, Out out) {
   double m = 0, v = 0;
   if (training) {
     channel_moments(x, s, c, m, v);
@@ -36,23 +38,25 @@ template <typename T, typename Out>
     v = rv[c];
   }
   const double is = bn::invstd(v, eps);
-  mean[c] = static_cast<T>(m);
-  invstd[c] = static_cast<T>(is);
+  mean[c] = static_cast<P>(m);
+  invstd[c] = static_cast<P>(is);
   const bn::Affine af = bn::affine(m, is, w, b, c);
   for (int64_t n = 0; n < s.N; ++n) {
     const int64_t o = (n * s.C + c) * s.L;
-    for (int64_t l = 0; l < s.L; ++l) out(o + l, static_cast<T>(bn::apply(x[o + l], af)));
+    for (int64_t l = 0; l < s.L; ++l) out(o + l, static_cast<T>(bn::apply(double(x[o + l]), af)));
   }
 }
 
-// y = act(bn(x) + r) (r null: no add); the add and the activation in T, as the separate ops do.
-template <typename T, typename A>
+// y = act(bn(x) + r) (r null: no add); the add and the activation in T (the add in compute_t<T>,
+// rounded once), as the separate ops do.
+template <typename T, typename P, typename A>
 [[gnu::always_inline]] inline void bn_forward_act(const T* x, const NCL& s, int64_t c, bool training, double eps,
-                                                  const T* rm, const T* rv, const T* w, const T* b, const T* r, A act,
-                                                  T* y, T* mean, T* invstd, double* batch) {
+                                                  const P* rm, const P* rv, const P* w, const P* b, const T* r, A act,
+                                                  T* y, P* mean, P* invstd, double* batch) {
+  using C = compute_t<T>;
   if (r)
     bn_forward_channel(x, s, c, training, eps, rm, rv, w, b, mean, invstd, batch,
-                       [=](int64_t i, T v) { y[i] = act.fwd(static_cast<T>(v + r[i])); });
+                       [=](int64_t i, T v) { y[i] = act.fwd(static_cast<T>(C(v) + C(r[i]))); });
   else
     bn_forward_channel(x, s, c, training, eps, rm, rv, w, b, mean, invstd, batch,
                        [=](int64_t i, T v) { y[i] = act.fwd(v); });
@@ -79,10 +83,10 @@ template <typename T, typename A>
 // residual's gradient) or, without one, to the channel's scratch (M elements), which the second
 // pass reads (3 reads and 1 write per element over both passes instead of the separate ops' 6 and 2;
 // the scratch mostly stays in the cache).
-template <typename T, typename A>
+template <typename T, typename P, typename A>
 [[gnu::always_inline]] inline void bn_backward_channel(const T* x, const T* y, const T* g, const NCL& s, int64_t c,
-                                                       bool training, const T* mean, const T* invstd, const T* w,
-                                                       A act, T* gx, T* gw, T* gb, T* gres, T* scratch) {
+                                                       bool training, const P* mean, const P* invstd, const P* w,
+                                                       A act, T* gx, P* gw, P* gb, T* gres, T* scratch) {
   constexpr bool kMask = !std::is_same_v<A, NoAct>;
   // Where ge of row n (offset o in x) is, once the first pass has run.
   const auto ge_at = [=](int64_t n, int64_t o) -> T* {
@@ -98,12 +102,12 @@ template <typename T, typename A>
     const T *e = ge_at(n, o), *xp = x + o;
     if (write_ge) mask_row(g + o, y + o, ge_at(n, o), s.L, act);
     if (!need_sums) continue;
-    const Sums r = sums_of(s.L, [=](int64_t l) { return Sums{double(e[l]), e[l] * (xp[l] - m)}; });
+    const Sums r = sums_of(s.L, [=](int64_t l) { return Sums{double(e[l]), double(e[l]) * (double(xp[l]) - m)}; });
     sg += r.a;
     sgx += r.b * is;
   }
-  if (gw) gw[c] = static_cast<T>(sgx);
-  if (gb) gb[c] = static_cast<T>(sg);
+  if (gw) gw[c] = static_cast<P>(sgx);
+  if (gb) gb[c] = static_cast<P>(sg);
   if (!gx) return;
   const double k = w ? w[c] * is : is, inv_m = 1.0 / static_cast<double>(s.count());
   const double a = training ? sg * inv_m : 0.0, bx = training ? sgx * inv_m : 0.0;
@@ -111,7 +115,8 @@ template <typename T, typename A>
     const int64_t o = (n * s.C + c) * s.L;
     const T* e = ge_at(n, o);
     if (kMask && !gres && !need_sums) mask_row(g + o, y + o, ge_at(n, o), s.L, act);  // no first pass ran
-    for (int64_t l = 0; l < s.L; ++l) gx[o + l] = static_cast<T>(bn::grad_x(e[l], x[o + l], m, is, k, a, bx));
+    for (int64_t l = 0; l < s.L; ++l)
+      gx[o + l] = static_cast<T>(bn::grad_x(double(e[l]), double(x[o + l]), m, is, k, a, bx));
   }
 }
 
@@ -120,53 +125,54 @@ template <typename T, typename A>
 // contracted and each clone gives the same bits (issue 17; the batch norms were ~14% of the
 // Fashion-MNIST demo step once the 3x3 convolutions went direct). The activation is picked per
 // channel, outside the loops. Without an activation y is not read: g stands in for it.
-#define NKD_BN_CHANNEL(T)                                                                                          \
+#define NKD_BN_CHANNEL(T, P)                                                                                       \
   [[gnu::target_clones("avx2", "default")]] void bn_forward_c(const T* x, const NCL& s, int64_t c, bool training,   \
-                                                              double eps, const T* rm, const T* rv, const T* w,     \
-                                                              const T* b, const T* r, Act act, T* y, T* mean,       \
-                                                              T* invstd, double* batch) {                           \
+                                                              double eps, const P* rm, const P* rv, const P* w,     \
+                                                              const P* b, const T* r, Act act, T* y, P* mean,       \
+                                                              P* invstd, double* batch) {                           \
     switch (act) {                                                                                                  \
       case Act::kReLU:                                                                                              \
-        return bn_forward_act<T>(x, s, c, training, eps, rm, rv, w, b, r, math::Relu{}, y, mean, invstd, batch);   \
+        return bn_forward_act<T, P>(x, s, c, training, eps, rm, rv, w, b, r, math::Relu{}, y, mean, invstd, batch);   \
       case Act::kReLU6:                                                                                             \
-        return bn_forward_act<T>(x, s, c, training, eps, rm, rv, w, b, r, math::Relu6{}, y, mean, invstd, batch);  \
+        return bn_forward_act<T, P>(x, s, c, training, eps, rm, rv, w, b, r, math::Relu6{}, y, mean, invstd, batch);  \
       case Act::kNone: break;                                                                                       \
     }                                                                                                               \
-    bn_forward_act<T>(x, s, c, training, eps, rm, rv, w, b, r, NoAct{}, y, mean, invstd, batch);                    \
+    bn_forward_act<T, P>(x, s, c, training, eps, rm, rv, w, b, r, NoAct{}, y, mean, invstd, batch);                    \
   }                                                                                                                 \
   [[gnu::target_clones("avx2", "default")]] void bn_backward_c(const T* x, const T* y, const T* g, const NCL& s,   \
-                                                               int64_t c, bool training, const T* mean,            \
-                                                               const T* invstd, const T* w, Act act, T* gx, T* gw, \
-                                                               T* gb, T* gres, T* scratch) {                       \
+                                                               int64_t c, bool training, const P* mean,            \
+                                                               const P* invstd, const P* w, Act act, T* gx, P* gw, \
+                                                               P* gb, T* gres, T* scratch) {                       \
     switch (act) {                                                                                                  \
       case Act::kReLU:                                                                                              \
-        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu{}, gx, gw, gb, gres,     \
+        return bn_backward_channel<T, P>(x, y, g, s, c, training, mean, invstd, w, math::Relu{}, gx, gw, gb, gres,     \
                                       scratch);                                                                     \
       case Act::kReLU6:                                                                                             \
-        return bn_backward_channel<T>(x, y, g, s, c, training, mean, invstd, w, math::Relu6{}, gx, gw, gb, gres,    \
+        return bn_backward_channel<T, P>(x, y, g, s, c, training, mean, invstd, w, math::Relu6{}, gx, gw, gb, gres,    \
                                       scratch);                                                                     \
       case Act::kNone: break;                                                                                       \
     }                                                                                                               \
-    bn_backward_channel<T>(x, g, g, s, c, training, mean, invstd, w, NoAct{}, gx, gw, gb, gres, scratch);           \
+    bn_backward_channel<T, P>(x, g, g, s, c, training, mean, invstd, w, NoAct{}, gx, gw, gb, gres, scratch);           \
   }
-NKD_BN_CHANNEL(float)
-NKD_BN_CHANNEL(double)
+NKD_BN_CHANNEL(float, float)
+NKD_BN_CHANNEL(double, double)
+NKD_BN_CHANNEL(bf16, float)
 #undef NKD_BN_CHANNEL
 
 }  // namespace
 
-template <typename T>
-void bn_forward(const T* x, const NCL& s, bool training, double eps, const T* rm, const T* rv, const T* w,
-                const T* b, const T* residual, Act act, T* y, T* mean, T* invstd, double* batch) {
+template <typename T, typename P>
+void bn_forward(const T* x, const NCL& s, bool training, double eps, const P* rm, const P* rv, const P* w,
+                const P* b, const T* residual, Act act, T* y, P* mean, P* invstd, double* batch) {
   cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c)
       bn_forward_c(x, s, c, training, eps, rm, rv, w, b, residual, act, y, mean, invstd, batch);
   });
 }
 
-template <typename T>
-void bn_backward(const T* x, const T* y, const T* g, const NCL& s, bool training, const T* mean,
-                 const T* invstd, const T* w, Act act, T* gx, T* gw, T* gb, T* gres) {
+template <typename T, typename P>
+void bn_backward(const T* x, const T* y, const T* g, const NCL& s, bool training, const P* mean,
+                 const P* invstd, const P* w, Act act, T* gx, P* gw, P* gb, T* gres) {
   cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
     // Uninitialised (a zero-filled vector cost one more pass over the channel's size).
     const std::unique_ptr<T[]> scratch(act == Act::kNone || gres ? nullptr : new T[s.count()]);
@@ -175,13 +181,14 @@ void bn_backward(const T* x, const T* y, const T* g, const NCL& s, bool training
   });
 }
 
-#define NKD_BN_INSTANTIATE(T)                                                                                       \
-  template void bn_forward<T>(const T*, const NCL&, bool, double, const T*, const T*, const T*, const T*, const T*, \
-                              Act, T*, T*, T*, double*);                                                            \
-  template void bn_backward<T>(const T*, const T*, const T*, const NCL&, bool, const T*, const T*, const T*, Act,  \
-                               T*, T*, T*, T*);
-NKD_BN_INSTANTIATE(float)
-NKD_BN_INSTANTIATE(double)
+#define NKD_BN_INSTANTIATE(T, D)                                                                                    \
+  template void bn_forward<T, compute_t<T>>(const T*, const NCL&, bool, double, const compute_t<T>*,              \
+                                            const compute_t<T>*, const compute_t<T>*, const compute_t<T>*,       \
+                                            const T*, Act, T*, compute_t<T>*, compute_t<T>*, double*);            \
+  template void bn_backward<T, compute_t<T>>(const T*, const T*, const T*, const NCL&, bool, const compute_t<T>*, \
+                                             const compute_t<T>*, const compute_t<T>*, Act, T*, compute_t<T>*,    \
+                                             compute_t<T>*, T*);
+NKD_ALL_FLOAT_TYPES(NKD_BN_INSTANTIATE)
 #undef NKD_BN_INSTANTIATE
 
 }  // namespace nkd::ops::detail

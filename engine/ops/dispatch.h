@@ -3,7 +3,10 @@
 // parameter (dispatch_float(dt, "op", [&]<typename T>() { ... })) over the lists of engine/dtype.h.
 // An op without a BF16 kernel runs a BF16 call on F32 copies and rounds its result back:
 //   if (is_half(x.dtype())) return op(x.to(DType::F32)).to(x.dtype());
-// (F32 arithmetic, one rounding on store; autograd records the two conversions).
+// (F32 arithmetic, one rounding on store; autograd records the two conversions). An op with a
+// native BF16 kernel (dispatch_any_float; batch norm, batch_norm_act, layer norm, the pools) must
+// give exactly that result: BF16 in memory, parameters and statistics in compute_dtype (F32), the
+// F32 path's arithmetic, one rounding per stored BF16 value (tests/engine/test_bf16_native.cpp).
 #pragma once
 #include <initializer_list>
 
@@ -56,5 +59,9 @@ decltype(auto) dispatch_all(DType dt, const char* op, Fn&& fn) {
 }
 
 #undef NKD_DISPATCH_CASE
+
+// The dtype a kernel computes in for dt, and that of a 16-bit op's parameters and statistics (master
+// weights): F32 for the 16-bit types, dt itself otherwise (the runtime side of compute_t<T>).
+constexpr DType compute_dtype(DType dt) { return is_half(dt) ? DType::F32 : dt; }
 
 }  // namespace nkd

@@ -22,9 +22,9 @@ using rows::kWarp;
 using rows::Team;
 
 // x, y [rows, d]; mean, invstd [rows]; w, b [d] or null.
-template <int kTeam, typename T>
+template <int kTeam, typename T, typename P>
 __global__ void __launch_bounds__(kRowBlock)
-    ln_forward_rows(const T* x, const T* w, const T* b, T* y, T* mean, T* invstd, int64_t nrows,
+    ln_forward_rows(const T* x, const P* w, const P* b, T* y, P* mean, P* invstd, int64_t nrows,
                     int64_t d, double eps) {
   using Tm = Team<kTeam>;
   __shared__ double shared[kRowBlock / kWarp];
@@ -36,23 +36,23 @@ __global__ void __launch_bounds__(kRowBlock)
     const double m = Tm::allreduce(s, rows::SumOp{}, shared) / static_cast<double>(d);
     double q = 0;
     for (int64_t j = Tm::rank(); j < d; j += kTeam) {
-      const double e = xr[j] - m;
+      const double e = static_cast<double>(xr[j]) - m;
       q += e * e;
     }
     const double var = Tm::allreduce(q, rows::SumOp{}, shared) / static_cast<double>(d);
     const double is = 1.0 / sqrt(var + eps);
     if (Tm::rank() == 0) {
-      mean[r] = static_cast<T>(m);
-      invstd[r] = static_cast<T>(is);
+      mean[r] = static_cast<P>(m);
+      invstd[r] = static_cast<P>(is);
     }
     for (int64_t j = Tm::rank(); j < d; j += kTeam) yr[j] = math::ln_output(xr[j], m, is, w, b, j);
   }
 }
 
 // x, g, gx [rows, d]; mean, invstd [rows]; w [d] or null.
-template <int kTeam, typename T>
+template <int kTeam, typename T, typename P>
 __global__ void __launch_bounds__(kRowBlock)
-    ln_backward_x_rows(const T* x, const T* g, const T* mean, const T* invstd, const T* w, T* gx,
+    ln_backward_x_rows(const T* x, const T* g, const P* mean, const P* invstd, const P* w, T* gx,
                        int64_t nrows, int64_t d) {
   using Tm = Team<kTeam>;
   __shared__ double shared[kRowBlock / kWarp];
@@ -65,7 +65,7 @@ __global__ void __launch_bounds__(kRowBlock)
     for (int64_t j = Tm::rank(); j < d; j += kTeam) {
       const double gh = math::ln_gh(gr[j], w, j);
       sa += gh;
-      sb += gh * (xr[j] - m);
+      sb += gh * (static_cast<double>(xr[j]) - m);
     }
     sa = Tm::allreduce(sa, rows::SumOp{}, shared);
     sb = Tm::allreduce(sb, rows::SumOp{}, shared);
@@ -80,9 +80,9 @@ constexpr int kRowLanes = 8;  // row lanes per block (threadIdx.y)
 
 // Block (kColTile, kRowLanes) at (column tile blockIdx.x, chunk blockIdx.y): rows
 // [chunk * rows_per_chunk, ...) of its columns into pw, pb [chunks, d].
-template <typename T>
+template <typename T, typename P>
 __global__ void __launch_bounds__(kColTile * kRowLanes)
-    ln_params_partial(const T* x, const T* g, const T* mean, const T* invstd, int64_t nrows,
+    ln_params_partial(const T* x, const T* g, const P* mean, const P* invstd, int64_t nrows,
                       int64_t d, int64_t rows_per_chunk, double* pw, double* pb) {
   __shared__ double sw[kRowLanes][kColTile + 1], sb[kRowLanes][kColTile + 1];
   const int64_t j = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
@@ -91,10 +91,10 @@ __global__ void __launch_bounds__(kColTile * kRowLanes)
   double aw = 0, ab = 0;
   if (j < d) {
     for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
-      const T gv = g[r * d + j];
+      const double gv = static_cast<double>(g[r * d + j]);
       const double m = static_cast<double>(mean[r]), is = static_cast<double>(invstd[r]);
       aw += gv * math::ln_xhat(x[r * d + j], m, is);
-      ab += static_cast<double>(gv);
+      ab += gv;
     }
   }
   sw[threadIdx.y][threadIdx.x] = aw;
@@ -147,41 +147,41 @@ cudaStream_t stream_of(Device device) { return cuda::context(device.index).compu
 
 }  // namespace
 
-template <typename T>
-void layer_norm_forward(Device device, const T* x, const T* weight, const T* bias, T* y, T* mean,
-                        T* invstd, int64_t nrows, int64_t d, double eps) {
+template <typename T, typename P>
+void layer_norm_forward(Device device, const T* x, const P* weight, const P* bias, T* y, P* mean,
+                        P* invstd, int64_t nrows, int64_t d, double eps) {
   if (nrows <= 0 || d <= 0) return;
   const cuda::DeviceGuard guard(device.index);
   const cudaStream_t stream = stream_of(device);
   if (d <= rows::kWarpRowMax) {
-    ln_forward_rows<kWarp, T><<<rows::grid_for(nrows, kWarp), kRowBlock, 0, stream>>>(
+    ln_forward_rows<kWarp, T, P><<<rows::grid_for(nrows, kWarp), kRowBlock, 0, stream>>>(
         x, weight, bias, y, mean, invstd, nrows, d, eps);
   } else {
-    ln_forward_rows<kRowBlock, T><<<rows::grid_for(nrows, kRowBlock), kRowBlock, 0, stream>>>(
+    ln_forward_rows<kRowBlock, T, P><<<rows::grid_for(nrows, kRowBlock), kRowBlock, 0, stream>>>(
         x, weight, bias, y, mean, invstd, nrows, d, eps);
   }
   NKD_CUDA_CHECK_LAUNCH();
 }
 
-template <typename T>
-void layer_norm_backward_x(Device device, const T* x, const T* g, const T* mean, const T* invstd,
-                           const T* weight, T* gx, int64_t nrows, int64_t d) {
+template <typename T, typename P>
+void layer_norm_backward_x(Device device, const T* x, const T* g, const P* mean, const P* invstd,
+                           const P* weight, T* gx, int64_t nrows, int64_t d) {
   if (nrows <= 0 || d <= 0) return;
   const cuda::DeviceGuard guard(device.index);
   const cudaStream_t stream = stream_of(device);
   if (d <= rows::kWarpRowMax) {
-    ln_backward_x_rows<kWarp, T><<<rows::grid_for(nrows, kWarp), kRowBlock, 0, stream>>>(
+    ln_backward_x_rows<kWarp, T, P><<<rows::grid_for(nrows, kWarp), kRowBlock, 0, stream>>>(
         x, g, mean, invstd, weight, gx, nrows, d);
   } else {
-    ln_backward_x_rows<kRowBlock, T><<<rows::grid_for(nrows, kRowBlock), kRowBlock, 0, stream>>>(
+    ln_backward_x_rows<kRowBlock, T, P><<<rows::grid_for(nrows, kRowBlock), kRowBlock, 0, stream>>>(
         x, g, mean, invstd, weight, gx, nrows, d);
   }
   NKD_CUDA_CHECK_LAUNCH();
 }
 
-template <typename T>
-void layer_norm_backward_params(Device device, const T* x, const T* g, const T* mean,
-                                const T* invstd, T* gw, T* gb, int64_t nrows, int64_t d) {
+template <typename T, typename P>
+void layer_norm_backward_params(Device device, const T* x, const T* g, const P* mean,
+                                const P* invstd, P* gw, P* gb, int64_t nrows, int64_t d) {
   if (d <= 0 || (gw == nullptr && gb == nullptr)) return;
   const cuda::DeviceGuard guard(device.index);
   const cudaStream_t stream = stream_of(device);
@@ -193,19 +193,22 @@ void layer_norm_backward_params(Device device, const T* x, const T* g, const T* 
   double* pb = pw + chunks * d;  // [chunks, d]
   const dim3 grid(static_cast<unsigned>((d + kColTile - 1) / kColTile),
                   static_cast<unsigned>(chunks));
-  ln_params_partial<T><<<grid, dim3(kColTile, kRowLanes), 0, stream>>>(
+  ln_params_partial<T, P><<<grid, dim3(kColTile, kRowLanes), 0, stream>>>(
       x, g, mean, invstd, nrows, d, rows_per_chunk, pw, pb);
   NKD_CUDA_CHECK_LAUNCH();
-  cuda::launch(d, ParamsFinal<T>{pw, pb, gw, gb, chunks, d}, stream);
+  cuda::launch(d, ParamsFinal<P>{pw, pb, gw, gb, chunks, d}, stream);
 }
 
-#define NKD_INSTANTIATE_LAYER_NORM(T, D)                                                      \
-  template void layer_norm_forward<T>(Device, const T*, const T*, const T*, T*, T*, T*, int64_t, \
-                                      int64_t, double);                                        \
-  template void layer_norm_backward_x<T>(Device, const T*, const T*, const T*, const T*,        \
-                                         const T*, T*, int64_t, int64_t);                      \
-  template void layer_norm_backward_params<T>(Device, const T*, const T*, const T*, const T*,   \
-                                              T*, T*, int64_t, int64_t);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_LAYER_NORM)
+#define NKD_INSTANTIATE_LAYER_NORM(T, D)                                                                \
+  template void layer_norm_forward<T, compute_t<T>>(Device, const T*, const compute_t<T>*,                \
+                                                    const compute_t<T>*, T*, compute_t<T>*, compute_t<T>*, \
+                                                    int64_t, int64_t, double);                            \
+  template void layer_norm_backward_x<T, compute_t<T>>(Device, const T*, const T*, const compute_t<T>*,   \
+                                                       const compute_t<T>*, const compute_t<T>*, T*,      \
+                                                       int64_t, int64_t);                                 \
+  template void layer_norm_backward_params<T, compute_t<T>>(Device, const T*, const T*,                   \
+                                                            const compute_t<T>*, const compute_t<T>*,     \
+                                                            compute_t<T>*, compute_t<T>*, int64_t, int64_t);
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_LAYER_NORM)
 
 }  // namespace nkd::ops::gpu

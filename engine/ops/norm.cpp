@@ -58,27 +58,31 @@ class BatchNormBackward final : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     const Tensor x = x_.unpack(name()), w = w_.unpack(name()), y = y_.unpack(name()), g = grads[0].contiguous();
+    const TensorOptions po{compute_dtype(x.dtype()), x.device()};  // the parameters' dtype
     Tensor gx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
-    Tensor gw = needs_input_grad(1) ? empty({s_.C}, x.options()) : Tensor();
-    Tensor gb = needs_input_grad(2) ? empty({s_.C}, x.options()) : Tensor();
+    Tensor gw = needs_input_grad(1) ? empty({s_.C}, po) : Tensor();
+    Tensor gb = needs_input_grad(2) ? empty({s_.C}, po) : Tensor();
     Tensor gr = residual_ && needs_input_grad(3) ? empty(x.shape(), x.options()) : Tensor();
-    dispatch_float(x.dtype(), name(), [&]<typename T>() {
+    dispatch_any_float(x.dtype(), name(), [&]<typename T>() {
+      using P = compute_t<T>;
       if (x.is_cuda()) {
-        NKD_ASSERT(act_ == Act::kNone && !residual_, name(), ": the fused activation / residual is CPU only");
         if constexpr (kBuiltWithCuda) {
           const gpu::ChannelShape bs{s_.N, s_.C, s_.L};
           const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
-          return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(),
-                                             g.data<T>(), mean_.data<T>(), invstd_.data<T>(),
-                                             ptr_or_null<T>(w), mut_or_null<T>(gx),
-                                             mut_or_null<T>(gw), mut_or_null<T>(gb),
-                                             scratch.data<double>());
+          // With an activation or a residual, ge = act'(y) g goes to the residual's gradient or
+          // to a scratch tensor first (gpu::batch_norm_backward's contract).
+          const bool masked = act_ != Act::kNone || residual_;
+          const Tensor ge = !masked ? Tensor() : gr.defined() ? gr : empty(x.shape(), x.options());
+          return gpu::batch_norm_backward<T>(x.device(), bs, training_, x.data<T>(), ptr_or_null<T>(y),
+                                             g.data<T>(), mean_.data<P>(), invstd_.data<P>(),
+                                             ptr_or_null<P>(w), act_, mut_or_null<T>(ge), mut_or_null<T>(gx),
+                                             mut_or_null<P>(gw), mut_or_null<P>(gb), scratch.data<double>());
         }
         fail_without_cuda(name(), x.device());
       }
-      detail::bn_backward<T>(x.data<T>(), ptr_or_null<T>(y), g.data<T>(), s_, training_, mean_.data<T>(),
-                             invstd_.data<T>(), ptr_or_null<T>(w), act_, mut_or_null<T>(gx), mut_or_null<T>(gw),
-                             mut_or_null<T>(gb), mut_or_null<T>(gr));
+      detail::bn_backward<T>(x.data<T>(), ptr_or_null<T>(y), g.data<T>(), s_, training_, mean_.data<P>(),
+                             invstd_.data<P>(), ptr_or_null<P>(w), act_, mut_or_null<T>(gx), mut_or_null<P>(gw),
+                             mut_or_null<P>(gb), mut_or_null<T>(gr));
     });
     if (residual_) return {gx, gw, gb, gr};
     return {gx, gw, gb};
@@ -86,7 +90,7 @@ class BatchNormBackward final : public Node {
 
  private:
   SavedTensor x_, w_, y_;  // contiguous x [N, C, ...]; weight [C] or undefined; y when act_ needs it
-  Tensor mean_, invstd_;   // [C], the statistics the forward used
+  Tensor mean_, invstd_;   // [C] in compute_dtype(x), the statistics the forward used
   NCL s_;
   bool training_;
   Act act_;
@@ -95,16 +99,16 @@ class BatchNormBackward final : public Node {
 
 // Layer norm forward, per row r of x [rows, D] (a "channel" of NCL{1, rows, D}): mean and
 // invstd = 1 / sqrt(var + eps) saved, y = (x - mean) * invstd * weight + bias.
-template <typename T>
-void ln_forward(const T* x, const NCL& s, double eps, const T* w, const T* b, T* y, T* mean,
-                T* invstd) {
+template <typename T, typename P>
+void ln_forward(const T* x, const NCL& s, double eps, const P* w, const P* b, T* y, P* mean,
+                P* invstd) {
   cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       double m = 0, v = 0;
       channel_moments(x, s, r, m, v);
       const double is = 1.0 / std::sqrt(v + eps);
-      mean[r] = static_cast<T>(m);
-      invstd[r] = static_cast<T>(is);
+      mean[r] = static_cast<P>(m);
+      invstd[r] = static_cast<P>(is);
       const T* xr = x + r * s.L;
       T* yr = y + r * s.L;
       for (int64_t j = 0; j < s.L; ++j) yr[j] = math::ln_output(xr[j], m, is, w, b, j);
@@ -116,8 +120,8 @@ void ln_forward(const T* x, const NCL& s, double eps, const T* w, const T* b, T*
 // gh = g * weight (g when absent); y = xhat * weight + bias gives
 //   gx = invstd * (gh - sum_j(gh) / D - xhat * sum_j(gh * xhat) / D)
 // (the batch-norm formula with the roles of rows and columns swapped).
-template <typename T>
-void ln_backward_x(const T* x, const T* g, const NCL& s, const T* mean, const T* invstd, const T* w,
+template <typename T, typename P>
+void ln_backward_x(const T* x, const T* g, const NCL& s, const P* mean, const P* invstd, const P* w,
                    T* gx) {
   cpu::parallel_for(s.C, s.grain(), [=](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
@@ -125,7 +129,7 @@ void ln_backward_x(const T* x, const T* g, const NCL& s, const T* mean, const T*
       const double m = mean[r], is = invstd[r];
       const Sums e = sums_of(s.L, [=](int64_t j) {
         const double gh = math::ln_gh(gr[j], w, j);
-        return Sums{gh, gh * (xr[j] - m)};
+        return Sums{gh, gh * (double(xr[j]) - m)};
       });
       const double a = e.a / static_cast<double>(s.L), bx = e.b * is / static_cast<double>(s.L);
       for (int64_t j = 0; j < s.L; ++j)
@@ -136,9 +140,9 @@ void ln_backward_x(const T* x, const T* g, const NCL& s, const T* mean, const T*
 
 // gweight[j] = sum_r g[r, j] * xhat[r, j],  gbias[j] = sum_r g[r, j]; parallel over column
 // ranges, each walking all rows (contiguous within its range). gw or gb may be null.
-template <typename T>
-void ln_backward_params(const T* x, const T* g, const NCL& s, const T* mean, const T* invstd, T* gw,
-                        T* gb) {
+template <typename T, typename P>
+void ln_backward_params(const T* x, const T* g, const NCL& s, const P* mean, const P* invstd, P* gw,
+                        P* gb) {
   const int64_t grain = std::max<int64_t>(1, cpu::kGrain / std::max<int64_t>(1, s.C));
   cpu::parallel_for(s.L, grain, [=](int64_t begin, int64_t end) {
     std::vector<double> sw(end - begin, 0.0), sb(end - begin, 0.0);
@@ -146,13 +150,13 @@ void ln_backward_params(const T* x, const T* g, const NCL& s, const T* mean, con
       const T *xr = x + r * s.L, *gr = g + r * s.L;
       const double m = mean[r], is = invstd[r];
       for (int64_t j = begin; j < end; ++j) {
-        sw[j - begin] += gr[j] * math::ln_xhat(xr[j], m, is);
-        sb[j - begin] += gr[j];
+        sw[j - begin] += double(gr[j]) * math::ln_xhat(xr[j], m, is);
+        sb[j - begin] += double(gr[j]);
       }
     }
     for (int64_t j = begin; j < end; ++j) {
-      if (gw) gw[j] = static_cast<T>(sw[j - begin]);
-      if (gb) gb[j] = static_cast<T>(sb[j - begin]);
+      if (gw) gw[j] = static_cast<P>(sw[j - begin]);
+      if (gb) gb[j] = static_cast<P>(sb[j - begin]);
     }
   });
 }
@@ -174,38 +178,41 @@ class LayerNormBackward final : public Node {
   }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     const Tensor x = x_.unpack(name()), w = w_.unpack(name()), g = grads[0].contiguous();
+    const TensorOptions po{compute_dtype(x.dtype()), x.device()};  // the parameters' dtype
     Tensor gx = needs_input_grad(0) ? empty(x.shape(), x.options()) : Tensor();
-    Tensor gw = needs_input_grad(1) ? empty(ns_, x.options()) : Tensor();
-    Tensor gb = needs_input_grad(2) ? empty(ns_, x.options()) : Tensor();
-    dispatch_float(x.dtype(), name(), [&]<typename T>() {
-      const T *xp = x.data<T>(), *gp = g.data<T>(), *mp = mean_.data<T>(), *ip = invstd_.data<T>();
+    Tensor gw = needs_input_grad(1) ? empty(ns_, po) : Tensor();
+    Tensor gb = needs_input_grad(2) ? empty(ns_, po) : Tensor();
+    dispatch_any_float(x.dtype(), name(), [&]<typename T>() {
+      using P = compute_t<T>;
+      const T *xp = x.data<T>(), *gp = g.data<T>();
+      const P *mp = mean_.data<P>(), *ip = invstd_.data<P>();
       if (x.is_cuda()) {
         if constexpr (kBuiltWithCuda) {
           if (gx.defined())
-            gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<T>(w), gx.data<T>(),
+            gpu::layer_norm_backward_x<T>(x.device(), xp, gp, mp, ip, ptr_or_null<P>(w), gx.data<T>(),
                                           s_.C, s_.L);
-          return gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<T>(gw),
-                                                    mut_or_null<T>(gb), s_.C, s_.L);
+          return gpu::layer_norm_backward_params<T>(x.device(), xp, gp, mp, ip, mut_or_null<P>(gw),
+                                                    mut_or_null<P>(gb), s_.C, s_.L);
         }
         fail_without_cuda(name(), x.device());
       }
-      if (gx.defined()) ln_backward_x<T>(xp, gp, s_, mp, ip, ptr_or_null<T>(w), gx.data<T>());
+      if (gx.defined()) ln_backward_x<T, P>(xp, gp, s_, mp, ip, ptr_or_null<P>(w), gx.data<T>());
       if (gw.defined() || gb.defined())
-        ln_backward_params<T>(xp, gp, s_, mp, ip, mut_or_null<T>(gw), mut_or_null<T>(gb));
+        ln_backward_params<T, P>(xp, gp, s_, mp, ip, mut_or_null<P>(gw), mut_or_null<P>(gb));
     });
     return {gx, gw, gb};
   }
 
  private:
   SavedTensor x_, w_;     // contiguous x [..., D...]; weight [D...] or undefined
-  Tensor mean_, invstd_;  // [rows]
+  Tensor mean_, invstd_;  // [rows], compute_dtype(x)
   NCL s_;                 // {1, rows, D}
   Shape ns_;              // normalized_shape
 };
 
 void check_channel_param(const Tensor& t, const Tensor& x, const char* what) {
   if (!t.defined()) return;
-  NKD_CHECK(t.shape() == Shape{x.size(1)} && t.dtype() == x.dtype(), "batch_norm: ", what, " ",
+  NKD_CHECK(t.shape() == Shape{x.size(1)} && t.dtype() == compute_dtype(x.dtype()), "batch_norm: ", what, " ",
             describe(t), " does not match the ", x.size(1), " channels of input ", describe(x));
 }
 
@@ -232,26 +239,28 @@ void update_running(const Tensor& rm, const Tensor& rv, const std::vector<double
   }
 }
 
-// The CUDA forward: statistics, y, and (training) the running stats computed into new tensors and
-// copied into running_mean / running_var (copy_ bumps their versions, as on the CPU).
+// The CUDA forward: statistics, y = act(bn(x) + residual), and (training) the running stats
+// computed into new tensors and copied into running_mean / running_var (copy_ bumps their
+// versions, as on the CPU). T: x's storage type, P = compute_t<T> the parameters'.
 template <typename T>
 void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const Tensor& bias,
                     const Tensor& running_mean, const Tensor& running_var,
-                    const BatchNormOptions& o, const NCL& s, const Tensor& y, const Tensor& mean,
-                    const Tensor& invstd) {
+                    const BatchNormOptions& o, const NCL& s, const Tensor& rc, Act act, const Tensor& y,
+                    const Tensor& mean, const Tensor& invstd) {
+  using P = compute_t<T>;
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   const Tensor rm = running_mean.defined() ? running_mean.detach().contiguous() : Tensor();
   const Tensor rv = running_var.defined() ? running_var.detach().contiguous() : Tensor();
   const bool update = o.training && (rm.defined() || rv.defined());
-  const Tensor rm_new = update && rm.defined() ? empty({s.C}, x.options()) : Tensor();
-  const Tensor rv_new = update && rv.defined() ? empty({s.C}, x.options()) : Tensor();
+  const Tensor rm_new = update && rm.defined() ? empty({s.C}, rm.options()) : Tensor();
+  const Tensor rv_new = update && rv.defined() ? empty({s.C}, rv.options()) : Tensor();
   const gpu::ChannelShape bs{s.N, s.C, s.L};
   const Tensor scratch = empty({gpu::channel_scratch_doubles(bs)}, {DType::F64, x.device()});
   gpu::batch_norm_forward<T>(x.device(), bs, o.training, o.eps, o.momentum,
-                             xc.data<T>(), ptr_or_null<T>(rm), ptr_or_null<T>(rv),
-                             mut_or_null<T>(rm_new), mut_or_null<T>(rv_new), ptr_or_null<T>(wc),
-                             ptr_or_null<T>(bc), y.data<T>(), mean.data<T>(), invstd.data<T>(),
-                             scratch.data<double>());
+                             xc.data<T>(), ptr_or_null<P>(rm), ptr_or_null<P>(rv),
+                             mut_or_null<P>(rm_new), mut_or_null<P>(rv_new), ptr_or_null<P>(wc),
+                             ptr_or_null<P>(bc), ptr_or_null<T>(rc), act, y.data<T>(), mean.data<P>(),
+                             invstd.data<P>(), scratch.data<double>());
   if (!update) return;
   NoGradGuard no_grad;
   if (rm_new.defined()) copy_(running_mean, rm_new);
@@ -260,19 +269,23 @@ void batch_norm_gpu(const Tensor& x, const Tensor& xc, const Tensor& wc, const T
 
 }  // namespace
 
-// y = act(batch_norm(x) + residual); a residual or an activation only with a CPU F32 / F64 x
+// y = act(batch_norm(x) + residual); a residual or an activation only where bn_act_fuses says so
 // (batch_norm_act composes the separate ops elsewhere).
+// A BF16 input (the output of a bf16 convolution) runs natively on both devices: x, y, the residual
+// and their gradients BF16; the parameters, running and saved statistics and their gradients F32
+// (the autocast policy's master weights); the F32 path's arithmetic, each BF16 value rounded once,
+// so the result is that of batch_norm(x.to(F32), ...).to(BF16) bit for bit (tests/engine/
+// test_bf16_native.cpp). 16-bit parameters or running statistics are widened to F32 first, and the
+// updated statistics rounded back into them.
 static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormOptions& o, const Tensor& residual = Tensor(), Act act = Act::kNone) {
   NKD_CHECK(x.defined(), "batch_norm: undefined input");
-  // A 16-bit input (the output of a bf16 convolution) is normalised in F32 (the autocast policy:
-  // F32 parameters and statistics); y is rounded back to the input's dtype. 16-bit parameters or
-  // running statistics are widened too, and the updated statistics rounded back into them.
-  if (is_half(x.dtype())) {
-    const auto wide = [](const Tensor& t) { return t.defined() && is_half(t.dtype()) ? t.to(DType::F32) : t; };
+  const auto half = [](const Tensor& t) { return t.defined() && is_half(t.dtype()); };
+  if (half(x) && (half(weight) || half(bias) || half(running_mean) || half(running_var))) {
+    const auto wide = [&](const Tensor& t) { return half(t) ? t.to(DType::F32) : t; };
     const Tensor rm = wide(running_mean), rv = wide(running_var);
-    Tensor y = batch_norm(x.to(DType::F32), wide(weight), wide(bias), rm, rv, o).to(x.dtype());
+    Tensor y = batch_norm_untraced(x, wide(weight), wide(bias), rm, rv, o, residual, act);
     if (o.training && rm.defined() && !rm.same(running_mean)) copy_(running_mean, rm);
     if (o.training && rv.defined() && !rv.same(running_var)) copy_(running_var, rv);
     return y;
@@ -294,22 +307,23 @@ static Tensor batch_norm_untraced(const Tensor& x, const Tensor& weight, const T
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor rc = residual.defined() ? residual.detach().contiguous() : Tensor();
   Tensor y = empty(x.shape(), x.options());
-  Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
+  const TensorOptions po{compute_dtype(x.dtype()), x.device()};  // the parameters' dtype
+  Tensor mean = empty({s.C}, po), invstd = empty({s.C}, po);
   std::vector<double> batch(o.training ? 2 * s.C : 0);  // [mean..., biased variance...]
-  dispatch_float(x.dtype(), "batch_norm", [&]<typename T>() {
+  dispatch_any_float(x.dtype(), "batch_norm", [&]<typename T>() {
+    using P = compute_t<T>;
     if (x.is_cuda()) {
-      NKD_ASSERT(act == Act::kNone && !residual.defined(), "batch_norm: the fused activation / residual is CPU only");
       if constexpr (kBuiltWithCuda)
-        return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, y, mean, invstd);
+        return batch_norm_gpu<T>(x, xc, wc, bias, running_mean, running_var, o, s, rc, act, y, mean, invstd);
       fail_without_cuda("batch_norm", x.device());
     }
     const Tensor rm = o.training ? Tensor() : running_mean.detach().contiguous();
     const Tensor rv = o.training ? Tensor() : running_var.detach().contiguous();
     const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-    detail::bn_forward<T>(xc.data<T>(), s, o.training, o.eps, ptr_or_null<T>(rm), ptr_or_null<T>(rv),
-                          ptr_or_null<T>(wc), ptr_or_null<T>(bc), ptr_or_null<T>(rc), act, y.data<T>(),
-                          mean.data<T>(), invstd.data<T>(), batch.data());
-    if (o.training) update_running<T>(running_mean, running_var, batch, s, o.momentum);
+    detail::bn_forward<T>(xc.data<T>(), s, o.training, o.eps, ptr_or_null<P>(rm), ptr_or_null<P>(rv),
+                          ptr_or_null<P>(wc), ptr_or_null<P>(bc), ptr_or_null<T>(rc), act, y.data<T>(),
+                          mean.data<P>(), invstd.data<P>(), batch.data());
+    if (o.training) update_running<P>(running_mean, running_var, batch, s, o.momentum);
   });
   if (any_requires_grad({x, weight, bias, residual})) {
     auto node = std::make_shared<BatchNormBackward>(xc, wc, y, mean, invstd, s, o.training, act, residual.defined());
@@ -328,13 +342,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     trace::OpAttrs().set_float("eps", o.eps).set("training", {int64_t(o.training)}));
 }
 
-// The fused kernel covers training on the CPU in F32 / F64 with a residual of x's shape and dtype;
-// anything else (inference, which the ONNX export traces op by op; CUDA; 16-bit) composes the ops.
+// The fused kernels cover training on either device in F32 / F64 / BF16 with a residual of x's
+// shape, dtype and device; anything else (inference, which the ONNX export traces op by op; mixed
+// dtypes) composes the ops. The fused op gives the composed ops' values bit for bit
+// (tests/engine/test_batch_norm_act.cpp; BF16: test_bf16_native.cpp).
 static bool bn_act_fuses(const Tensor& x, const Tensor& residual, const BatchNormOptions& o) {
-  if (!o.training || !x.defined() || x.is_cuda() || (x.dtype() != DType::F32 && x.dtype() != DType::F64))
+  if (!o.training || !x.defined() ||
+      (x.dtype() != DType::F32 && x.dtype() != DType::F64 && x.dtype() != DType::BF16))
     return false;
-  return !residual.defined() ||
-         (!residual.is_cuda() && residual.shape() == x.shape() && residual.dtype() == x.dtype());
+  return !residual.defined() || (residual.device() == x.device() && residual.shape() == x.shape() &&
+                                 residual.dtype() == x.dtype());
 }
 
 Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
@@ -354,10 +371,13 @@ Tensor batch_norm_act(const Tensor& x, const Tensor& weight, const Tensor& bias,
 static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps) {
   common_device("layer_norm", {&x, &weight, &bias});
-  // A 16-bit input is normalised in F32 (F32 statistics and parameters), y rounded back.
-  if (x.defined() && is_half(x.dtype())) {
-    const auto wide = [](const Tensor& t) { return t.defined() && is_half(t.dtype()) ? t.to(DType::F32) : t; };
-    return layer_norm(x.to(DType::F32), normalized_shape, wide(weight), wide(bias), eps).to(x.dtype());
+  // A BF16 input runs natively on both devices: x, y and their gradients BF16, the parameters, the
+  // statistics and their gradients F32, the F32 path's arithmetic with one rounding per BF16 value
+  // (layer_norm(x.to(F32), ...).to(BF16) bit for bit). 16-bit parameters are widened first.
+  const auto half = [](const Tensor& t) { return t.defined() && is_half(t.dtype()); };
+  if (half(x) && (half(weight) || half(bias))) {
+    const auto wide = [&](const Tensor& t) { return half(t) ? t.to(DType::F32) : t; };
+    return layer_norm_untraced(x, normalized_shape, wide(weight), wide(bias), eps);
   }
   const Shape& ns = normalized_shape;
   const int64_t k = static_cast<int64_t>(ns.size());
@@ -365,7 +385,7 @@ static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape
             "layer_norm: normalized_shape ", to_string(ns), " is not the trailing dims of input ",
             describe(x));
   for (const Tensor* t : {&weight, &bias})
-    NKD_CHECK(!t->defined() || (t->shape() == ns && t->dtype() == x.dtype()),
+    NKD_CHECK(!t->defined() || (t->shape() == ns && t->dtype() == compute_dtype(x.dtype())),
               "layer_norm: ", t == &weight ? "weight " : "bias ", describe(*t),
               " does not match normalized_shape ", to_string(ns), " of input ", describe(x));
   const int64_t d = numel(ns);
@@ -374,16 +394,18 @@ static Tensor layer_norm_untraced(const Tensor& x, const Shape& normalized_shape
   const Tensor wc = weight.defined() ? weight.detach().contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor y = empty(x.shape(), x.options());
-  Tensor mean = empty({s.C}, x.options()), invstd = empty({s.C}, x.options());
-  dispatch_float(x.dtype(), "layer_norm", [&]<typename T>() {
+  const TensorOptions po{compute_dtype(x.dtype()), x.device()};
+  Tensor mean = empty({s.C}, po), invstd = empty({s.C}, po);
+  dispatch_any_float(x.dtype(), "layer_norm", [&]<typename T>() {
+    using P = compute_t<T>;
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda)
-        return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<T>(wc), ptr_or_null<T>(bc),
-                                          y.data<T>(), mean.data<T>(), invstd.data<T>(), s.C, s.L, eps);
+        return gpu::layer_norm_forward<T>(x.device(), xc.data<T>(), ptr_or_null<P>(wc), ptr_or_null<P>(bc),
+                                          y.data<T>(), mean.data<P>(), invstd.data<P>(), s.C, s.L, eps);
       fail_without_cuda("layer_norm", x.device());
     }
-    ln_forward<T>(xc.data<T>(), s, eps, ptr_or_null<T>(wc), ptr_or_null<T>(bc), y.data<T>(),
-                  mean.data<T>(), invstd.data<T>());
+    ln_forward<T, P>(xc.data<T>(), s, eps, ptr_or_null<P>(wc), ptr_or_null<P>(bc), y.data<T>(),
+                     mean.data<P>(), invstd.data<P>());
   });
   if (any_requires_grad({x, weight, bias}))
     record(std::make_shared<LayerNormBackward>(xc, wc, mean, invstd, s, ns), {x, weight, bias},

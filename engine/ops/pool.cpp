@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "engine/autograd/node.h"
 #include "engine/cpu/parallel.h"
@@ -41,15 +42,21 @@ int64_t row_grain(const Geom& g, int64_t window) {
 // the gather (which walks the covering windows in raster order from 0): the same bits, with one
 // add per output cell instead of 9-16 index tests per input element (ShuffleNetV2's stem max pool
 // backward was 19% of its 224-px training step).
+// A BF16 gradient is summed in an F32 plane and rounded once into gx, as the gather does.
 template <typename T>
 void max_pool_backward_cpu(const Geom& g, const T* gy, const int64_t* idx, T* gx) {
+  using C = compute_t<T>;
   cpu::parallel_for(g.planes, plane_grain(g), [&](int64_t b, int64_t e) {
+    std::vector<C> wide(kIsHalf<T> ? g.in_plane() : 0);
     for (int64_t plane = b; plane < e; ++plane) {
-      T* gp = gx + plane * g.in_plane();
+      C* gp;
+      if constexpr (kIsHalf<T>) gp = wide.data();
+      else gp = gx + plane * g.in_plane();
       const T* yp = gy + plane * g.out_plane();
       const int64_t* ip = idx + plane * g.out_plane();
-      std::fill(gp, gp + g.in_plane(), T(0));
-      for (int64_t k = 0; k < g.out_plane(); ++k) gp[ip[k]] += yp[k];
+      std::fill(gp, gp + g.in_plane(), C(0));
+      for (int64_t k = 0; k < g.out_plane(); ++k) gp[ip[k]] += static_cast<C>(yp[k]);
+      if constexpr (kIsHalf<T>) std::copy(gp, gp + g.in_plane(), gx + plane * g.in_plane());
     }
   });
 }
@@ -81,7 +88,7 @@ class PoolBackward final : public Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
     const Tensor gy = grads[0].contiguous();
     Tensor gx = empty(in_, gy.options());
-    dispatch_float(gy.dtype(), name(), [&]<typename T>() {
+    dispatch_any_float(gy.dtype(), name(), [&]<typename T>() {
       pool_backward<T>(kind_, g_, include_pad_, gy, idx_, gx);
     });
     return {gx};
@@ -141,7 +148,7 @@ Tensor avg_forward(const Tensor& x, const Geom& g, Kind kind, bool include_pad, 
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty(out_shape(x, g), x.options());
   const int64_t work = kind == Kind::Adaptive ? (g.H / g.P + 2) * (g.W / g.Q + 2) : g.R * g.S;
-  dispatch_float(x.dtype(), op, [&]<typename T>() {
+  dispatch_any_float(x.dtype(), op, [&]<typename T>() {
     const bool adaptive = kind == Kind::Adaptive;
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda)
@@ -184,15 +191,16 @@ int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
   return out;
 }
 
-// The pools run a 16-bit input on an F32 copy and round the result back (exact for max pooling).
+// The pools take a BF16 input natively on both devices (the functors of pool_math.h: window sums
+// in double, the gradients summed in F32, one rounding per stored value): the F32 pool's result
+// rounded back, bit for bit (tests/engine/test_bf16_native.cpp).
 static Tensor max_pool2d_untraced(const Tensor& x, const Pool2dOptions& options) {
-  if (is_half(x.dtype())) return max_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "max_pool2d");
   const Tensor xc = x.detach().contiguous();
   const bool grad = any_requires_grad({x});
   Tensor y = empty(out_shape(x, g), x.options());
   Tensor idx = grad ? empty(y.shape(), {DType::I64, x.device()}) : Tensor();
-  dispatch_float(x.dtype(), "max_pool2d", [&]<typename T>() {
+  dispatch_any_float(x.dtype(), "max_pool2d", [&]<typename T>() {
     int64_t* ip = grad ? idx.data<int64_t>() : nullptr;
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda)
@@ -217,7 +225,6 @@ static Tensor avg_pool2d_untraced(const Tensor& x, const Pool2dOptions& options)
   NKD_CHECK(options.dilation[0] == 1 && options.dilation[1] == 1,
             "avg_pool2d: dilation must be 1, got [", options.dilation[0], ", ", options.dilation[1],
             "]");
-  if (is_half(x.dtype())) return avg_pool2d(x.to(DType::F32), options).to(x.dtype());
   const Geom g = window_geom(x, options, "avg_pool2d");
   return avg_forward(x, g, Kind::Avg, options.count_include_pad, "avg_pool2d");
 }
@@ -228,7 +235,6 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options) {
 }
 
 static Tensor adaptive_avg_pool2d_untraced(const Tensor& x, int64_t out_h, int64_t out_w) {
-  if (is_half(x.dtype())) return adaptive_avg_pool2d(x.to(DType::F32), out_h, out_w).to(x.dtype());
   Geom g = input_geom(x, "adaptive_avg_pool2d");
   NKD_CHECK(out_h > 0 && out_w > 0, "adaptive_avg_pool2d: output size [", out_h, ", ", out_w,
             "] must be positive (input ", describe(x), ")");
@@ -244,11 +250,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w) {
 }
 
 static Tensor global_avg_pool_untraced(const Tensor& x) {
-  if (is_half(x.dtype())) return global_avg_pool(x.to(DType::F32)).to(x.dtype());
   const Geom g = input_geom(x, "global_avg_pool");
   const Tensor xc = x.detach().contiguous();
   Tensor y = empty({x.size(0), x.size(1)}, x.options());
-  dispatch_float(x.dtype(), "global_avg_pool", [&]<typename T>() {
+  dispatch_any_float(x.dtype(), "global_avg_pool", [&]<typename T>() {
     if (x.is_cuda()) {
       if constexpr (kBuiltWithCuda)
         return gpu::global_avg_pool_forward<T>(x.device(), g, xc.data<T>(), y.data<T>());

@@ -13,7 +13,7 @@ namespace {
 
 constexpr int kWarp = 32;
 
-// One warp per plane: the plane's sum (double for float) times 1 / (H W), as the CPU divides.
+// One warp per plane: the plane's sum (double for float and bf16) divided by H W, as the CPU does.
 template <typename T>
 __global__ void __launch_bounds__(cuda::kBlockSize)
     plane_mean_kernel(const T* x, T* y, int64_t planes, int64_t hw) {
@@ -63,9 +63,9 @@ void global_avg_pool_forward(Device device, const pool::Geom& g, const T* x, T* 
   template void max_pool2d_forward<T>(Device, const pool::Geom&, const T*, T*, int64_t*);      \
   template void avg_pool2d_forward<T>(Device, const pool::Geom&, bool, bool, const T*, T*);    \
   template void global_avg_pool_forward<T>(Device, const pool::Geom&, const T*, T*);
-NKD_FLOAT_TYPES(NKD_INSTANTIATE_POOL)
+NKD_ALL_FLOAT_TYPES(NKD_INSTANTIATE_POOL)
 
 }  // namespace nkd::ops::gpu
 
 #define NKD_POOL_BACKWARD_LAUNCHABLE(T, D) NKD_GPU_LAUNCHABLE(nkd::ops::pool::PoolBwd<T>)
-NKD_FLOAT_TYPES(NKD_POOL_BACKWARD_LAUNCHABLE)
+NKD_ALL_FLOAT_TYPES(NKD_POOL_BACKWARD_LAUNCHABLE)

@@ -1,7 +1,8 @@
 // ops::batch_norm_act (batch norm + residual add + ReLU / ReLU6 fused in training on the CPU) gives
 // exactly what the separate batch_norm, add and relu / relu6 ops give, bit for bit, in F32 and F64:
 // the output, the updated running statistics, and the gradients of x, weight, bias and the residual
-// (odd spatial sizes, a strided x, no affine). Inference and BF16 run the separate ops.
+// (odd spatial sizes, a strided x, no affine). Inference composes the separate ops; BF16 fuses too
+// (test_bf16_native.cpp), as does CUDA (tests/engine/cuda/test_cuda_bf16_native.cpp).
 #include <gtest/gtest.h>
 
 #include <string>

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "engine/bf16.h"
 #include "engine/cuda/launch.cuh"
 #include "engine/ops/detail/channels.h"
 
@@ -53,7 +54,7 @@ enum class Terms {
 // j = n L + l order; part[(c chunks + k) * 2 + {0, 1}] receives (a, b).
 template <typename T, Terms kTerms>
 __global__ void __launch_bounds__(kSumBlock, 4)  // 4 blocks per SM: 64 registers
-    partial_sums_kernel(ChannelShape s, int64_t per, const T* x, const T* g, const T* mean,
+    partial_sums_kernel(ChannelShape s, int64_t per, const T* x, const T* g, const compute_t<T>* mean,
                         double* part) {
   const int64_t M = s.N * s.L, CL = s.C * s.L, B = blockDim.x;
   const int64_t qB = B / s.L, rB = B - qB * s.L;  // a step of B elements: qB planes and rB
@@ -113,7 +114,7 @@ inline Chunks chunks_of(const ChannelShape& s) {
 }
 
 template <typename T, Terms kTerms>
-void partial_sums(const ChannelShape& s, const Chunks& ch, const T* x, const T* g, const T* mean,
+void partial_sums(const ChannelShape& s, const Chunks& ch, const T* x, const T* g, const compute_t<T>* mean,
                   double* part, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(ch.count),
                   static_cast<unsigned>(std::clamp<int64_t>(s.C, 1, kMaxGridY)));

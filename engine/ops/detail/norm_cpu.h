@@ -63,7 +63,7 @@ template <typename T>
     const T* p = x + (n * s.C + c) * s.L;
     const double m = mean;
     sq += sums_of(s.L, [p, m](int64_t l) {
-            const double d = p[l] - m;
+            const double d = double(p[l]) - m;
             return Sums{d * d, 0.0};
           }).a;
   }

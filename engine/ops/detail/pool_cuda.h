@@ -1,7 +1,7 @@
 // Launchers of the pooling forwards on CUDA devices (pool_cuda.cu: the per-cell functors of
 // pool_math.h, and a warp-per-plane mean), called by pool.cpp only under
 // `if constexpr (kBuiltWithCuda)`: a CPU-only build needs no definition. Buffers are contiguous
-// device memory; T is in NKD_FLOAT_TYPES. Each launcher queues work on the compute stream.
+// device memory; T is in NKD_ALL_FLOAT_TYPES (BF16 natively: sums in double, one rounding). Each launcher queues work on the compute stream.
 #pragma once
 #include <cstdint>
 

@@ -8,12 +8,15 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "engine/bf16.h"
 #include "engine/host_device.h"
 
 namespace nkd::ops::pool {
 
+// The window sums' type: double for float and bf16 (whose values widen exactly to float, so a BF16
+// pool gives the F32 pool's result rounded once), T itself for double.
 template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+using Acc = std::conditional_t<std::is_same_v<compute_t<T>, float>, double, T>;
 
 // One pooling: `planes` = N * C input planes [H, W] map to output planes [P, Q] through windows
 // R x S with stride (sh, sw), padding (ph, pw) and dilation (dh, dw).
@@ -149,9 +152,10 @@ struct PoolBwd {
   NKD_HD void operator()(int64_t i) const {
     const int64_t plane = i / g.in_plane(), rem = i - plane * g.in_plane();
     const int64_t h = rem / g.W, w = rem - h * g.W;
+    using C = compute_t<T>;  // the gradient is summed in F32 for a BF16 T and rounded once
     const T* gp = gy + plane * g.out_plane();
     if (kind == Kind::Global) {
-      gx[i] = static_cast<T>(gp[0] / static_cast<T>(g.in_plane()));
+      gx[i] = static_cast<T>(static_cast<C>(gp[0]) / static_cast<C>(g.in_plane()));
       return;
     }
     int64_t p0, p1, q0, q1;
@@ -165,21 +169,21 @@ struct PoolBwd {
       candidates(h, g.sh, g.ph, mx ? (g.R - 1) * g.dh + 1 : g.R, g.P, p0, p1);
       candidates(w, g.sw, g.pw, mx ? (g.S - 1) * g.dw + 1 : g.S, g.Q, q0, q1);
     }
-    T acc = 0;
+    C acc = 0;
     for (int64_t p = p0; p <= p1; ++p) {
       for (int64_t q = q0; q <= q1; ++q) {
         const int64_t k = p * g.Q + q;
         if (kind == Kind::Max) {
-          if (idx[plane * g.out_plane() + k] == rem) acc += gp[k];
+          if (idx[plane * g.out_plane() + k] == rem) acc += static_cast<C>(gp[k]);
           continue;
         }
         const Window wd =
             kind == Kind::Adaptive ? adaptive_window(g, p, q) : avg_window(g, p, q, include_pad);
         if (wd.divisor <= 0 || h < wd.h0 || h >= wd.h1 || w < wd.w0 || w >= wd.w1) continue;
-        acc += gp[k] / static_cast<T>(wd.divisor);
+        acc += static_cast<C>(gp[k]) / static_cast<C>(wd.divisor);
       }
     }
-    gx[i] = acc;
+    gx[i] = static_cast<T>(acc);
   }
 };
 
