@@ -182,6 +182,22 @@ bench_distill() {
   return $rc
 }
 
+# Issue 16 item 3: the training step as a CUDA graph (runner.cuda_graph / --cuda-graph, off by
+# default). First the GPU test (graph-replayed steps equal to eager ones bit for bit, a short batch
+# eager, the schedule's learning rate followed), then the distill step eager and replayed in the same
+# run for the paper's two teacher pairs; docs/GPU.md's rule: on by default if the replayed step is
+# > 3% faster (ratio < 0.97 on the "CUDA graph" row).
+cuda_graph() {
+  local b="$BUILD/apps/nkd_bench" batch=${NKD_BENCH_GRAPH_BATCH:-128} rc=0
+  local opts=(--device cuda --batch "$batch" --runs 5 --iters 5 --warmup 3 --no-torch --cuda-graph)
+  "$BUILD/tests/apps/test_apps_cuda" --gtest_filter='AppsCuda.CudaGraph*' || rc=$?
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" || rc=$?
+  "$b" distill --teacher resnet50 --student mobilenet_v1 "${opts[@]}" || rc=$?
+  # bf16 (what a GPU user runs): shorter kernels, so more of the step is launch overhead.
+  "$b" distill --teacher resnet34 --student resnet18 "${opts[@]}" --precision bf16 || rc=$?
+  return $rc
+}
+
 profile_net() {
   local ncu
   ncu=$(command -v ncu || find /usr/local/cuda*/bin /opt/nvidia -name ncu -type f 2>/dev/null | head -1)
@@ -207,7 +223,7 @@ main() {
   dirs=$(lib_dirs | awk '!seen[$0]++' | paste -sd:)
   export LD_LIBRARY_PATH="$dirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export ROOT BUILD OUT
-  export -f environment build_here sanitizer profile_net bench_distill
+  export -f environment build_here sanitizer profile_net bench_distill cuda_graph
   step environment 60 environment
   head -20 "$OUT/environment.log"
   if [[ ! -x "$BUILD/tests/test_cuda" ]]; then
@@ -250,6 +266,9 @@ main() {
   [[ -f "$OUT/teacher_form.log" ]] && grep -h 'on the GPU: relative\|PASSED\|FAILED\|SKIPPED' "$OUT/teacher_form.log" |
     while read -r line; do note "  $line"; done
   step bench_distill 200 bench_distill
+  step cuda_graph 150 cuda_graph
+  [[ -f "$OUT/cuda_graph.log" ]] && grep -h 'CUDA graph:\|AppsCuda.CudaGraph\|^Distillation\|^| nkd, teacher inference form' \
+    "$OUT/cuda_graph.log" | grep -v '^\[ RUN' | while read -r line; do note "  $line"; done
   # The Fashion-MNIST demo's full recipe on the GPU (tools/demo.sh) for the seeds in
   # NKD_GPU_DEMO_SEEDS (none: skipped), with the dataset from the bundle.
   if [[ -n "${NKD_GPU_DEMO_SEEDS:-}" ]]; then
@@ -315,7 +334,7 @@ write_summary() {
     echo "nkd GPU check, $(date -u +%FT%TZ), $(( $(date +%s) - START ))s"
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
     printf '%s\n' "${SUMMARY[@]}"
-    for bench in bench_gpu_ops bench_models bench_models_bf16 bench_distill demo conv_algos; do
+    for bench in bench_gpu_ops bench_models bench_models_bf16 bench_distill cuda_graph demo conv_algos; do
       [[ -f "$OUT/$bench.log" ]] && { echo; echo "---- $bench"; grep -E '^\||^(GPU|Models|Distillation|Fashion|build|PyTorch|header|conv_algos)' "$OUT/$bench.log"; }
     done
   } > "$OUT/summary.txt"

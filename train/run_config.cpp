@@ -241,6 +241,7 @@ RunConfig parse_run_config(Config& c, ConfigUse use) {
   r.tensorboard = c.boolean("runner.tensorboard", true);
   r.seed = uint64_t(c.integer("runner.seed", 0));
   r.conv_algos = c.choice("runner.conv_algos", "fast", {"exact", "fast"});
+  r.cuda_graph = c.boolean("runner.cuda_graph", false);
   r.precision = parse_precision(c.choice("runner.precision", "fp32", {"fp32", "tf32", "bf16"}),
                                 "runner.precision");
   if (r.epochs < 1) c.fail("runner.epochs", "must be at least 1");

@@ -95,6 +95,9 @@ struct RunConfig {
   // runner.precision: fp32 (default), tf32 (GPU F32 convolutions / GEMMs on TF32 tensor cores) or
   // bf16 (autocast: engine/autocast.h); --precision overrides it. Checkpoints stay F32.
   Precision precision = Precision::kFp32;
+  // runner.cuda_graph: capture the training step into a CUDA graph and replay it (GPU, SGD, one
+  // process, no random ops in the step; train/cuda_graph_step.h); --cuda-graph sets it.
+  bool cuda_graph = false;
   std::string resolved;  // the resolved TOML, written to the work dir and into checkpoints
 };
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "train/checkpoint.h"
+#include "train/cuda_graph_step.h"
 #include "train/data_setup.h"
 #include "train/distiller.h"
 #include "train/distributed.h"
@@ -20,6 +21,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/check.h"
 #include "engine/cpu/blas_core.h"
+#include "engine/cuda/allocator.h"
 #include "engine/cuda/device.h"
 #include "engine/cuda/math_mode.h"
 #include "engine/ops/elementwise.h"
@@ -80,6 +82,8 @@ class Trainer {
   void resume_auto();
   bool run_epoch(int64_t epoch);
   void step(const data::Batch& batch, double data_time);
+  StepOutput train_step(const Tensor& images, const Tensor& labels, const Tensor& soft_labels, double lr);
+  void setup_cuda_graph();
   void read_device_sums();
   void log_window(int64_t epoch, int64_t iter_in_epoch);
   void write_checkpoint(const std::string& file, int64_t epoch, int64_t iter_in_epoch,
@@ -108,6 +112,8 @@ class Trainer {
   std::unique_ptr<DataParallel> dp_;  // data-parallel runs only (distributed.h)
   int64_t val_size_ = 0;              // data-parallel runs: the val set size, to skip the sampler's padding
   int64_t val_images_ = -1, val_skipped_ = 0;  // the last evaluation's counts (result.json)
+  std::unique_ptr<GraphedStep> graph_;  // runner.cuda_graph only (cuda_graph_step.h)
+  StepOutput graph_like_;               // a warm-up step's loss terms, detached: the graph's static outputs
 };
 
 Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
@@ -144,6 +150,7 @@ Trainer::Trainer(const RunConfig& config, const TrainOptions& options)
         optim::AdamWOptions{.beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay});
   // The schedule holds the run's learning rate and gives each step its own (Trainer::step).
   schedule_ = std::make_unique<optim::LrSchedule>(o.lr, cfg_.lr, cfg_.epochs, iters_per_epoch_);
+  setup_cuda_graph();
   if (opts_.resume == "auto") {
     resume_auto();
   } else if (!opts_.resume.empty()) {
@@ -209,18 +216,25 @@ void Trainer::resume(const std::string& path) {
   find_best();
 }
 
-// One training step, on every device: no host synchronisation. The loss terms are summed on the
-// tensors' device and read back at the next log (Trainer::read_device_sums), where a NaN/inf is
-// reported before any checkpoint is written.
-void Trainer::step(const data::Batch& batch, double data_time) {
-  const Tensor images = batch.images.to(opts_.device);
+void Trainer::setup_cuda_graph() {
+  if (!cfg_.cuda_graph) return;
+  const GraphRunFacts facts{.requested = true, .cuda = opts_.device.is_cuda(), .data_parallel = dp_ != nullptr,
+                            .optimizer = cfg_.optim.type, .sync_alloc = cuda::sync_alloc_enabled(),
+                            .debug_sync = cuda::detail::env_flag("NKD_CUDA_DEBUG_SYNC")};
+  graph_ = std::make_unique<GraphedStep>(GraphStepPlan(graph_disabled_reason(facts), cfg_.data.batch_size),
+                                         opts_.device, *opt_);
+}
+
+// Forward (student, teacher, losses) and backward at the run's precision, clipping, the optimizer
+// step at `lr`: the part of a step a CUDA graph captures (GraphedStep), so no host synchronisation.
+StepOutput Trainer::train_step(const Tensor& images, const Tensor& labels, const Tensor& soft_labels, double lr) {
   StepOutput out;
   const int64_t copies_before = autocast_weight_conversions();
   {
     // Forward and backward at the run's precision; the BF16 weight copies of a bf16 run are made
     // once here and dropped with the guard (the optimizer then updates the F32 parameters).
     const PrecisionGuard precision(cfg_.precision);
-    out = model_->forward_train(images, batch.labels, batch.soft_labels);
+    out = model_->forward_train(images, labels, soft_labels);
     opt_->zero_grad();
     out.total.backward();
   }
@@ -231,6 +245,43 @@ void Trainer::step(const data::Batch& batch, double data_time) {
   }
   if (dp_) dp_->after_backward();  // gradients averaged over the ranks
   if (cfg_.optim.grad_clip > 0) optim::clip_grad_norm_async(params_, cfg_.optim.grad_clip);
+  opt_->step(lr);
+  return out;
+}
+
+// One training step, on every device: no host synchronisation. The loss terms are summed on the
+// tensors' device and read back at the next log (Trainer::read_device_sums), where a NaN/inf is
+// reported before any checkpoint is written. With runner.cuda_graph the step is a replayed graph
+// for every batch of the full shape (GraphedStep), whose loss terms come from static tensors.
+void Trainer::step(const data::Batch& batch, double data_time) {
+  const double lr = schedule_->at(iter_);
+  StepPath path = StepPath::kEager;
+  std::optional<StepOutput> replayed;
+  if (graph_) {
+    path = graph_->plan().next(step_shape(batch.images, batch.labels, batch.soft_labels));
+    replayed = graph_->run(
+        path, batch.images, batch.labels, batch.soft_labels, lr,
+        [this](const Tensor& i, const Tensor& l, const Tensor& s, double r) { return train_step(i, l, s, r); },
+        graph_like_, [this](const std::string& line) { log_.line(line); });
+  }
+  StepOutput out;
+  if (replayed) {
+    out = *replayed;
+  } else {
+    const std::vector<uint64_t> offsets =
+        path == StepPath::kWarmup ? layers::random_layer_offsets(*model_) : std::vector<uint64_t>{};
+    out = train_step(batch.images.to(opts_.device), batch.labels, batch.soft_labels, lr);
+    if (path == StepPath::kWarmup) {
+      graph_like_ = StepOutput{};
+      for (const auto& [n, t] : out.losses) graph_like_.losses.emplace_back(n, t.detach());
+      graph_like_.total = out.total.detach();
+      if (layers::random_layer_offsets(*model_) != offsets) {
+        graph_->plan().disable("the step draws random numbers (dropout or drop path), which a replay would repeat");
+        log_.line("CUDA graph: off: " + graph_->plan().reason() + "; every step runs eagerly");
+      }
+    }
+    if (graph_) opt_->zero_grad();  // no gradient outside the graph's memory lingers between replays
+  }
   {
     NoGradGuard no_grad;
     std::vector<Tensor>& sums = window_.device_sums;
@@ -243,7 +294,6 @@ void Trainer::step(const data::Batch& batch, double data_time) {
       sums.back() = ops::add(sums.back(), out.total.detach());
     }
   }
-  opt_->step(schedule_->at(iter_));
   if (window_.losses.empty())
     for (const auto& [n, t] : out.losses) window_.losses.emplace_back(n, 0.0);
   window_.data_time += data_time;
@@ -416,6 +466,12 @@ bool Trainer::run_epoch(int64_t epoch) {
 int Trainer::run() {
   log_.line(run_header(cfg_, opts_, iters_per_epoch_, cuda::detail::env_flag("NKD_CONV_EXACT")));
   if (!opts_.device.is_cuda()) log_.line("OpenBLAS kernels: " + cpu::upgrade_blas_core());
+  if (graph_)
+    log_.line(graph_->plan().enabled()
+                  ? "CUDA graph: on (runner.cuda_graph): the step is captured after " +
+                        std::to_string(GraphStepPlan::kDefaultWarmup) + " eager warm-up steps of the full batch (" +
+                        std::to_string(cfg_.data.batch_size) + " images); other batch shapes run eagerly"
+                  : "CUDA graph: off: " + graph_->plan().reason() + "; every step runs eagerly");
   if (cfg_.tensorboard) log_.open_tensorboard(opts_.work_dir + "/tf_logs", iter_, cfg_.resolved);
   run_start_ = Clock::now();
   window_ = Window{};

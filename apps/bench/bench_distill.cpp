@@ -1,6 +1,6 @@
 // `nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] [--batch N]
 // [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] [--precision fp32|tf32|bf16]
-// [--no-torch] [--profile-teacher N [--plain]] [--demo]`:
+// [--no-torch] [--profile-teacher N [--plain]] [--demo] [--cuda-graph]`:
 // the distillation step of the paper's ImageNet recipes on random images (1000 classes; nkd at
 // --precision, default fp32, bf16 being autocast's policy with the teacher's form in BF16 too): the
 // student's training step (forward, CE + the loss, backward, SGD momentum 0.9 / weight decay 1e-4)
@@ -17,6 +17,9 @@
 // KD T 4 alpha 0.9; its PyTorch peer is `nkd_bench demo`'s, so no PyTorch rows here: use it with
 // --no-torch for the nkd side's CPU time). --profile-teacher N only runs the
 // teacher's inference form (--plain: its eval-mode forward) N times, for `perf record`.
+// --cuda-graph (GPU): one more row, the inference-form step captured once into a CUDA graph
+// (engine/cuda/graph.h, as nkd_distill --cuda-graph does) and replayed, timed alternating with the
+// eager rows; its ratio < 1 is the graph's gain (docs/GPU.md's decision rule: > 3% turns it on).
 #include "apps/bench/bench_distill.h"
 
 #include <algorithm>
@@ -39,6 +42,7 @@
 #include "engine/autocast.h"
 #include "engine/autograd/grad_mode.h"
 #include "engine/cuda/device.h"
+#include "engine/cuda/graph.h"
 #include "engine/cuda/timer.h"
 #include "engine/factory.h"
 #include "engine/ops/elementwise.h"
@@ -59,7 +63,7 @@ struct Settings {
   int iters = 2, runs = 3, warmup = 1, threads = 2;
   bool torch = true;
   int profile_teacher = 0;
-  bool plain = false, demo = false;
+  bool plain = false, demo = false, cuda_graph = false;
   Device device = kCPU;
   Precision precision = Precision::kFp32;
   bool has_teacher() const { return teacher != "none"; }
@@ -146,13 +150,29 @@ class NkdDistill {
     return fused ? fused_->forward(x_) : plain_->forward(x_);
   }
 
+  // Captures step(true) (after the warm-up steps: gradients, momentum and cuDNN's searches exist)
+  // with SGD reading its learning rate on the device; "" or why the capture failed.
+  std::string capture() {
+    lr_ = full({1}, 0.01, {DType::F64, s_.device});
+    sgd_->zero_grad();  // the warm-up's gradients: freed before the capture, which frees only its own
+    sgd_->set_device_lr(lr_);
+    const std::string reason = graph_.capture(s_.device, [&] {
+      step(true);
+      sgd_->zero_grad();
+    });
+    sgd_->set_device_lr(Tensor());
+    return reason;
+  }
+  void replay() const { graph_.replay(); }
+
  private:
   Settings s_;
   std::shared_ptr<nets::ImageClassifier> student_, teacher_;
   std::shared_ptr<layers::Linear> head_;
   std::unique_ptr<optim::Sgd> sgd_;
   std::unique_ptr<nets::InferenceNet> fused_, plain_;
-  Tensor x_, labels_;
+  Tensor x_, labels_, lr_;
+  cuda::Graph graph_;
 };
 
 // One row of the table: medians of the per-step milliseconds.
@@ -219,6 +239,7 @@ bool parse(int argc, char** argv, Settings& s) {
     else if (a == "--no-torch") s.torch = false;
     else if (a == "--plain") s.plain = true;
     else if (a == "--demo") s.demo = true;
+    else if (a == "--cuda-graph") s.cuda_graph = true;
     else if (a == "--profile-teacher" && has_value) s.profile_teacher = std::max(1, std::atoi(argv[++i]));
     else return false;
   }
@@ -230,6 +251,10 @@ bool parse(int argc, char** argv, Settings& s) {
     s.torch = false;
   }
   if (s.loss.empty()) s.loss = s.has_teacher() ? "nkd" : "tf_nkd";
+  if (s.cuda_graph && (!s.device.is_cuda() || s.warmup < 1)) {
+    std::cerr << "nkd_bench distill: --cuda-graph needs --device cuda and --warmup >= 1\n";
+    return false;
+  }
   const bool needs_teacher = s.loss == "kd" || s.loss == "nkd";
   if (needs_teacher != s.has_teacher() || (!needs_teacher && s.loss != "tf_nkd" && s.loss != "uskd")) {
     std::cerr << "nkd_bench distill: --loss kd|nkd need a --teacher, tf_nkd|uskd take --teacher none\n";
@@ -245,7 +270,7 @@ int bench_distill(int argc, char** argv) {
   if (!parse(argc, argv, s)) {
     std::cerr << "usage: nkd_bench distill [--teacher NAME|none] [--student NAME] [--loss kd|nkd|tf_nkd|uskd] "
                  "[--batch N] [--size N] [--iters N] [--runs N] [--warmup N] [--threads N] [--device cpu|cuda] "
-                 "[--precision fp32|tf32|bf16] [--no-torch] [--profile-teacher N [--plain]] [--demo]\n";
+                 "[--precision fp32|tf32|bf16] [--no-torch] [--profile-teacher N [--plain]] [--demo] [--cuda-graph]\n";
     return 2;
   }
   if (s.device.is_cuda() && !cuda::is_available()) {
@@ -265,19 +290,33 @@ int bench_distill(int argc, char** argv) {
   const bool gpu = s.device.is_cuda();
   std::vector<Row> rows = {{s.has_teacher() ? "nkd, teacher inference form" : "nkd", {}, {}}, {"nkd, teacher eval forward (no fusion)", {}, {}},
                            {gpu ? "PyTorch F32" : "PyTorch NCHW", {}, {}},
-                           {gpu ? "PyTorch channels_last + bf16 autocast" : "PyTorch channels_last", {}, {}}};
+                           {gpu ? "PyTorch channels_last + bf16 autocast" : "PyTorch channels_last", {}, {}},
+                           {"nkd, teacher inference form, CUDA graph", {}, {}}};
   const int variants = s.has_teacher() ? 2 : 1;
   for (int v = 0; v < variants; ++v)
     for (int i = 0; i < s.warmup; ++i) {
       nkd.step(v == 0);
       if (s.has_teacher()) nkd.teacher(v == 0);
     }
+  bool graphed = false;
+  if (s.cuda_graph) {
+    const std::string reason = nkd.capture();
+    graphed = reason.empty();
+    std::cerr << "CUDA graph: " << (graphed ? "captured" : "capture failed: " + reason) << "\n";
+    if (graphed)
+      for (int i = 0; i < s.warmup; ++i) nkd.replay();
+  }
   for (int r = 0; r < s.runs; ++r) {
     for (int v = 0; v < variants; ++v) {
       const bool fused = v == 0;
       const Ms st = per_call_ms(s.iters, s.device, [&] { nkd.step(fused); });
       rows[v].add(st, s.has_teacher() ? per_call_ms(s.iters, s.device, [&] { nkd.teacher(fused); }) : Ms{});
       std::cerr << "run " << r << " " << rows[v].name << ": step " << rows[v].step.back() << " ms\n";
+    }
+    if (graphed) {  // right after the eager rows of the same run
+      const Ms st = per_call_ms(s.iters, s.device, [&] { nkd.replay(); });
+      rows[4].add(st, {rows[0].teacher.back(), 0});  // the teacher alone: its eager inference form
+      std::cerr << "run " << r << " " << rows[4].name << ": step " << rows[4].step.back() << " ms\n";
     }
     if (!s.torch) continue;
     const json spec = {{"teacher", s.teacher}, {"student", s.student}, {"loss", s.loss},   {"batch", s.batch},

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   std::string config_path, work_dir, resume, device = "auto";
   std::vector<std::string> overrides;
   int64_t seed = -1, stop_after = 0;
-  bool deterministic = false, no_validate = false, tf32 = false;
+  bool deterministic = false, no_validate = false, tf32 = false, cuda_graph = false;
   std::string precision;
   app.add_option("CONFIG", config_path, "TOML config (e.g. configs/fashion_mnist/student_nkd.toml)")->required();
   app.add_option("--work-dir", work_dir, "where logs and checkpoints go (default work_dirs/<config name>)");
@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   app.add_option("--precision", precision, "fp32, tf32 or bf16 (mixed precision: BF16 convolutions and "
                  "matrix products, F32 statistics, losses and master weights); overrides runner.precision")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  app.add_flag("--cuda-graph", cuda_graph, "GPU: capture the training step into a CUDA graph once and replay it "
+               "(SGD, one process, no dropout; short batches run eagerly); sets runner.cuda_graph = true");
   app.add_option("--set", overrides, "override a config key: --set optimizer.lr=0.05 (repeatable)")->take_all();
   app.add_option("--device", device, "cpu, cuda, cuda:N or auto (default: cuda when available)");
   app.add_option("--stop-after-iters", stop_after,
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
     nkd::train::Config config = nkd::train::load_config(config_path, overrides);
     if (seed >= 0) config.set("runner.seed=" + std::to_string(seed));
     if (!precision.empty()) config.set("runner.precision=" + precision);
+    if (cuda_graph) config.set("runner.cuda_graph=true");
     const nkd::train::RunConfig run = nkd::train::parse_run_config(config, nkd::train::ConfigUse::kTrain);
     nkd::train::TrainOptions options;
     options.work_dir = work_dir;

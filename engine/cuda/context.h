@@ -83,4 +83,10 @@ class Context {
 // while static destructors run, so streams and handles are left to the driver at exit).
 Context& context(int device);
 
+// Held while a CUDA graph is captured on a compute stream (graph.cpp) and by cuda::synchronize:
+// a stream synchronisation from another thread (the loader's pinned-buffer fence) during a capture
+// would invalidate it, so it waits for the capture to end instead. Recursive: a synchronisation by
+// the capturing thread itself is not a deadlock but a failed capture (the step is then eager).
+std::recursive_mutex& capture_mutex();
+
 }  // namespace nkd::cuda

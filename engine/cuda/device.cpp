@@ -68,6 +68,7 @@ void synchronize(Device device) {
   init(device);
   const Context& ctx = context(device.index);
   DeviceGuard guard(device.index);
+  const std::lock_guard<std::recursive_mutex> no_capture(capture_mutex());
   NKD_CUDA_CHECK(cudaStreamSynchronize(ctx.compute_stream()));
   NKD_CUDA_CHECK(cudaStreamSynchronize(ctx.copy_stream()));
 }

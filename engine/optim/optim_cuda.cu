@@ -119,8 +119,10 @@ template <typename T>
 struct SgdBody {
   double momentum;
   bool nesterov;
+  const double* device_lr;  // null: it.lr is the learning rate; else it.lr is its multiplier
   __device__ void operator()(const SgdItem<T>& it, int64_t i) const {
-    SgdKernel<T>{it.p, it.g, it.buf, it.lr, momentum, it.weight_decay, nesterov, it.first_step}(i);
+    const double lr = device_lr != nullptr ? mul_rn(*device_lr, it.lr) : it.lr;
+    SgdKernel<T>{it.p, it.g, it.buf, lr, momentum, it.weight_decay, nesterov, it.first_step}(i);
   }
 };
 
@@ -142,8 +144,9 @@ struct ScaleBody {
 }  // namespace
 
 template <typename T>
-void sgd_step(Device device, const std::vector<SgdItem<T>>& items, double momentum, bool nesterov) {
-  run_multi_tensor(device, items, SgdBody<T>{momentum, nesterov});
+void sgd_step(Device device, const std::vector<SgdItem<T>>& items, double momentum, bool nesterov,
+              const double* device_lr) {
+  run_multi_tensor(device, items, SgdBody<T>{momentum, nesterov, device_lr});
 }
 
 template <typename T>
@@ -175,7 +178,7 @@ void scale_grads(Device device, const std::vector<GradSlice<T>>& grads, const do
 }
 
 #define NKD_INSTANTIATE_OPTIM(T, D)                                                                         \
-  template void sgd_step<T>(Device, const std::vector<SgdItem<T>>&, double, bool);                        \
+  template void sgd_step<T>(Device, const std::vector<SgdItem<T>>&, double, bool, const double*);         \
   template void adamw_step<T>(Device, const std::vector<AdamWItem<T>>&, double, double, double, double,   \
                               double);                                                                    \
   template void grad_square_partials<T>(Device, const std::vector<GradSlice<T>>&, double*);               \

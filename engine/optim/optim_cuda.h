@@ -15,7 +15,8 @@ namespace nkd::optim::gpu {
 inline constexpr int kMaxTensors = 24;             // tensors per launch (kernel parameters < 4 KiB)
 inline constexpr int64_t kChunk = int64_t{1} << 16;  // elements per block
 
-// One parameter of an SGD step; buf is null when momentum == 0.
+// One parameter of an SGD step; buf is null when momentum == 0. lr: the group's learning rate, or
+// with a device learning rate (sgd_step's device_lr) the group's multiplier of it.
 template <typename T>
 struct SgdItem {
   T* p;
@@ -25,8 +26,10 @@ struct SgdItem {
   double lr, weight_decay;
   bool first_step;
 };
+// device_lr: null, or one double the kernels read when they run (Optimizer::set_device_lr).
 template <typename T>
-void sgd_step(Device device, const std::vector<SgdItem<T>>& items, double momentum, bool nesterov);
+void sgd_step(Device device, const std::vector<SgdItem<T>>& items, double momentum, bool nesterov,
+              const double* device_lr);
 
 // One parameter of an AdamW step.
 template <typename T>

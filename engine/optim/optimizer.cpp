@@ -87,6 +87,12 @@ void Optimizer::zero_grad() {
     for (Tensor& p : g.params) p.zero_grad();
 }
 
+void Optimizer::set_device_lr(const Tensor& lr) {
+  NKD_CHECK(!lr.defined() || (lr.is_cuda() && lr.dtype() == DType::F64 && lr.numel() == 1 && lr.is_contiguous()),
+            "set_device_lr: expected one contiguous F64 element on a GPU, got ", describe(lr));
+  device_lr_ = lr;
+}
+
 Sgd::Sgd(std::vector<ParamGroup> groups, const SgdOptions& options)
     : Optimizer(std::move(groups)), options_(options), momentum_(empty_slots(groups_)) {
   NKD_CHECK(options.momentum >= 0 && options.weight_decay >= 0, "SGD: momentum and weight_decay must be >= 0");
@@ -112,9 +118,15 @@ void Sgd::step(double step_lr) {
         const double lr = step_lr * grp.lr_mult, wd = options_.weight_decay * grp.decay_mult;
         if (p.is_cuda()) {
           keep.push_back(g);
-          gpu_items.add(gpu::SgdItem<T>{p.data<T>(), g.data<T>(), bp, p.numel(), lr, wd, first}, p.device());
+          NKD_CHECK(!device_lr_.defined() || device_lr_.device() == p.device(), "SGD: the device learning rate is on ",
+                    device_lr_.device().str(), ", parameter ", describe(p), " is not");
+          // With a device learning rate the item carries the group's multiplier (SgdItem::lr).
+          gpu_items.add(gpu::SgdItem<T>{p.data<T>(), g.data<T>(), bp, p.numel(),
+                                        device_lr_.defined() ? grp.lr_mult : lr, wd, first},
+                        p.device());
           return;
         }
+        NKD_CHECK(!device_lr_.defined(), "SGD: a device learning rate needs CUDA parameters, got ", describe(p));
         cpu::launch(p.numel(), SgdKernel<T>{p.data<T>(), g.data<T>(), bp, lr, options_.momentum, wd,
                                             options_.nesterov, first});
       });
@@ -122,7 +134,9 @@ void Sgd::step(double step_lr) {
     }
   }
   gpu_items.launch([&](Device d, const auto& items) {
-    if constexpr (kBuiltWithCuda) gpu::sgd_step(d, items, options_.momentum, options_.nesterov);
+    if constexpr (kBuiltWithCuda)
+      gpu::sgd_step(d, items, options_.momentum, options_.nesterov,
+                    device_lr_.defined() ? device_lr_.data<double>() : nullptr);
   });
 }
 
@@ -146,6 +160,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& options)
 }
 
 void AdamW::step(double step_lr) {
+  NKD_CHECK(!device_lr_.defined(), "AdamW: a device learning rate is not supported (its bias correction "
+            "changes every step as well)");
   NoGradGuard no_grad;
   ++steps_;
   const double bc1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));

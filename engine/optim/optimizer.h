@@ -23,6 +23,13 @@ class Optimizer {
   virtual void step(double lr) = 0;
   void zero_grad();
   const std::vector<ParamGroup>& groups() const { return groups_; }
+  // For a step captured into a CUDA graph (train/cuda_graph_step.h): with `lr` set (an F64 tensor
+  // of one element on the parameters' GPU), the CUDA kernels read the step's learning rate from
+  // it when they run (group gi: lr * lr_mult, the same double product as on the host) and step()'s
+  // argument is ignored, so a replayed step follows the schedule once lr is written before each
+  // replay. Undefined: the argument again. SGD only (AdamW's bias correction also changes per step).
+  void set_device_lr(const Tensor& lr);
+  const Tensor& device_lr() const { return device_lr_; }
   // Optimizer state (step count and per-parameter buffers) for checkpoints, by stable names
   // "state.<group>.<index>.<buffer>"; load_state restores it exactly.
   virtual std::vector<std::pair<std::string, Tensor>> state() const = 0;
@@ -31,6 +38,7 @@ class Optimizer {
  protected:
   explicit Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {}
   std::vector<ParamGroup> groups_;
+  Tensor device_lr_;  // set_device_lr
 };
 
 struct SgdOptions {

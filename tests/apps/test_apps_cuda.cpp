@@ -91,5 +91,42 @@ TEST(AppsCuda, DistillOnGpuMatchesCpuFirstStep) {
   compare_first_step(dir, "tfnkd", {"ori_loss", "loss_tf_nkd0", "loss_tf_nkd1", "loss"});
 }
 
+// runner.cuda_graph: the same run with the step replayed from a CUDA graph and fully eager, from the
+// same seed: 112 images in batches of 32 over 2 epochs = 3 full batches + 1 of 16 per epoch, so the
+// graph run warms up on iterations 1-2, captures iteration 3, replays 5-7, and runs the short
+// batches (4, 8) eagerly; the cosine schedule (by iteration) changes the learning rate every step,
+// which the replays must follow. Every logged loss term and every weight of the final checkpoint
+// must be equal bit for bit: the same kernels run on the same data in the same order (cuDNN's
+// algorithms by heuristics, NKD_CUDNN_BENCHMARK=0, and deterministic, so neither timing nor
+// atomics can differ between the two processes).
+TEST(AppsCuda, CudaGraphStepEqualsEagerStep) {
+  NKD_REQUIRE_CUDA();
+  TempDir dir;
+  testing::write_fake_fashion_mnist(dir / "data", 112, 32);
+  std::string out;
+  testing::write_text(dir / "teacher.toml", base_config(dir / "data"));
+  ASSERT_EQ(testing::run(distill_bin() + " " + dir / "teacher.toml --device cpu --no-validate "
+                             "--work-dir " + dir / "teacher", &out), 0) << out;
+  testing::write_text(dir / "nkd.toml", base_config(dir / "data") +
+                                           "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\nwidth = 0.125\n"
+                                           "checkpoint = \"" + dir / "teacher/epoch_1.safetensors" + "\"\n"
+                                           "[distill]\nteacher_mode = \"eval\"\n[distill.nkd]\ntemperature = 1.0\ngamma = 1.5\n");
+  const std::string run = "NKD_CUDNN_BENCHMARK=0 " + distill_bin() + " " + dir / "nkd.toml" +
+                          " --device cuda --deterministic --no-validate --set runner.epochs=2 --work-dir ";
+  ASSERT_EQ(testing::run(run + dir / "eager", &out), 0) << out;
+  ASSERT_EQ(testing::run(run + dir / "graph" + " --cuda-graph", &out), 0) << out;
+  EXPECT_NE(out.find("CUDA graph: on (runner.cuda_graph)"), std::string::npos) << out;
+  EXPECT_NE(out.find("CUDA graph: the training step is captured"), std::string::npos) << out;
+  EXPECT_EQ(out.find("CUDA graph: off"), std::string::npos) << out;
+  const auto eager = train_records(dir / "eager"), graph = train_records(dir / "graph");
+  ASSERT_EQ(eager.size(), 8u);
+  ASSERT_EQ(graph.size(), 8u) << out;
+  for (size_t i = 0; i < eager.size(); ++i)
+    for (const std::string t : {"ori_loss", "loss_nkd", "loss", "lr"})
+      EXPECT_EQ(graph[i][t].get<double>(), eager[i][t].get<double>()) << t << " at iteration " << i + 1;
+  EXPECT_NE(eager[4]["lr"].get<double>(), eager[5]["lr"].get<double>());  // the replays saw new rates
+  testing::expect_same_tensors(dir / "eager/epoch_2.safetensors", dir / "graph/epoch_2.safetensors");
+}
+
 }  // namespace
 }  // namespace nkd::train
