@@ -1,6 +1,8 @@
 // FusedConv, fuse_module and InferenceNet.
 #include "nets/inference.h"
 
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "engine/autocast.h"
@@ -11,6 +13,15 @@
 #include "layers/bn_fold.h"
 
 namespace nkd::nets {
+namespace {
+
+// NKD_WINOGRAD=0: the form keeps conv2d_fused for every convolution (before/after comparisons).
+bool winograd_enabled() {
+  const char* v = std::getenv("NKD_WINOGRAD");
+  return v == nullptr || std::string(v) != "0";
+}
+
+}  // namespace
 
 FusedConv::FusedConv(const layers::Conv2d& conv, const layers::BatchNorm2d* bn, ops::Act act) : act_(act) {
   const layers::Conv2dOptions& o = conv.options();
@@ -23,6 +34,7 @@ FusedConv::FusedConv(const layers::Conv2d& conv, const layers::BatchNorm2d* bn, 
     weight_ = conv.weight.detach();
     bias_ = conv.bias.defined() ? conv.bias.detach() : Tensor();
   }
+  if (winograd_enabled() && ops::winograd_applicable(weight_, options_)) winograd_ = ops::winograd_weights(weight_);
 }
 
 Tensor FusedConv::operator()(const Tensor& x, const Tensor& residual) const {
@@ -31,6 +43,9 @@ Tensor FusedConv::operator()(const Tensor& x, const Tensor& residual) const {
   if (autocast_enabled())
     return ops::conv2d_fused(autocast(x), autocast_weight(weight_), autocast_weight(bias_), autocast(residual), act_,
                              options_);
+  if (winograd_.defined() && x.dtype() == DType::F32 && !x.is_cuda() && x.ndim() == 4 &&
+      ops::winograd_pays(x.size(2), x.size(3)))
+    return ops::conv2d_winograd(x, winograd_, bias_, residual, act_);
   return ops::conv2d_fused(x, weight_, bias_, residual, act_, options_);
 }
 

@@ -26,6 +26,9 @@ namespace nkd::nets {
 using InferenceFn = std::function<Tensor(const Tensor&)>;
 
 // act(conv(x) with bn folded in + residual), forward only. bn may be null (the conv's own bias).
+// A 3x3 stride-1 F32 CPU convolution also keeps its weights transformed for Winograd (once, here)
+// and runs ops::conv2d_winograd on the planes where ops::winograd_pays; NKD_WINOGRAD=0 in the
+// environment when the form is built turns that off (for comparisons).
 class FusedConv {
  public:
   FusedConv(const layers::Conv2d& conv, const layers::BatchNorm2d* bn, ops::Act act);
@@ -33,6 +36,7 @@ class FusedConv {
 
  private:
   Tensor weight_, bias_;
+  ops::WinogradWeights winograd_;  // undefined: conv2d_fused only
   ops::Conv2dOptions options_;
   ops::Act act_;
 };

@@ -1,7 +1,8 @@
 // nkd_bench: benchmarks for docs/PERF.md. `nkd_bench conv [--runs N] [--warmup N] [--threads N]
 // [--no-torch]` times ops::conv2d (F32, CPU, default 2 threads) forward/backward at ResNet-18 and
 // MobileNetV2 layer shapes and, when /usr/bin/python3 imports torch, PyTorch at the same shapes and
-// thread count (tools/bench_conv_torch.py) in the same run; prints one Markdown table with both.
+// thread count (tools/bench_conv_torch.py) in the same run; prints one Markdown table with both, and
+// a second one for the stride-1 3x3 shapes: the inference form's conv2d_fused vs conv2d_winograd.
 // `nkd_bench demo ...` (bench_demo.h), `nkd_bench model ...` (bench_models.h), `nkd_bench distill ...`
 // (bench_distill.h), `nkd_bench gpu-ops ...` (bench_gpu_ops.h) and `nkd_bench bn ...` (bench_bn.h): see there.
 #include <algorithm>
@@ -56,7 +57,13 @@ const std::vector<ConvShape> kShapes = {
 
 struct Timing {
   double fwd = 0, bwd = 0, bwd_data = 0, bwd_weight = 0;  // median ms
+  double fused = 0, winograd = 0;  // inference form: conv2d_fused and conv2d_winograd, bias + ReLU (0: n/a)
 };
+
+// The stride-1 3x3 shapes that the inference form may run with Winograd.
+bool winograd_shape(const ConvShape& sh) {
+  return sh.r == 3 && sh.s == 3 && sh.stride == 1 && sh.pad == 1 && sh.groups == 1;
+}
 
 double gflop(const ConvShape& sh) {  // one forward pass
   const int64_t p = (sh.h + 2 * sh.pad - sh.r) / sh.stride + 1, q = (sh.w + 2 * sh.pad - sh.s) / sh.stride + 1;
@@ -89,6 +96,20 @@ Timing time_nkd(const ConvShape& sh, int runs, int warmup) {
       const Tensor y = ops::conv2d(x, w, Tensor(), o);
       return now_ms() - t0;
     });
+    if (winograd_shape(sh)) {  // the inference form's two paths, with a bias and ReLU as in a ResNet
+      const Tensor b = randn({sh.k}, gen);
+      const ops::WinogradWeights u = ops::winograd_weights(w);
+      t.fused = median_ms(runs, warmup, [&] {
+        const double t0 = now_ms();
+        const Tensor y = ops::conv2d_fused(x, w, b, Tensor(), ops::Act::kReLU, o);
+        return now_ms() - t0;
+      });
+      t.winograd = median_ms(runs, warmup, [&] {
+        const double t0 = now_ms();
+        const Tensor y = ops::conv2d_winograd(x, u, b, Tensor(), ops::Act::kReLU);
+        return now_ms() - t0;
+      });
+    }
   }
   // The backward pass alone: each run records a fresh forward (untimed), then times backward().
   auto backward = [&](bool need_x, bool need_w) {
@@ -166,6 +187,20 @@ int bench_conv(int runs, int warmup, int threads, bool with_torch) {
     print_row(s.name, "backward (data + weight)", 2 * gf, nkd[i].bwd, pt ? &pt->bwd : nullptr);
     print_row(s.name, "backward data", gf, nkd[i].bwd_data, pt ? &pt->bwd_data : nullptr);
     print_row(s.name, "backward weight", gf, nkd[i].bwd_weight, pt ? &pt->bwd_weight : nullptr);
+  }
+  std::cout << "\nInference form (no grad, bias + ReLU in the output pass): conv2d_fused (im2col + GEMM) vs "
+               "conv2d_winograd (F(4x4, 3x3)), GFLOP/s of the direct convolution's count (median ms); "
+               "PyTorch: its forward above (no bias)\n\n"
+            << "| shape | fused | Winograd | Winograd speed-up | PyTorch fwd / Winograd |\n|---|---|---|---|---|\n";
+  for (size_t i = 0; i < kShapes.size(); ++i) {
+    const ConvShape& s = kShapes[i];
+    if (!winograd_shape(s)) continue;
+    const double gf = gflop(s);
+    const auto it = torch.find(s.name);
+    std::cout << "| " << s.name << " | " << fmt("%.1f", gf / (nkd[i].fused * 1e-3)) << " (" << fmt("%.2f", nkd[i].fused)
+              << " ms) | " << fmt("%.1f", gf / (nkd[i].winograd * 1e-3)) << " (" << fmt("%.2f", nkd[i].winograd)
+              << " ms) | " << fmt("%.2f", nkd[i].fused / nkd[i].winograd) << " | "
+              << (it == torch.end() ? std::string("-") : fmt("%.2f", it->second.fwd / nkd[i].winograd)) << " |\n";
   }
   return 0;
 }

@@ -38,4 +38,33 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), cons
 Tensor conv2d_fused(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, Act act,
                     const Conv2dOptions& options = {});
 
+// Winograd F(4x4, 3x3) for frozen 3x3 convolutions (the inference form's, nets/inference.h), F32 on
+// the CPU: the weights are transformed once (winograd_weights), each call transforms the input
+// tiles, runs 36 GEMMs and applies the bias, residual and activation in the output transform. Not
+// the same additions as conv2d: F32 results differ from it by rounding, measured at most 9e-6 of the
+// output's scale at 3-130 input channels (tests/engine/test_conv_winograd.cpp; docs/DECISIONS.md).
+struct WinogradWeights {
+  Tensor u;  // [36, K, C] F32 CPU: G g G^T for every 3x3 kernel g = w[k, c]
+  int64_t k = 0, c = 0;
+  bool defined() const { return u.defined(); }
+};
+
+// Whether conv2d_winograd can run w [K, C, 3, 3] with these options: F32 on the CPU, stride 1,
+// padding 1, dilation 1, one group.
+bool winograd_applicable(const Tensor& w, const Conv2dOptions& options);
+
+// Whether it is faster than conv2d_fused for an input plane of h x w (measured on the CPU at 3 to
+// 1024 channels, where the plane decides; conv_winograd.cpp, docs/PERF.md "Winograd for the
+// teacher's 3x3 convolutions").
+bool winograd_pays(int64_t h, int64_t w);
+
+// The transformed weights of w [K, C, 3, 3] (winograd_applicable(w, its options) must hold).
+WinogradWeights winograd_weights(const Tensor& w);
+
+// Inference only, like conv2d_fused (throws if grad mode is on and an argument requires grad):
+// y = act(conv2d(x, w, b, padding 1) + residual) for x [N, C, H, W] F32 on the CPU, with the
+// weights from winograd_weights(w). (no op case: F32 CPU only and its weights are not a tensor
+// argument; tests/engine/test_conv_winograd.cpp checks it against an F64 reference and conv2d_fused.)
+Tensor conv2d_winograd(const Tensor& x, const WinogradWeights& w, const Tensor& b, const Tensor& residual, Act act);
+
 }  // namespace nkd::ops
