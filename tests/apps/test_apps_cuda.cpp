@@ -72,19 +72,24 @@ void compare_first_step(const TempDir& dir, const std::string& name, const std::
   }
 }
 
-TEST(AppsCuda, DistillOnGpuMatchesCpuFirstStep) {
-  NKD_REQUIRE_CUDA();
-  TempDir dir;
-  testing::write_fake_fashion_mnist(dir / "data", 96, 32);
+// `images` fake images, a teacher trained for one CPU epoch of plain training on them, and
+// dir/nkd.toml distilling it with NKD (`distill`: keys of the [distill] table).
+void write_nkd_run(const TempDir& dir, int images, const std::string& distill) {
+  testing::write_fake_fashion_mnist(dir / "data", images, 32);
   std::string out;
-  // A teacher: one CPU epoch of plain training.
   testing::write_text(dir / "teacher.toml", base_config(dir / "data"));
   ASSERT_EQ(testing::run(distill_bin() + " " + dir / "teacher.toml --device cpu --no-validate "
                              "--work-dir " + dir / "teacher", &out), 0) << out;
   testing::write_text(dir / "nkd.toml", base_config(dir / "data") +
                                            "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\nwidth = 0.125\n"
                                            "checkpoint = \"" + dir / "teacher/epoch_1.safetensors" + "\"\n"
-                                           "[distill.nkd]\ntemperature = 1.0\ngamma = 1.5\n");
+                                           "[distill]\n" + distill + "[distill.nkd]\ntemperature = 1.0\ngamma = 1.5\n");
+}
+
+TEST(AppsCuda, DistillOnGpuMatchesCpuFirstStep) {
+  NKD_REQUIRE_CUDA();
+  TempDir dir;
+  write_nkd_run(dir, 96, "");
   compare_first_step(dir, "nkd", {"ori_loss", "loss_nkd", "loss"});
   testing::write_text(dir / "tfnkd.toml", base_config(dir / "data") +
                                              "[distill]\ntf_nkd = true\n[data.mix]\nmixup_alpha = 0.2\n");
@@ -102,15 +107,8 @@ TEST(AppsCuda, DistillOnGpuMatchesCpuFirstStep) {
 TEST(AppsCuda, CudaGraphStepEqualsEagerStep) {
   NKD_REQUIRE_CUDA();
   TempDir dir;
-  testing::write_fake_fashion_mnist(dir / "data", 112, 32);
+  write_nkd_run(dir, 112, "teacher_mode = \"eval\"\n");
   std::string out;
-  testing::write_text(dir / "teacher.toml", base_config(dir / "data"));
-  ASSERT_EQ(testing::run(distill_bin() + " " + dir / "teacher.toml --device cpu --no-validate "
-                             "--work-dir " + dir / "teacher", &out), 0) << out;
-  testing::write_text(dir / "nkd.toml", base_config(dir / "data") +
-                                           "[model.teacher]\nnet = \"resnet18\"\nsmall_input = true\nwidth = 0.125\n"
-                                           "checkpoint = \"" + dir / "teacher/epoch_1.safetensors" + "\"\n"
-                                           "[distill]\nteacher_mode = \"eval\"\n[distill.nkd]\ntemperature = 1.0\ngamma = 1.5\n");
   const std::string run = "NKD_CUDNN_BENCHMARK=0 " + distill_bin() + " " + dir / "nkd.toml" +
                           " --device cuda --deterministic --no-validate --set runner.epochs=2 --work-dir ";
   ASSERT_EQ(testing::run(run + dir / "eager", &out), 0) << out;
