@@ -24,11 +24,7 @@ TEST(InferenceNetCuda, EveryNetMatchesTheCpuEvalForward) {
     SCOPED_TRACE(c.net + " " + std::to_string(c.size) + " px");
     const auto net = net_with_bn_statistics(c, gen);
     const Tensor x = randn({3, c.options.in_channels, c.size, c.size}, gen);
-    Tensor expected;
-    {
-      NoGradGuard no_grad;
-      expected = net->forward(x);
-    }
+    const Tensor expected = eval_logits(*net, x);
     net->to(gpu());
     const nets::InferenceNet form(net);
     EXPECT_EQ(form.fused(), c.net != "swin_tiny");
@@ -50,11 +46,7 @@ TEST(InferenceNetCuda, Bf16FormRunsInBf16WithF32Logits) {
     SCOPED_TRACE(c.net + " " + std::to_string(c.size) + " px");
     const auto net = net_with_bn_statistics(c, gen);
     const Tensor x = randn({2, c.options.in_channels, c.size, c.size}, gen);
-    Tensor expected;
-    {
-      NoGradGuard no_grad;
-      expected = net->forward(x);
-    }
+    const Tensor expected = eval_logits(*net, x);
     net->to(gpu());
     const nets::InferenceNet form(net);
     const AutocastGuard autocast(true);

@@ -58,6 +58,12 @@ inline std::shared_ptr<nets::ImageClassifier> net_with_bn_statistics(const Infer
   return net;
 }
 
+// The eval-mode net's own logits for x, without a graph: what the inference form is checked against.
+inline Tensor eval_logits(nets::ImageClassifier& net, const Tensor& x) {
+  NoGradGuard no_grad;
+  return net.forward(x);
+}
+
 // max |a - b| / max(1, max |b|).
 inline double relative_max_diff(const Tensor& a, const Tensor& b) {
   const std::vector<double> x = to_vector<double>(a.to(kCPU).to(DType::F64)), y = to_vector<double>(b.to(kCPU).to(DType::F64));
